@@ -1,0 +1,27 @@
+"""functions-framework deploy surface: one tiny ASGI function per target.
+
+    functions-framework --source functions/main.py --target registry
+
+All behaviour lives in the prompt_ledger package; each target only delegates to it. Settings are
+validated here, at start-up, so a misconfigured deploy (e.g. the default API key in production)
+fails before serving; the database pool opens on the first request.
+"""
+
+from __future__ import annotations
+
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prompt_ledger.container import LazyContainer
+from prompt_ledger.functions import build
+from prompt_ledger.settings import Settings
+
+_settings = Settings()
+_container = LazyContainer(lambda: _settings)
+_registry = build("registry", _container)
+
+
+@functions_framework.aio.http
+async def registry(request: Request) -> Response:
+    return await _registry(request)

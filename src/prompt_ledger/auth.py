@@ -1,0 +1,92 @@
+"""API keys and scopes. Keys are random secrets shown once; only their SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from prompt_ledger.db.store import Database
+from prompt_ledger.db.tables import DEFAULT_PROJECT_ID
+from prompt_ledger.errors import Forbidden, Unauthorized
+
+KEY_PREFIX = "pl_"
+
+
+class Scope(StrEnum):
+    PROMPTS_READ = "prompts:read"
+    PROMPTS_WRITE = "prompts:write"
+    LABELS_PROMOTE = "labels:promote"
+    EXECUTE = "execute"
+    TRACES_WRITE = "traces:write"
+    ANALYTICS_READ = "analytics:read"
+    ADMIN = "admin"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a project and what its key may do."""
+
+    project_id: UUID
+    scopes: frozenset[str]
+    key_id: UUID | None = None
+
+    def require(self, scope: Scope) -> None:
+        if scope.value not in self.scopes and Scope.ADMIN.value not in self.scopes:
+            raise Forbidden(f"This API key lacks the '{scope.value}' scope.", required_scope=scope.value)
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its display prefix."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    return secret, secret[:10]
+
+
+def key_from_headers(x_api_key: str | None, authorization: str | None) -> str:
+    if x_api_key:
+        return x_api_key.strip()
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        raise Unauthorized("Authorization header must be 'Bearer <key>'.")
+    raise Unauthorized("Missing API key: send 'X-API-Key: <key>' or 'Authorization: Bearer <key>'.")
+
+
+class Authenticator:
+    """Resolves a presented key to a Principal: the bootstrap key (``API_KEY``) or a stored one."""
+
+    def __init__(self, db: Database, bootstrap_key: str) -> None:
+        self._db = db
+        self._bootstrap_hash = hash_key(bootstrap_key)
+
+    async def authenticate(self, secret: str) -> Principal:
+        if len(secret) > 512:
+            raise Unauthorized("Invalid API key.")
+        digest = hash_key(secret)
+        if hmac.compare_digest(digest, self._bootstrap_hash):
+            return Principal(UUID(DEFAULT_PROJECT_ID), frozenset(s.value for s in ALL_SCOPES))
+        async with self._db.connect() as q:
+            row = await q.row("lookup_api_key", key_hash=digest)
+            if row is None:
+                raise Unauthorized("Invalid or revoked API key.")
+            if row["last_used_at"] is None or _stale(row):
+                await q.execute("touch_api_key", key_id=row["key_id"])
+        return Principal(row["project_id"], frozenset(row["scopes"]), row["key_id"])
+
+
+def _stale(row: dict[str, object]) -> bool:
+    from datetime import UTC, datetime, timedelta
+
+    last = row["last_used_at"]
+    return isinstance(last, datetime) and datetime.now(UTC) - last > timedelta(seconds=60)

@@ -1,0 +1,267 @@
+"""Request and response bodies of the HTTP API. The same models validate requests and generate
+the OpenAPI document; unknown fields are refused so typos never pass silently."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any, Generic, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from prompt_ledger.auth import Scope
+from prompt_ledger.errors import ValidationFailed
+from prompt_ledger.records import Label, LabelEvent, Message, PromptSummary, Version
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
+LABEL_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+MAX_TEMPLATE_CHARS = 200_000
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEMPLATE_CHARS,
+                              protected_namespaces=())
+
+
+# --- prompts -------------------------------------------------------------------------------
+
+
+class PromptContentBody(Body):
+    template_source: str | None = Field(
+        default=None, description="Jinja2 text template (a text prompt).", examples=["Summarize:\n{{text}}"]
+    )
+    messages: list[Message] | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Chat prompt: role/content messages, each content a Jinja2 template.",
+    )
+    model_defaults: dict[str, Any] | None = Field(
+        default=None,
+        description="Default model and params stored with the version, e.g. "
+        '{"provider": "openai", "model_name": "gpt-4o-mini", "params": {"temperature": 0.2}}.',
+    )
+
+    @model_validator(mode="after")
+    def _one_content(self) -> Self:
+        if (self.template_source is None) == (self.messages is None):
+            raise ValueError("give exactly one of template_source (text) or messages (chat)")
+        return self
+
+
+class PutPromptBody(PromptContentBody):
+    description: str | None = Field(default=None, max_length=2000)
+    owner_team: str | None = Field(default=None, max_length=100)
+    created_by: str | None = Field(default=None, max_length=100)
+    commit_message: str | None = Field(default=None, max_length=2000)
+    set_active: bool = Field(default=True, description="Make the (new or existing) version active.")
+
+
+class CodePrompt(Body):
+    name: str = Field(pattern=NAME_PATTERN)
+    template_source: str | None = Field(default=None, description="Alias: template.")
+    template: str | None = None
+    messages: list[Message] | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    owner_team: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_content(self) -> Self:
+        given = [x for x in (self.template_source, self.template, self.messages) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of template (or template_source) or messages")
+        return self
+
+    @property
+    def source(self) -> str | None:
+        return self.template_source if self.template_source is not None else self.template
+
+
+class RegisterBody(Body):
+    prompts: list[CodePrompt] = Field(min_length=1, max_length=500)
+    created_by: str | None = Field(default=None, max_length=100)
+
+
+class RenderBody(Body):
+    variables: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(default=None, pattern=LABEL_PATTERN)
+    version: int | None = Field(default=None, ge=1)
+
+
+class LabelBody(Body):
+    version: int = Field(ge=1, description="Version number the label should point at.")
+    reason: str | None = Field(default=None, max_length=2000)
+    actor: str | None = Field(default=None, max_length=100)
+
+
+class ActivateBody(Body):
+    reason: str | None = Field(default=None, max_length=2000)
+    actor: str | None = Field(default=None, max_length=100)
+
+
+class PromptQuery(Body):
+    label: str | None = Field(default=None, pattern=LABEL_PATTERN)
+    version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> Self:
+        if self.label is not None and self.version is not None:
+            raise ValueError("give label or version, not both")
+        return self
+
+
+class PageQuery(Body):
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+class PromptListQuery(PageQuery):
+    owner_team: str | None = Field(default=None, max_length=100)
+    label: str | None = Field(default=None, pattern=LABEL_PATTERN)
+    mode: Literal["full", "tracking"] | None = None
+    search: str | None = Field(default=None, max_length=255, description="Substring of the name.")
+
+
+class DiffQuery(Body):
+    from_: int = Field(alias="from", ge=1)
+    to: int = Field(ge=1)
+
+
+class HistoryQuery(PageQuery):
+    label: str | None = Field(default=None, pattern=LABEL_PATTERN)
+
+
+# --- responses -----------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+
+
+class PromptView(PromptSummary):
+    version: Version | None = Field(description="The resolved version (null if none yet).")
+    resolved_by: str = Field(description="active | label:<name> | version:<n>")
+
+
+class PutPromptResult(PromptView):
+    created: bool = Field(description="False when identical content already existed (dedup).")
+
+
+class RegisterResult(BaseModel):
+    name: str
+    version_number: int
+    checksum_hash: str
+    changed: bool = Field(description="True when this call created a new version.")
+
+
+class RegisterResponse(BaseModel):
+    prompts: list[RegisterResult]
+
+
+class RenderResponse(BaseModel):
+    name: str
+    version_number: int
+    kind: Literal["text", "chat"]
+    text: str | None
+    messages: list[dict[str, str]] | None
+    variables: list[str]
+
+
+class DiffResponse(BaseModel):
+    name: str
+    from_version: int
+    to_version: int
+    template_diff: str = Field(description="Unified diff of the template (or rendered message list).")
+    model_defaults_diff: str
+    identical: bool
+
+
+class LabelsResponse(BaseModel):
+    labels: list[Label]
+
+
+LabelHistoryPage = Page[LabelEvent]
+VersionPage = Page[Version]
+PromptPage = Page[PromptSummary]
+
+
+# --- models, projects, keys ----------------------------------------------------------------
+
+
+class ModelBody(Body):
+    max_tokens: int | None = Field(default=None, ge=1)
+    supports_streaming: bool = False
+    input_price_per_mtok: float | None = Field(default=None, ge=0, description="USD per 1M input tokens.")
+    output_price_per_mtok: float | None = Field(default=None, ge=0, description="USD per 1M output tokens.")
+
+
+class ModelQuery(PageQuery):
+    provider: str | None = Field(default=None, max_length=50)
+
+
+class ProjectBody(Body):
+    name: str = Field(pattern=NAME_PATTERN, max_length=100)
+
+
+class KeyBody(Body):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(
+        default_factory=lambda: [Scope.PROMPTS_READ, Scope.PROMPTS_WRITE, Scope.EXECUTE],
+        min_length=1,
+    )
+
+
+class CreatedKey(BaseModel):
+    key: str = Field(description="The secret. Shown once: it is stored hashed.")
+    key_id: str
+    project_id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    function: str
+    version: str
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, default=str).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise bad_cursor() from None
+
+
+def bad_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "Invalid cursor.",
+        errors=[{"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor"}],
+    )
+
+
+def cursor_value(cursor: str | None, kind: type[str] | type[int]) -> Any:
+    """Decode a cursor and check it holds the kind of key the list is ordered by."""
+    value = decode_cursor(cursor)
+    if value is not None and (type(value) is not kind):
+        raise bad_cursor()
+    return value
+
+
+def page_of(items: list[T], limit: int, key: Callable[[T], Any]) -> Page[T]:
+    """Lists fetch ``limit + 1`` rows: the extra one only says whether another page exists."""
+    more = len(items) > limit
+    items = items[:limit]
+    return Page(items=items, next_cursor=encode_cursor(key(items[-1])) if more and items else None)

@@ -1,0 +1,126 @@
+"""The ``promptledger`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from prompt_ledger.settings import Settings
+
+app = typer.Typer(help="PromptLedger: versioned prompts, executions and their ledger.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+DATA_DIR = Path(".promptledger")
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Upgrade the database schema (ours and procrastinate's) to REVISION."""
+    from prompt_ledger import migrate as migrations
+
+    migrations.upgrade(_settings().require_database_url(), revision)
+    console.print(f"[green]Database migrated to {revision}.[/green]")
+
+
+@app.command("seed-models")
+def seed_models() -> None:
+    """Load the curated model list with prices (idempotent)."""
+    count = asyncio.run(_seed(_settings()))
+    console.print(f"[green]{count} models loaded.[/green]")
+
+
+async def _seed(settings: Settings) -> int:
+    from prompt_ledger.container import Container
+
+    container = Container(settings)
+    try:
+        return await container.catalog.seed()
+    finally:
+        await container.aclose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
+) -> None:
+    """Serve every function from one gateway process."""
+    import uvicorn
+
+    from prompt_ledger.gateway import create_gateway
+
+    settings = _settings()
+    uvicorn.run(create_gateway(settings=settings), host=host, port=port or settings.port,
+                log_level="debug" if settings.debug else "info")
+
+
+@app.command()
+def function(
+    target: Annotated[str, typer.Argument(help="Function to serve, e.g. registry.")],
+    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
+) -> None:
+    """Serve one function exactly as deployed (functions-framework, ASGI mode)."""
+    from prompt_ledger.functions import FUNCTIONS
+    from prompt_ledger.migrate import schema_dir
+
+    if target not in FUNCTIONS:
+        raise typer.BadParameter(f"unknown function {target!r}; choose from {sorted(FUNCTIONS)}")
+    source = schema_dir().parent / "functions" / "main.py"
+    os.execvp("functions-framework", ["functions-framework", "--source", str(source),  # noqa: S606
+                                      "--target", target, "--port", str(port or _settings().port)])
+
+
+@app.command()
+def dev(
+    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Run the whole stack locally: embedded PostgreSQL when DATABASE_URL is unset, migrations,
+    the model list and the gateway. Prints the URL and the API key."""
+    import uvicorn
+
+    from prompt_ledger import migrate as migrations
+    from prompt_ledger.gateway import create_gateway
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    if not settings.database_url:
+        from prompt_ledger.embedded import EmbeddedPostgres
+
+        with console.status("Starting embedded PostgreSQL..."):
+            server = EmbeddedPostgres(DATA_DIR.resolve() / "pgdata")
+        settings = settings.model_copy(update={"database_url": server.url})
+        db_note = f"embedded PostgreSQL (data in {DATA_DIR / 'pgdata'})"
+    else:
+        db_note = "DATABASE_URL"
+    with console.status("Migrating..."):
+        migrations.upgrade(settings.require_database_url())
+    count = asyncio.run(_seed(settings))
+    port = port or settings.port
+    console.print(Panel.fit(
+        f"[bold]PromptLedger[/bold] is running at [cyan]http://{host}:{port}[/cyan]\n"
+        f"API key:  [yellow]{settings.api_key.get_secret_value()}[/yellow]\n"
+        f"Database: {db_note}\nModels:   {count} loaded\n\n"
+        f"Try:  curl -H 'X-API-Key: {settings.api_key.get_secret_value()}' "
+        f"http://{host}:{port}/v1/prompts",
+        title="promptledger dev", border_style="green"))
+    uvicorn.run(create_gateway(settings=settings), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

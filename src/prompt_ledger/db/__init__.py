@@ -1,0 +1,1 @@
+"""Persistence: the declared schema, the named SQL queries and the store that runs them."""

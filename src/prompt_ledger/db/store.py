@@ -1,0 +1,123 @@
+"""The one port to PostgreSQL: a lazily opened connection pool and a small runner for the named
+queries. Foreign (psycopg) errors are translated into ours here, at the boundary."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, cast
+
+import psycopg
+import psycopg_pool
+from psycopg import sql
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+from prompt_ledger.db.queries import query
+from prompt_ledger.errors import Conflict, PromptLedgerError, ServiceUnavailable
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class Queries:
+    """Runs named queries on one connection and returns typed records."""
+
+    def __init__(self, connection: psycopg.AsyncConnection[dict[str, Any]]) -> None:
+        self.connection = connection
+
+    async def rows(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        cursor = await self.connection.execute(_sql(name), params)
+        return await cursor.fetchall() if cursor.description else []
+
+    async def row(self, name: str, /, **params: Any) -> dict[str, Any] | None:
+        cursor = await self.connection.execute(_sql(name), params)
+        return await cursor.fetchone() if cursor.description else None
+
+    async def one(self, name: str, record: type[R], /, **params: Any) -> R | None:
+        found = await self.row(name, **params)
+        return None if found is None else record.model_validate(found)
+
+    async def all(self, name: str, record: type[R], /, **params: Any) -> list[R]:
+        return [record.model_validate(found) for found in await self.rows(name, **params)]
+
+    async def execute(self, name: str, /, **params: Any) -> int:
+        cursor = await self.connection.execute(_sql(name), params)
+        return cursor.rowcount
+
+
+def _sql(name: str) -> sql.SQL:
+    return sql.SQL(cast(Any, query(name)))
+
+
+class Database:
+    """A connection pool opened on first use (functions-framework has no startup hook)."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
+                 timeout: float = 5.0) -> None:
+        self.url = url
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
+            name="promptledger",
+        )
+        self._open_lock = asyncio.Lock()
+        self._opened = False
+
+    @property
+    def pool(self) -> psycopg_pool.AsyncConnectionPool[Any]:
+        return self._pool
+
+    async def open(self) -> None:
+        if self._opened:
+            return
+        async with self._open_lock:
+            if not self._opened:
+                await self._pool.open(wait=False)
+                self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+            self._opened = False
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[Queries]:
+        """A connection in autocommit mode: each query is its own transaction."""
+        await self.open()
+        with translate_errors():
+            async with self._pool.connection() as connection:
+                yield Queries(cast(psycopg.AsyncConnection[dict[str, Any]], connection))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Queries]:
+        """A connection inside one transaction, committed when the block exits cleanly."""
+        async with self.connect() as queries, queries.connection.transaction():
+            yield queries
+
+    async def ping(self) -> None:
+        async with self.connect() as queries:
+            await queries.row("ping")
+
+
+class translate_errors:  # noqa: N801 - used as a context manager, reads like one
+    """Turn psycopg and pool failures into PromptLedger errors."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        if exc is None or isinstance(exc, PromptLedgerError):
+            return
+        if isinstance(exc, psycopg.errors.UniqueViolation):
+            constraint = getattr(exc.diag, "constraint_name", None) or "unique"
+            raise Conflict(f"The request conflicts with an existing resource ({constraint}).") from exc
+        if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.OperationalError
+                      | psycopg.errors.AdminShutdown):
+            raise ServiceUnavailable("The database is unavailable; retry shortly.") from exc
+

@@ -1,0 +1,227 @@
+"""The schema the code expects, declared once.
+
+Not an ORM: nothing here runs at request time. The alembic migrations in ``schema/`` build this
+schema, and ``tests/integration/test_migrations.py`` fails when the migrated database and this
+declaration drift apart. Queries live in ``queries.sql``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+metadata = sa.MetaData()
+
+DEFAULT_PROJECT_ID = "00000000-0000-0000-0000-000000000001"
+
+UUID = pg.UUID(as_uuid=True)
+TS = sa.DateTime(timezone=True)
+NOW = sa.text("now()")
+GEN_UUID = sa.text("gen_random_uuid()")
+
+
+def _id(name: str) -> sa.Column[object]:
+    return sa.Column(name, UUID, primary_key=True, server_default=GEN_UUID)
+
+
+def _created() -> sa.Column[object]:
+    return sa.Column("created_at", TS, nullable=False, server_default=NOW)
+
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    _id("project_id"),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    _created(),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id("key_id"),
+    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", pg.ARRAY(sa.Text()), nullable=False),
+    _created(),
+    sa.Column("last_used_at", TS),
+    sa.Column("revoked_at", TS),
+)
+
+prompts = sa.Table(
+    "prompts",
+    metadata,
+    _id("prompt_id"),
+    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False, server_default="full"),
+    sa.Column("description", sa.Text()),
+    sa.Column("owner_team", sa.String(100)),
+    sa.Column(
+        "active_version_id",
+        UUID,
+        sa.ForeignKey("prompt_versions.version_id", use_alter=True,
+                      name="fk_prompts_active_version", ondelete="SET NULL"),
+    ),
+    _created(),
+    sa.Column("updated_at", TS, nullable=False, server_default=NOW),
+    sa.UniqueConstraint("project_id", "name", name="uq_prompts_project_name"),
+    sa.CheckConstraint("mode IN ('full', 'tracking')", name="ck_prompts_mode"),
+    sa.Index("ix_prompts_project_owner_team", "project_id", "owner_team"),
+)
+
+prompt_versions = sa.Table(
+    "prompt_versions",
+    metadata,
+    _id("version_id"),
+    sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("version_number", sa.Integer(), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False, server_default="text"),
+    sa.Column("template_source", sa.Text()),
+    sa.Column("messages", pg.JSONB()),
+    sa.Column("model_defaults", pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("variables", pg.ARRAY(sa.Text()), nullable=False,
+              server_default=sa.text("'{}'::text[]")),
+    sa.Column("checksum_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="draft"),
+    sa.Column("created_by", sa.String(100)),
+    sa.Column("commit_message", sa.Text()),
+    _created(),
+    sa.UniqueConstraint("prompt_id", "checksum_hash", name="uq_prompt_versions_checksum"),
+    sa.UniqueConstraint("prompt_id", "version_number", name="uq_prompt_versions_number"),
+    sa.CheckConstraint("status IN ('active', 'draft', 'archived')", name="ck_prompt_versions_status"),
+    sa.CheckConstraint("kind IN ('text', 'chat')", name="ck_prompt_versions_kind"),
+    sa.CheckConstraint(
+        "(kind = 'text' AND template_source IS NOT NULL AND messages IS NULL) OR "
+        "(kind = 'chat' AND messages IS NOT NULL AND template_source IS NULL)",
+        name="ck_prompt_versions_content",
+    ),
+)
+
+prompt_labels = sa.Table(
+    "prompt_labels",
+    metadata,
+    sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("label", sa.String(64), primary_key=True),
+    sa.Column("version_id", UUID, sa.ForeignKey("prompt_versions.version_id"), nullable=False),
+    sa.Column("updated_by", sa.String(100)),
+    sa.Column("updated_at", TS, nullable=False, server_default=NOW),
+    sa.Index("ix_prompt_labels_label", "label"),
+)
+
+label_history = sa.Table(
+    "label_history",
+    metadata,
+    sa.Column("event_id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
+    sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("from_version_id", UUID),
+    sa.Column("to_version_id", UUID),
+    sa.Column("actor", sa.String(100)),
+    sa.Column("reason", sa.Text()),
+    _created(),
+    sa.Index("ix_label_history_prompt_label", "prompt_id", "label", "event_id"),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    _id("model_id"),
+    sa.Column("provider", sa.String(50), nullable=False),
+    sa.Column("model_name", sa.String(100), nullable=False),
+    sa.Column("max_tokens", sa.Integer()),
+    sa.Column("supports_streaming", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("input_price_per_mtok", sa.Numeric(12, 6)),
+    sa.Column("output_price_per_mtok", sa.Numeric(12, 6)),
+    _created(),
+    sa.Column("updated_at", TS, nullable=False, server_default=NOW),
+    sa.UniqueConstraint("provider", "model_name", name="uq_models_provider_name"),
+)
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    _id("execution_id"),
+    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id"), nullable=False),
+    sa.Column("version_id", UUID, sa.ForeignKey("prompt_versions.version_id"), nullable=False),
+    sa.Column("model_id", UUID, sa.ForeignKey("models.model_id"), nullable=False),
+    sa.Column("execution_mode", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("environment", sa.String(64)),
+    sa.Column("rendered_prompt", sa.Text()),
+    sa.Column("response_text", sa.Text()),
+    sa.Column("prompt_tokens", sa.Integer()),
+    sa.Column("response_tokens", sa.Integer()),
+    sa.Column("latency_ms", sa.Integer()),
+    sa.Column("provider_latency_ms", sa.Integer()),
+    sa.Column("input_price_per_mtok", sa.Numeric(12, 6)),
+    sa.Column("output_price_per_mtok", sa.Numeric(12, 6)),
+    sa.Column("cost_usd", sa.Numeric(14, 8)),
+    sa.Column("error_type", sa.String(64)),
+    sa.Column("error_message", sa.Text()),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("correlation_id", sa.String(100)),
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Column("request_hash", sa.String(64)),
+    sa.Column("trace_id", sa.String(32)),
+    sa.Column("job_id", sa.BigInteger()),
+    _created(),
+    sa.Column("started_at", TS),
+    sa.Column("completed_at", TS),
+    sa.UniqueConstraint("project_id", "idempotency_key", name="uq_executions_idempotency"),
+    sa.CheckConstraint("execution_mode IN ('sync', 'async')", name="ck_executions_mode"),
+    sa.CheckConstraint(
+        "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')",
+        name="ck_executions_status",
+    ),
+    sa.Index("ix_executions_prompt_id", "prompt_id"),
+    sa.Index("ix_executions_status", "status"),
+    sa.Index("ix_executions_project_created", "project_id", "created_at"),
+)
+
+execution_inputs = sa.Table(
+    "execution_inputs",
+    metadata,
+    _id("input_id"),
+    sa.Column("execution_id", UUID, sa.ForeignKey("executions.execution_id", ondelete="CASCADE"),
+              nullable=False, unique=True),
+    sa.Column("variables_json", pg.JSONB(), nullable=False),
+    sa.Column("model_config_json", pg.JSONB(), nullable=False),
+    sa.Column("params_json", pg.JSONB(), nullable=False),
+)
+
+spans = sa.Table(
+    "spans",
+    metadata,
+    _id("span_id"),
+    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("trace_id", sa.String(100), nullable=False),
+    sa.Column("parent_span_id", UUID),
+    sa.Column("execution_id", UUID, sa.ForeignKey("executions.execution_id", ondelete="CASCADE")),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("start_time", TS, nullable=False),
+    sa.Column("end_time", TS),
+    sa.Column("duration_ms", sa.Integer()),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error_message", sa.Text()),
+    sa.Column("input_data", pg.JSONB()),
+    sa.Column("output_data", pg.JSONB()),
+    sa.Column("model", sa.String(100)),
+    sa.Column("prompt_tokens", sa.Integer()),
+    sa.Column("completion_tokens", sa.Integer()),
+    sa.Column("attributes", pg.JSONB()),
+    _created(),
+    sa.Index("ix_spans_project_trace", "project_id", "trace_id"),
+    sa.Index("ix_spans_execution_id", "execution_id"),
+)

@@ -1,0 +1,100 @@
+"""Domain errors. Every failure a caller can cause is one of these; the HTTP edge renders them
+as RFC 9457 problem+json, and the SDK maps them back from the status code."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "https://promptledger.dev/problems/"
+
+
+class PromptLedgerError(Exception):
+    """Base of every error PromptLedger raises on purpose."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(PromptLedgerError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(PromptLedgerError):
+    status, slug, title = 401, "unauthorized", "Missing or invalid API key"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="promptledger"'})
+
+
+class Forbidden(PromptLedgerError):
+    status, slug, title = 403, "forbidden", "Insufficient scope"
+
+
+class NotFound(PromptLedgerError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(PromptLedgerError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class Conflict(PromptLedgerError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(PromptLedgerError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(PromptLedgerError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(PromptLedgerError):
+    status, slug, title = 422, "validation", "Request validation failed"
+
+
+class TemplateError(ValidationFailed):
+    slug, title = "template", "Template error"
+
+
+class MissingVariables(ValidationFailed):
+    slug, title = "missing-variables", "Missing template variables"
+
+
+class ServiceUnavailable(PromptLedgerError):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5, **kwargs: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, **kwargs)

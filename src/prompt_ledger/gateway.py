@@ -1,0 +1,53 @@
+"""The gateway: one Starlette app serving every function, with a real lifespan.
+
+For local use, small deployments and tests. Same endpoints and behaviour as the per-function
+deploys; the container is opened at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from prompt_ledger.container import Container
+from prompt_ledger.functions import FUNCTIONS, build
+from prompt_ledger.settings import Settings
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def create_gateway(container: Container | None = None, settings: Settings | None = None) -> Starlette:
+    """Serve every function. Pass a ready container (tests) or let the lifespan build one."""
+    state: dict[str, Container] = {}
+    if container is not None:
+        state["container"] = container
+
+    async def provide() -> Container:
+        return state["container"]
+
+    every = [endpoint for endpoints in FUNCTIONS.values() for endpoint in endpoints]
+    function = build("gateway", provide, every)
+
+    async def endpoint(request: Request) -> Response:
+        return await function(request)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        owned = "container" not in state
+        if owned:
+            state["container"] = Container(settings or Settings())
+        await state["container"].db.open()
+        try:
+            yield
+        finally:
+            if owned:
+                await state.pop("container").aclose()
+
+    return Starlette(
+        routes=[Route("/{path:path}", endpoint, methods=METHODS)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every function: routing, auth, bodies, problem+json, OpenAPI."""

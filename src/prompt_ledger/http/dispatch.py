@@ -1,0 +1,155 @@
+"""One HTTP function: routes a request to its endpoint, authenticates, validates, calls the
+handler and renders the reply or the problem. functions-framework routes every path of the
+process to one function, so routing happens here; the gateway uses the very same object."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prompt_ledger.auth import Principal, key_from_headers
+from prompt_ledger.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    PromptLedgerError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from prompt_ledger.http.endpoint import Call, Endpoint, Reply
+from prompt_ledger.http.problems import problem_response, validation_failed
+
+if TYPE_CHECKING:
+    from prompt_ledger.container import Container
+
+log = logging.getLogger("prompt_ledger.http")
+ContainerProvider = Callable[[], Awaitable["Container"]]
+_ANONYMOUS = Principal(uuid.UUID(int=0), frozenset())
+
+
+class HttpFunction:
+    """A named set of endpoints served as one deployable function."""
+
+    def __init__(self, name: str, endpoints: Sequence[Endpoint], container: ContainerProvider) -> None:
+        self.name = name
+        self.endpoints = list(endpoints)
+        self._container = container
+
+    async def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        try:
+            response = await self._handle(request)
+        except PromptLedgerError as error:
+            response = problem_response(error, instance=request.url.path)
+        except Exception:
+            log.exception("unhandled error on %s %s (request %s)", request.method,
+                          request.url.path, request_id)
+            response = problem_response(
+                PromptLedgerError("An unexpected error occurred; it has been logged.",
+                                  request_id=request_id),
+                instance=request.url.path,
+            )
+        response.headers["X-Request-ID"] = request_id[:128]
+        response.headers.setdefault(
+            "Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.2f}")
+        return response
+
+    async def _handle(self, request: Request) -> Response:
+        path = request.url.path.rstrip("/") or "/"
+        endpoint, params = self._route(request.method, path)
+        app = await self._container()
+        principal = _ANONYMOUS
+        if endpoint.scope is not None:
+            secret = key_from_headers(request.headers.get("x-api-key"),
+                                      request.headers.get("authorization"))
+            principal = await app.auth.authenticate(secret)
+            principal.require(endpoint.scope)
+        query = _parse(endpoint.query, dict(request.query_params), "query")
+        body = None
+        if endpoint.body is not None:
+            body = _parse(endpoint.body, await _read_json(request, app.settings.max_body_bytes), "body")
+        reply = await endpoint.handler(Call(request, app, principal, params, query, body))
+        return render(reply, request)
+
+    def _route(self, method: str, path: str) -> tuple[Endpoint, dict[str, Any]]:
+        allowed: list[str] = []
+        for endpoint in self.endpoints:
+            params = endpoint.match(path)
+            if params is None:
+                continue
+            if endpoint.method == method or (method == "HEAD" and endpoint.method == "GET"):
+                return endpoint, params
+            allowed.append(endpoint.method)
+        if allowed:
+            raise MethodNotAllowed(f"{method} is not allowed on {path}.",
+                                   headers={"Allow": ", ".join(sorted(set(allowed)))})
+        raise NotFound(f"No endpoint {method} {path} in function '{self.name}'.")
+
+
+def render(reply: Reply, request: Request) -> Response:
+    if reply.body is None:
+        return Response(status_code=reply.status if reply.status != 200 else 204, headers=reply.headers)
+    payload = (
+        json.dumps(reply.body).encode()
+        if isinstance(reply.body, dict)
+        else reply.body.model_dump_json(by_alias=True).encode()
+    )
+    headers = dict(reply.headers)
+    if request.method in {"GET", "HEAD"} and reply.status == 200:
+        # Conditional GET: clients (the SDK's prompt cache) revalidate with If-None-Match.
+        etag = '"' + hashlib.blake2b(payload, digest_size=16).hexdigest() + '"'
+        headers["ETag"] = etag
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+    return Response(payload, status_code=reply.status, media_type="application/json", headers=headers)
+
+
+def _parse(model: type[BaseModel] | None, data: Any, where: str) -> BaseModel | None:
+    if model is None:
+        return None
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"The {where} must be a JSON object.",
+                               errors=[{"loc": [where], "msg": "expected an object", "type": "object"}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_failed(exc, where) from None
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Send JSON with 'Content-Type: application/json' (got '{media or 'none'}').")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not valid UTF-8.") from None
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply.") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}.") from None

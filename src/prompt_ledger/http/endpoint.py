@@ -1,0 +1,77 @@
+"""An endpoint: method, path pattern, scope, body/query models and an async handler."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.convertors import Convertor
+from starlette.routing import compile_path
+
+from prompt_ledger.auth import Principal, Scope
+
+if TYPE_CHECKING:
+    from prompt_ledger.container import Container
+
+B = TypeVar("B", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    body: BaseModel | dict[str, Any] | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything a handler gets: validated inputs, the caller and the services."""
+
+    request: Request
+    app: Container
+    principal: Principal
+    path: dict[str, Any]
+    query: BaseModel | None
+    body: BaseModel | None
+
+    def body_as(self, model: type[B]) -> B:
+        assert isinstance(self.body, model), f"endpoint declares {type(self.body)}"
+        return self.body
+
+    def query_as(self, model: type[B]) -> B:
+        assert isinstance(self.query, model), f"endpoint declares {type(self.query)}"
+        return self.query
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    scope: Scope | None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    tag: str = "registry"
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _convertors: dict[str, Convertor[Any]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex, _, convertors = compile_path(self.path)
+        object.__setattr__(self, "_regex", regex)
+        object.__setattr__(self, "_convertors", convertors)
+
+    def match(self, path: str) -> dict[str, Any] | None:
+        found = self._regex.match(path)
+        if found is None:
+            return None
+        return {k: self._convertors[k].convert(v) for k, v in found.groupdict().items()}

@@ -1,0 +1,37 @@
+"""Schema migrations (alembic), runnable from code, the CLI and the deploy surfaces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+
+def schema_dir() -> Path:
+    """The alembic folder: $PROMPTLEDGER_SCHEMA_DIR, ./schema, or the source checkout's."""
+    candidates = [
+        os.environ.get("PROMPTLEDGER_SCHEMA_DIR"),
+        str(Path.cwd() / "schema"),
+        str(Path(__file__).resolve().parents[2] / "schema"),
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "env.py").is_file():
+            return Path(candidate)
+    raise RuntimeError("Cannot find the schema/ migrations folder; set PROMPTLEDGER_SCHEMA_DIR.")
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(schema_dir()))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(database_url), revision)

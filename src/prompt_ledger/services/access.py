@@ -1,0 +1,60 @@
+"""Projects and their API keys (admin scope)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prompt_ledger.auth import hash_key, new_key
+from prompt_ledger.bodies import CreatedKey, KeyBody, Page, cursor_value, page_of
+from prompt_ledger.db.store import Database, Queries
+from prompt_ledger.errors import Conflict, NotFound
+from prompt_ledger.records import ApiKey, Project
+
+
+class Access:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_project(self, name: str) -> Project:
+        async with self._db.connect() as q:
+            try:
+                project = await q.one("insert_project", Project, name=name)
+            except Conflict:
+                raise Conflict(f"A project named '{name}' already exists.") from None
+        assert project is not None
+        return project
+
+    async def list_projects(self, *, limit: int, cursor: str | None) -> Page[Project]:
+        async with self._db.connect() as q:
+            items = await q.all("list_projects", Project, after=cursor_value(cursor, str),
+                                limit=limit + 1)
+        return page_of(items, limit, lambda last: last.name)
+
+    async def create_key(self, project_id: UUID, body: KeyBody) -> CreatedKey:
+        secret, prefix = new_key()
+        async with self._db.connect() as q:
+            await self._project(q, project_id)
+            key = await q.one("insert_api_key", ApiKey, project_id=project_id, name=body.name,
+                              prefix=prefix, key_hash=hash_key(secret),
+                              scopes=sorted({s.value for s in body.scopes}))
+        assert key is not None
+        return CreatedKey(key=secret, key_id=str(key.key_id), project_id=str(key.project_id),
+                          name=key.name, prefix=key.prefix, scopes=key.scopes)
+
+    async def list_keys(self, project_id: UUID, *, limit: int, cursor: str | None) -> Page[ApiKey]:
+        async with self._db.connect() as q:
+            await self._project(q, project_id)
+            items = await q.all("list_api_keys", ApiKey, project_id=project_id,
+                                after=cursor_value(cursor, str), limit=limit + 1)
+        return page_of(items, limit, lambda last: last.created_at.isoformat())
+
+    async def revoke_key(self, project_id: UUID, key_id: UUID) -> ApiKey:
+        async with self._db.connect() as q:
+            key = await q.one("revoke_api_key", ApiKey, project_id=project_id, key_id=key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id} not found in project {project_id}.")
+        return key
+
+    async def _project(self, q: Queries, project_id: UUID) -> None:
+        if await q.row("get_project", project_id=project_id) is None:
+            raise NotFound(f"Project {project_id} not found.")

@@ -1,0 +1,80 @@
+"""Configuration: one validated object read from the environment (the seeds' variable names)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_KEY = "dev-key-change-in-production"
+
+
+class Settings(BaseSettings):
+    """Everything PromptLedger reads from its environment.
+
+    Built on demand (never at import time) and overridable in tests by passing fields.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="libpq URL of the PostgreSQL database (postgres:// and postgresql:// accepted).",
+    )
+    api_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_API_KEY),
+        description="Bootstrap admin key of the default project.",
+    )
+    environment: str = Field(default="development", description="development | production | ...")
+    debug: bool = False
+    port: int = Field(default=8080, ge=1, le=65535)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    redis_url: str | None = Field(default=None, description="Optional; never required.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    db_pool_min_size: int = Field(default=1, ge=0)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_default_key_in_production(self) -> Self:
+        if self.is_production and self.api_key.get_secret_value() == DEFAULT_API_KEY:
+            raise ValueError(
+                "API_KEY is the default development key; set a strong API_KEY when "
+                "ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.strip().lower() in {"production", "prod"}
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set. Set it, or use `promptledger dev`, which starts an "
+                "embedded PostgreSQL."
+            )
+        return libpq_url(self.database_url)
+
+
+def libpq_url(url: str) -> str:
+    """Normalise the URL shapes platforms inject into one libpq understands.
+
+    Railway and Heroku hand out ``postgres://``; the seeds used ``postgresql+asyncpg://``.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    base = scheme.split("+", 1)[0]
+    if base in {"postgres", "postgresql"}:
+        return f"postgresql://{rest}"
+    return url
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same database as a SQLAlchemy URL (alembic only; no ORM at run time)."""
+    return "postgresql+psycopg://" + libpq_url(url).removeprefix("postgresql://")

@@ -1,0 +1,191 @@
+"""Prompt templates: parsing, declared variables, content hashing and sandboxed rendering.
+
+A template is user input. It is always rendered by Jinja2's immutable sandbox with strict
+undefined, and arithmetic that could exhaust memory is bounded, so a template can neither reach
+Python internals nor take the process down. The server and the SDK use this same module.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from prompt_ledger.errors import MissingVariables, TemplateError
+
+Role = Literal["system", "user", "assistant", "tool", "developer"]
+MAX_RENDERED_CHARS = 1_000_000
+MAX_RANGE_ITEMS = 100_000  # across every range() of one render, so nested loops stay bounded
+_MAX_POWER_EXPONENT = 64
+_range_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("range_budget")
+
+
+def _bounded_range(*args: int) -> range:
+    items = range(*args)
+    budget = _range_budget.get([MAX_RANGE_ITEMS])
+    budget[0] -= len(items)
+    if budget[0] < 0:
+        raise jinja2.sandbox.SecurityError(
+            f"range() would produce more than {MAX_RANGE_ITEMS} items in one render"
+        )
+    return items
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with ``*`` and ``**`` bounded so ``'a' * 10**12`` cannot OOM."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: jinja2.runtime.Context, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "**":
+            if isinstance(right, int | float) and abs(right) > _MAX_POWER_EXPONENT:
+                raise jinja2.sandbox.SecurityError("exponent too large")
+            return operator.pow(left, right)
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                if len(seq) * count > MAX_RENDERED_CHARS:
+                    raise jinja2.sandbox.SecurityError("repetition result too large")
+        return operator.mul(left, right)
+
+
+_ENV = _BoundedSandbox(
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+)
+_ENV.globals["range"] = _bounded_range
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptContent:
+    """What a version is made of: a text template or chat messages, plus default model config."""
+
+    template_source: str | None = None
+    messages: tuple[ChatMessage, ...] | None = None
+    model_defaults: Mapping[str, Any] | None = None
+
+    @property
+    def kind(self) -> Literal["text", "chat"]:
+        return "chat" if self.messages is not None else "text"
+
+    def sources(self) -> list[tuple[str, str]]:
+        """(field location, template text) for every template in this content."""
+        if self.messages is not None:
+            return [(f"messages.{i}.content", m.content) for i, m in enumerate(self.messages)]
+        return [("template_source", self.template_source or "")]
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "template_source": self.template_source,
+            "messages": None
+            if self.messages is None
+            else [{"role": m.role, "content": m.content} for m in self.messages],
+            "model_defaults": dict(self.model_defaults or {}),
+        }
+
+    def checksum(self) -> str:
+        """SHA-256 of the canonical content: identical content always hashes the same."""
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def declared_variables(content: PromptContent) -> list[str]:
+    """Parse every template of ``content`` and return the variables they use, sorted.
+
+    Raises TemplateError naming the field and line of the first syntax error.
+    """
+    names: set[str] = set()
+    problems: list[dict[str, Any]] = []
+    for loc, source in content.sources():
+        try:
+            ast = _ENV.parse(source)
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(
+                {"loc": ["body", *loc.split(".")], "msg": exc.message or "syntax error",
+                 "type": "template_syntax", "line": exc.lineno}
+            )
+            continue
+        names |= meta.find_undeclared_variables(ast)
+    if problems:
+        first = problems[0]
+        raise TemplateError(
+            f"Template syntax error in {'.'.join(map(str, first['loc'][1:]))} "
+            f"at line {first['line']}: {first['msg']}",
+            errors=problems,
+        )
+    return sorted(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    text: str | None
+    messages: list[dict[str, str]] | None
+
+    def as_text(self) -> str:
+        """One string for ledgers and text-only providers."""
+        if self.text is not None:
+            return self.text
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages or [])
+
+
+def render(content: PromptContent, variables: Mapping[str, Any], declared: Sequence[str]) -> Rendered:
+    """Render ``content`` with ``variables`` in the sandbox.
+
+    Variables the templates use but the caller did not give are refused up front (422 naming
+    them), before anything is rendered or any token is spent.
+    """
+    missing = [name for name in declared if name not in variables]
+    if missing:
+        raise MissingVariables(
+            f"Missing template variables: {', '.join(missing)}",
+            errors=[
+                {"loc": ["body", "variables", name], "msg": "required by the template",
+                 "type": "missing"}
+                for name in missing
+            ],
+            missing=missing,
+        )
+    if content.messages is not None:
+        return Rendered(
+            text=None,
+            messages=[
+                {"role": m.role, "content": _render_one(f"messages.{i}.content", m.content, variables)}
+                for i, m in enumerate(content.messages)
+            ],
+        )
+    return Rendered(text=_render_one("template_source", content.template_source or "", variables),
+                    messages=None)
+
+
+def _render_one(loc: str, source: str, variables: Mapping[str, Any]) -> str:
+    token = _range_budget.set([MAX_RANGE_ITEMS])
+    try:
+        out = _ENV.from_string(source).render(dict(variables))
+    except jinja2.sandbox.SecurityError as exc:
+        raise TemplateError(f"Template {loc} attempted an unsafe operation: {exc}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"Template {loc} refers to something undefined: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"Template {loc} failed to render: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+        raise TemplateError(f"Template {loc} failed to render: {type(exc).__name__}: {exc}") from None
+    finally:
+        _range_budget.reset(token)
+    if len(out) > MAX_RENDERED_CHARS:
+        raise TemplateError(f"Template {loc} rendered more than {MAX_RENDERED_CHARS} characters")
+    return out
