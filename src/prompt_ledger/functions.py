@@ -19,7 +19,9 @@ FUNCTIONS: dict[str, Sequence[Endpoint]] = {
 }
 
 
-def build(name: str, container: ContainerProvider, endpoints: Sequence[Endpoint] | None = None) -> HttpFunction:
+def build(
+    name: str, container: ContainerProvider, endpoints: Sequence[Endpoint] | None = None
+) -> HttpFunction:
     """One function (or, with explicit endpoints, the gateway's union of them)."""
     own = list(FUNCTIONS[name] if endpoints is None else endpoints)
 
@@ -32,11 +34,22 @@ def build(name: str, container: ContainerProvider, endpoints: Sequence[Endpoint]
     async def openapi(call: Call) -> Reply:
         return Reply(document)
 
-    return HttpFunction(name, [
-        *own,
-        Endpoint("GET", "/health", health, "Liveness and database check", None, response=Health,
-                 tag="ops"),
-        Endpoint("GET", "/openapi.json", openapi, "This function's OpenAPI document", None,
-                 tag="ops"),
-    ], container)
-
+    return HttpFunction(
+        name,
+        [
+            *own,
+            Endpoint(
+                "GET",
+                "/health",
+                health,
+                "Liveness and database check",
+                None,
+                response=Health,
+                tag="ops",
+            ),
+            Endpoint(
+                "GET", "/openapi.json", openapi, "This function's OpenAPI document", None, tag="ops"
+            ),
+        ],
+        container,
+    )

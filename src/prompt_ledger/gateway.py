@@ -20,7 +20,9 @@ from prompt_ledger.settings import Settings
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def create_gateway(container: Container | None = None, settings: Settings | None = None) -> Starlette:
+def create_gateway(
+    container: Container | None = None, settings: Settings | None = None
+) -> Starlette:
     """Serve every function. Pass a ready container (tests) or let the lifespan build one."""
     state: dict[str, Container] = {}
     if container is not None:

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
-        description="libpq URL of the PostgreSQL database (postgres:// and postgresql:// accepted).",
+        description="libpq URL of the database (postgres:// and postgresql:// accepted).",
     )
     api_key: SecretStr = Field(
         default=SecretStr(DEFAULT_API_KEY),

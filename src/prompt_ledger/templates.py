@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import jinja2
 from jinja2 import meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from prompt_ledger.errors import MissingVariables, TemplateError
@@ -33,7 +34,7 @@ def _bounded_range(*args: int) -> range:
     budget = _range_budget.get([MAX_RANGE_ITEMS])
     budget[0] -= len(items)
     if budget[0] < 0:
-        raise jinja2.sandbox.SecurityError(
+        raise SecurityError(
             f"range() would produce more than {MAX_RANGE_ITEMS} items in one render"
         )
     return items
@@ -44,15 +45,20 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset(["*", "**"])
 
-    def call_binop(self, context: jinja2.runtime.Context, operator_: str, left: Any, right: Any) -> Any:
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator_: str, left: Any, right: Any
+    ) -> Any:
         if operator_ == "**":
             if isinstance(right, int | float) and abs(right) > _MAX_POWER_EXPONENT:
-                raise jinja2.sandbox.SecurityError("exponent too large")
+                raise SecurityError("exponent too large")
             return operator.pow(left, right)
         for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                if len(seq) * count > MAX_RENDERED_CHARS:
-                    raise jinja2.sandbox.SecurityError("repetition result too large")
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(count, int)
+                and len(seq) * count > MAX_RENDERED_CHARS
+            ):
+                raise SecurityError("repetition result too large")
         return operator.mul(left, right)
 
 
@@ -100,7 +106,9 @@ class PromptContent:
 
     def checksum(self) -> str:
         """SHA-256 of the canonical content: identical content always hashes the same."""
-        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        blob = json.dumps(
+            self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -116,11 +124,15 @@ def declared_variables(content: PromptContent) -> list[str]:
             ast = _ENV.parse(source)
         except jinja2.TemplateSyntaxError as exc:
             problems.append(
-                {"loc": ["body", *loc.split(".")], "msg": exc.message or "syntax error",
-                 "type": "template_syntax", "line": exc.lineno}
+                {
+                    "loc": ["body", *loc.split(".")],
+                    "msg": exc.message or "syntax error",
+                    "type": "template_syntax",
+                    "line": exc.lineno,
+                }
             )
             continue
-        names |= meta.find_undeclared_variables(ast)
+        names |= meta.find_undeclared_variables(ast) & _required_names(ast)
     if problems:
         first = problems[0]
         raise TemplateError(
@@ -129,6 +141,29 @@ def declared_variables(content: PromptContent) -> list[str]:
             errors=problems,
         )
     return sorted(names)
+
+
+def _required_names(ast: jinja2.nodes.Template) -> set[str]:
+    """Names used at least once outside ``| default(...)`` and ``is defined`` guards: a variable
+    only ever used with a fallback is optional, every other one is required."""
+    guarded: set[int] = set()
+    for node in ast.find_all((jinja2.nodes.Filter, jinja2.nodes.Test)):
+        if node.name in {"default", "d", "defined", "undefined"} and isinstance(
+            node.node, jinja2.nodes.Name
+        ):
+            guarded.add(id(node.node))
+    for branch in ast.find_all(jinja2.nodes.If):
+        test = branch.test
+        if (
+            isinstance(test, jinja2.nodes.Test)
+            and test.name == "defined"
+            and isinstance(test.node, jinja2.nodes.Name)
+        ):
+            for child in branch.body:
+                guarded |= {
+                    id(n) for n in child.find_all(jinja2.nodes.Name) if n.name == test.node.name
+                }
+    return {n.name for n in ast.find_all(jinja2.nodes.Name) if id(n) not in guarded}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +178,9 @@ class Rendered:
         return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages or [])
 
 
-def render(content: PromptContent, variables: Mapping[str, Any], declared: Sequence[str]) -> Rendered:
+def render(
+    content: PromptContent, variables: Mapping[str, Any], declared: Sequence[str]
+) -> Rendered:
     """Render ``content`` with ``variables`` in the sandbox.
 
     Variables the templates use but the caller did not give are refused up front (422 naming
@@ -154,8 +191,11 @@ def render(content: PromptContent, variables: Mapping[str, Any], declared: Seque
         raise MissingVariables(
             f"Missing template variables: {', '.join(missing)}",
             errors=[
-                {"loc": ["body", "variables", name], "msg": "required by the template",
-                 "type": "missing"}
+                {
+                    "loc": ["body", "variables", name],
+                    "msg": "required by the template",
+                    "type": "missing",
+                }
                 for name in missing
             ],
             missing=missing,
@@ -164,26 +204,34 @@ def render(content: PromptContent, variables: Mapping[str, Any], declared: Seque
         return Rendered(
             text=None,
             messages=[
-                {"role": m.role, "content": _render_one(f"messages.{i}.content", m.content, variables)}
+                {
+                    "role": m.role,
+                    "content": _render_one(f"messages.{i}.content", m.content, variables),
+                }
                 for i, m in enumerate(content.messages)
             ],
         )
-    return Rendered(text=_render_one("template_source", content.template_source or "", variables),
-                    messages=None)
+    return Rendered(
+        text=_render_one("template_source", content.template_source or "", variables), messages=None
+    )
 
 
 def _render_one(loc: str, source: str, variables: Mapping[str, Any]) -> str:
     token = _range_budget.set([MAX_RANGE_ITEMS])
     try:
         out = _ENV.from_string(source).render(dict(variables))
-    except jinja2.sandbox.SecurityError as exc:
+    except SecurityError as exc:
         raise TemplateError(f"Template {loc} attempted an unsafe operation: {exc}") from None
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"Template {loc} refers to something undefined: {exc.message}") from None
+        raise TemplateError(
+            f"Template {loc} refers to something undefined: {exc.message}"
+        ) from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"Template {loc} failed to render: {exc}") from None
     except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
-        raise TemplateError(f"Template {loc} failed to render: {type(exc).__name__}: {exc}") from None
+        raise TemplateError(
+            f"Template {loc} failed to render: {type(exc).__name__}: {exc}"
+        ) from None
     finally:
         _range_budget.reset(token)
     if len(out) > MAX_RENDERED_CHARS:

@@ -53,8 +53,9 @@ def _sql(name: str) -> sql.SQL:
 class Database:
     """A connection pool opened on first use (functions-framework has no startup hook)."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
+    ) -> None:
         self.url = url
         self._pool = psycopg_pool.AsyncConnectionPool(
             url,
@@ -62,7 +63,11 @@ class Database:
             max_size=max_size,
             timeout=timeout,
             open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "connect_timeout": max(1, int(timeout)),
+            },
             name="promptledger",
         )
         self._open_lock = asyncio.Lock()
@@ -104,20 +109,23 @@ class Database:
             await queries.row("ping")
 
 
-class translate_errors:  # noqa: N801 - used as a context manager, reads like one
+class translate_errors:
     """Turn psycopg and pool failures into PromptLedger errors."""
 
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         if exc is None or isinstance(exc, PromptLedgerError):
             return
         if isinstance(exc, psycopg.errors.UniqueViolation):
             constraint = getattr(exc.diag, "constraint_name", None) or "unique"
-            raise Conflict(f"The request conflicts with an existing resource ({constraint}).") from exc
-        if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.OperationalError
-                      | psycopg.errors.AdminShutdown):
+            raise Conflict(
+                f"The request conflicts with an existing resource ({constraint})."
+            ) from exc
+        if isinstance(
+            exc, psycopg_pool.PoolTimeout | psycopg.OperationalError | psycopg.errors.AdminShutdown
+        ):
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from exc
-

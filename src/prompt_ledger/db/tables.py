@@ -40,8 +40,13 @@ api_keys = sa.Table(
     "api_keys",
     metadata,
     _id("key_id"),
-    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "project_id",
+        UUID,
+        sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("prefix", sa.String(16), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
@@ -55,8 +60,9 @@ prompts = sa.Table(
     "prompts",
     metadata,
     _id("prompt_id"),
-    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
-              nullable=False),
+    sa.Column(
+        "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("mode", sa.String(16), nullable=False, server_default="full"),
     sa.Column("description", sa.Text()),
@@ -64,8 +70,12 @@ prompts = sa.Table(
     sa.Column(
         "active_version_id",
         UUID,
-        sa.ForeignKey("prompt_versions.version_id", use_alter=True,
-                      name="fk_prompts_active_version", ondelete="SET NULL"),
+        sa.ForeignKey(
+            "prompt_versions.version_id",
+            use_alter=True,
+            name="fk_prompts_active_version",
+            ondelete="SET NULL",
+        ),
     ),
     _created(),
     sa.Column("updated_at", TS, nullable=False, server_default=NOW),
@@ -78,15 +88,17 @@ prompt_versions = sa.Table(
     "prompt_versions",
     metadata,
     _id("version_id"),
-    sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"),
-              nullable=False),
+    sa.Column(
+        "prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("version_number", sa.Integer(), nullable=False),
     sa.Column("kind", sa.String(8), nullable=False, server_default="text"),
     sa.Column("template_source", sa.Text()),
     sa.Column("messages", pg.JSONB()),
     sa.Column("model_defaults", pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")),
-    sa.Column("variables", pg.ARRAY(sa.Text()), nullable=False,
-              server_default=sa.text("'{}'::text[]")),
+    sa.Column(
+        "variables", pg.ARRAY(sa.Text()), nullable=False, server_default=sa.text("'{}'::text[]")
+    ),
     sa.Column("checksum_hash", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, server_default="draft"),
     sa.Column("created_by", sa.String(100)),
@@ -94,7 +106,9 @@ prompt_versions = sa.Table(
     _created(),
     sa.UniqueConstraint("prompt_id", "checksum_hash", name="uq_prompt_versions_checksum"),
     sa.UniqueConstraint("prompt_id", "version_number", name="uq_prompt_versions_number"),
-    sa.CheckConstraint("status IN ('active', 'draft', 'archived')", name="ck_prompt_versions_status"),
+    sa.CheckConstraint(
+        "status IN ('active', 'draft', 'archived')", name="ck_prompt_versions_status"
+    ),
     sa.CheckConstraint("kind IN ('text', 'chat')", name="ck_prompt_versions_kind"),
     sa.CheckConstraint(
         "(kind = 'text' AND template_source IS NOT NULL AND messages IS NULL) OR "
@@ -106,8 +120,9 @@ prompt_versions = sa.Table(
 prompt_labels = sa.Table(
     "prompt_labels",
     metadata,
-    sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("label", sa.String(64), primary_key=True),
     sa.Column("version_id", UUID, sa.ForeignKey("prompt_versions.version_id"), nullable=False),
     sa.Column("updated_by", sa.String(100)),
@@ -119,8 +134,9 @@ label_history = sa.Table(
     "label_history",
     metadata,
     sa.Column("event_id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
-    sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"),
-              nullable=False),
+    sa.Column(
+        "prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("label", sa.String(64), nullable=False),
     sa.Column("from_version_id", UUID),
     sa.Column("to_version_id", UUID),
@@ -149,8 +165,9 @@ executions = sa.Table(
     "executions",
     metadata,
     _id("execution_id"),
-    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
-              nullable=False),
+    sa.Column(
+        "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("prompt_id", UUID, sa.ForeignKey("prompts.prompt_id"), nullable=False),
     sa.Column("version_id", UUID, sa.ForeignKey("prompt_versions.version_id"), nullable=False),
     sa.Column("model_id", UUID, sa.ForeignKey("models.model_id"), nullable=False),
@@ -192,8 +209,13 @@ execution_inputs = sa.Table(
     "execution_inputs",
     metadata,
     _id("input_id"),
-    sa.Column("execution_id", UUID, sa.ForeignKey("executions.execution_id", ondelete="CASCADE"),
-              nullable=False, unique=True),
+    sa.Column(
+        "execution_id",
+        UUID,
+        sa.ForeignKey("executions.execution_id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
     sa.Column("variables_json", pg.JSONB(), nullable=False),
     sa.Column("model_config_json", pg.JSONB(), nullable=False),
     sa.Column("params_json", pg.JSONB(), nullable=False),
@@ -203,8 +225,9 @@ spans = sa.Table(
     "spans",
     metadata,
     _id("span_id"),
-    sa.Column("project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
-              nullable=False),
+    sa.Column(
+        "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("trace_id", sa.String(100), nullable=False),
     sa.Column("parent_span_id", UUID),
     sa.Column("execution_id", UUID, sa.ForeignKey("executions.execution_id", ondelete="CASCADE")),

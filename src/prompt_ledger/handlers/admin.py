@@ -27,8 +27,16 @@ async def put_model(call: Call) -> Reply:
     provider, model_name = str(call.path["provider"]), str(call.path["model_name"])
     for key, value, limit in (("provider", provider, 50), ("model_name", model_name, 100)):
         if not value or len(value) > limit or not value.isprintable():
-            raise ValidationFailed(f"Invalid {key}.", errors=[
-                {"loc": ["path", key], "msg": f"1-{limit} printable characters", "type": "value"}])
+            raise ValidationFailed(
+                f"Invalid {key}.",
+                errors=[
+                    {
+                        "loc": ["path", key],
+                        "msg": f"1-{limit} printable characters",
+                        "type": "value",
+                    }
+                ],
+            )
     model, created = await call.app.catalog.upsert(provider, model_name, call.body_as(ModelBody))
     return Reply(model, status=201 if created else 200)
 
@@ -44,39 +52,102 @@ async def list_projects(call: Call) -> Reply:
 
 
 async def create_key(call: Call) -> Reply:
-    created = await call.app.access.create_key(path_uuid(call, "project_id", "Project"),
-                                               call.body_as(KeyBody))
+    created = await call.app.access.create_key(
+        path_uuid(call, "project_id", "Project"), call.body_as(KeyBody)
+    )
     return Reply(created, status=201)
 
 
 async def list_keys(call: Call) -> Reply:
     q = call.query_as(PageQuery)
-    return Reply(await call.app.access.list_keys(path_uuid(call, "project_id", "Project"),
-                                                 limit=q.limit, cursor=q.cursor))
+    return Reply(
+        await call.app.access.list_keys(
+            path_uuid(call, "project_id", "Project"), limit=q.limit, cursor=q.cursor
+        )
+    )
 
 
 async def revoke_key(call: Call) -> Reply:
-    return Reply(await call.app.access.revoke_key(path_uuid(call, "project_id", "Project"),
-                                                  path_uuid(call, "key_id", "API key")))
+    return Reply(
+        await call.app.access.revoke_key(
+            path_uuid(call, "project_id", "Project"), path_uuid(call, "key_id", "API key")
+        )
+    )
 
 
 ADMIN = Scope.ADMIN
 KEYS = "/v1/projects/{project_id}/keys"
 
 ENDPOINTS = [
-    Endpoint("GET", "/v1/models", list_models, "List models and prices", Scope.PROMPTS_READ,
-             query=ModelQuery, response=Page[Model], tag="models"),
-    Endpoint("PUT", "/v1/models/{provider}/{model_name:path}", put_model,
-             "Create or update a model and its prices", ADMIN, body=ModelBody, response=Model,
-             tag="models"),
-    Endpoint("POST", "/v1/projects", create_project, "Create a project", ADMIN, body=ProjectBody,
-             response=Project, status=201, tag="admin"),
-    Endpoint("GET", "/v1/projects", list_projects, "List projects", ADMIN, query=PageQuery,
-             response=Page[Project], tag="admin"),
-    Endpoint("POST", KEYS, create_key, "Create an API key (the secret is shown once)", ADMIN,
-             body=KeyBody, response=CreatedKey, status=201, tag="admin"),
-    Endpoint("GET", KEYS, list_keys, "List a project's API keys", ADMIN, query=PageQuery,
-             response=Page[ApiKey], tag="admin"),
-    Endpoint("DELETE", KEYS + "/{key_id}", revoke_key, "Revoke an API key", ADMIN,
-             response=ApiKey, tag="admin"),
+    Endpoint(
+        "GET",
+        "/v1/models",
+        list_models,
+        "List models and prices",
+        Scope.PROMPTS_READ,
+        query=ModelQuery,
+        response=Page[Model],
+        tag="models",
+    ),
+    Endpoint(
+        "PUT",
+        "/v1/models/{provider}/{model_name:path}",
+        put_model,
+        "Create or update a model and its prices",
+        ADMIN,
+        body=ModelBody,
+        response=Model,
+        tag="models",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/projects",
+        create_project,
+        "Create a project",
+        ADMIN,
+        body=ProjectBody,
+        response=Project,
+        status=201,
+        tag="admin",
+    ),
+    Endpoint(
+        "GET",
+        "/v1/projects",
+        list_projects,
+        "List projects",
+        ADMIN,
+        query=PageQuery,
+        response=Page[Project],
+        tag="admin",
+    ),
+    Endpoint(
+        "POST",
+        KEYS,
+        create_key,
+        "Create an API key (the secret is shown once)",
+        ADMIN,
+        body=KeyBody,
+        response=CreatedKey,
+        status=201,
+        tag="admin",
+    ),
+    Endpoint(
+        "GET",
+        KEYS,
+        list_keys,
+        "List a project's API keys",
+        ADMIN,
+        query=PageQuery,
+        response=Page[ApiKey],
+        tag="admin",
+    ),
+    Endpoint(
+        "DELETE",
+        KEYS + "/{key_id}",
+        revoke_key,
+        "Revoke an API key",
+        ADMIN,
+        response=ApiKey,
+        tag="admin",
+    ),
 ]

@@ -18,7 +18,9 @@ def path_text(call: Call, key: str, pattern: re.Pattern[str], what: str) -> str:
     if not pattern.match(value):
         raise ValidationFailed(
             f"Invalid {what} '{value[:100]}'.",
-            errors=[{"loc": ["path", key], "msg": f"must match {pattern.pattern}", "type": "pattern"}],
+            errors=[
+                {"loc": ["path", key], "msg": f"must match {pattern.pattern}", "type": "pattern"}
+            ],
         )
     return value
 

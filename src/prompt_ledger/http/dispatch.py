@@ -40,7 +40,9 @@ _ANONYMOUS = Principal(uuid.UUID(int=0), frozenset())
 class HttpFunction:
     """A named set of endpoints served as one deployable function."""
 
-    def __init__(self, name: str, endpoints: Sequence[Endpoint], container: ContainerProvider) -> None:
+    def __init__(
+        self, name: str, endpoints: Sequence[Endpoint], container: ContainerProvider
+    ) -> None:
         self.name = name
         self.endpoints = list(endpoints)
         self._container = container
@@ -53,16 +55,22 @@ class HttpFunction:
         except PromptLedgerError as error:
             response = problem_response(error, instance=request.url.path)
         except Exception:
-            log.exception("unhandled error on %s %s (request %s)", request.method,
-                          request.url.path, request_id)
+            log.exception(
+                "unhandled error on %s %s (request %s)",
+                request.method,
+                request.url.path,
+                request_id,
+            )
             response = problem_response(
-                PromptLedgerError("An unexpected error occurred; it has been logged.",
-                                  request_id=request_id),
+                PromptLedgerError(
+                    "An unexpected error occurred; it has been logged.", request_id=request_id
+                ),
                 instance=request.url.path,
             )
         response.headers["X-Request-ID"] = request_id[:128]
         response.headers.setdefault(
-            "Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.2f}")
+            "Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        )
         return response
 
     async def _handle(self, request: Request) -> Response:
@@ -71,14 +79,17 @@ class HttpFunction:
         app = await self._container()
         principal = _ANONYMOUS
         if endpoint.scope is not None:
-            secret = key_from_headers(request.headers.get("x-api-key"),
-                                      request.headers.get("authorization"))
+            secret = key_from_headers(
+                request.headers.get("x-api-key"), request.headers.get("authorization")
+            )
             principal = await app.auth.authenticate(secret)
             principal.require(endpoint.scope)
         query = _parse(endpoint.query, dict(request.query_params), "query")
         body = None
         if endpoint.body is not None:
-            body = _parse(endpoint.body, await _read_json(request, app.settings.max_body_bytes), "body")
+            body = _parse(
+                endpoint.body, await _read_json(request, app.settings.max_body_bytes), "body"
+            )
         reply = await endpoint.handler(Call(request, app, principal, params, query, body))
         return render(reply, request)
 
@@ -92,14 +103,18 @@ class HttpFunction:
                 return endpoint, params
             allowed.append(endpoint.method)
         if allowed:
-            raise MethodNotAllowed(f"{method} is not allowed on {path}.",
-                                   headers={"Allow": ", ".join(sorted(set(allowed)))})
+            raise MethodNotAllowed(
+                f"{method} is not allowed on {path}.",
+                headers={"Allow": ", ".join(sorted(set(allowed)))},
+            )
         raise NotFound(f"No endpoint {method} {path} in function '{self.name}'.")
 
 
 def render(reply: Reply, request: Request) -> Response:
     if reply.body is None:
-        return Response(status_code=reply.status if reply.status != 200 else 204, headers=reply.headers)
+        return Response(
+            status_code=reply.status if reply.status != 200 else 204, headers=reply.headers
+        )
     payload = (
         json.dumps(reply.body).encode()
         if isinstance(reply.body, dict)
@@ -112,15 +127,19 @@ def render(reply: Reply, request: Request) -> Response:
         headers["ETag"] = etag
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
-    return Response(payload, status_code=reply.status, media_type="application/json", headers=headers)
+    return Response(
+        payload, status_code=reply.status, media_type="application/json", headers=headers
+    )
 
 
 def _parse(model: type[BaseModel] | None, data: Any, where: str) -> BaseModel | None:
     if model is None:
         return None
     if not isinstance(data, dict):
-        raise ValidationFailed(f"The {where} must be a JSON object.",
-                               errors=[{"loc": [where], "msg": "expected an object", "type": "object"}])
+        raise ValidationFailed(
+            f"The {where} must be a JSON object.",
+            errors=[{"loc": [where], "msg": "expected an object", "type": "object"}],
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -144,7 +163,8 @@ async def _read_json(request: Request, limit: int) -> Any:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType(
-            f"Send JSON with 'Content-Type: application/json' (got '{media or 'none'}').")
+            f"Send JSON with 'Content-Type: application/json' (got '{media or 'none'}')."
+        )
     try:
         return json.loads(raw)
     except UnicodeDecodeError:
@@ -152,4 +172,6 @@ async def _read_json(request: Request, limit: int) -> Any:
     except RecursionError:
         raise BadRequest("The JSON body is nested too deeply.") from None
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}.") from None
+        raise BadRequest(
+            f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
+        ) from None

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
-from starlette.requests import Request
 from starlette.convertors import Convertor
+from starlette.requests import Request
 from starlette.routing import compile_path
 
 from prompt_ledger.auth import Principal, Scope

@@ -49,15 +49,18 @@ def openapi_document(title: str, endpoints: list[Endpoint]) -> dict[str, Any]:
             "parameters": [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in _PARAM.findall(ep.path)
-            ] + _query_parameters(ep),
+            ]
+            + _query_parameters(ep),
             "responses": _responses(ep, refs),
         }
         if ep.scope is not None:
             op["security"] = [{"ApiKey": []}, {"Bearer": []}]
             op["description"] = f"Requires scope `{ep.scope.value}` (or `admin`)."
         if ep.body is not None:
-            op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": refs[(ep.body, "validation")]}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+            }
         paths.setdefault(path, {})[ep.method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -78,7 +81,10 @@ def _responses(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
     if ep.response is not None:
         ok["content"] = {"application/json": {"schema": refs[(ep.response, "serialization")]}}
-    out: dict[str, Any] = {str(ep.status): ok, "default": {"description": "Problem", "content": problem}}
+    out: dict[str, Any] = {
+        str(ep.status): ok,
+        "default": {"description": "Problem", "content": problem},
+    }
     return out
 
 

@@ -26,26 +26,44 @@ class Access:
 
     async def list_projects(self, *, limit: int, cursor: str | None) -> Page[Project]:
         async with self._db.connect() as q:
-            items = await q.all("list_projects", Project, after=cursor_value(cursor, str),
-                                limit=limit + 1)
+            items = await q.all(
+                "list_projects", Project, after=cursor_value(cursor, str), limit=limit + 1
+            )
         return page_of(items, limit, lambda last: last.name)
 
     async def create_key(self, project_id: UUID, body: KeyBody) -> CreatedKey:
         secret, prefix = new_key()
         async with self._db.connect() as q:
             await self._project(q, project_id)
-            key = await q.one("insert_api_key", ApiKey, project_id=project_id, name=body.name,
-                              prefix=prefix, key_hash=hash_key(secret),
-                              scopes=sorted({s.value for s in body.scopes}))
+            key = await q.one(
+                "insert_api_key",
+                ApiKey,
+                project_id=project_id,
+                name=body.name,
+                prefix=prefix,
+                key_hash=hash_key(secret),
+                scopes=sorted({s.value for s in body.scopes}),
+            )
         assert key is not None
-        return CreatedKey(key=secret, key_id=str(key.key_id), project_id=str(key.project_id),
-                          name=key.name, prefix=key.prefix, scopes=key.scopes)
+        return CreatedKey(
+            key=secret,
+            key_id=str(key.key_id),
+            project_id=str(key.project_id),
+            name=key.name,
+            prefix=key.prefix,
+            scopes=key.scopes,
+        )
 
     async def list_keys(self, project_id: UUID, *, limit: int, cursor: str | None) -> Page[ApiKey]:
         async with self._db.connect() as q:
             await self._project(q, project_id)
-            items = await q.all("list_api_keys", ApiKey, project_id=project_id,
-                                after=cursor_value(cursor, str), limit=limit + 1)
+            items = await q.all(
+                "list_api_keys",
+                ApiKey,
+                project_id=project_id,
+                after=cursor_value(cursor, str),
+                limit=limit + 1,
+            )
         return page_of(items, limit, lambda last: last.created_at.isoformat())
 
     async def revoke_key(self, project_id: UUID, key_id: UUID) -> ApiKey:

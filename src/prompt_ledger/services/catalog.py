@@ -12,26 +12,86 @@ from prompt_ledger.records import Model
 # A curated list with list prices as published by the providers (USD per 1M tokens).
 # `promptledger seed-models` loads it; re-running it updates prices in place.
 CURATED_MODELS: list[dict[str, Any]] = [
-    {"provider": "openai", "model_name": "gpt-4o-mini", "max_tokens": 16384,
-     "supports_streaming": True, "input_price_per_mtok": 0.15, "output_price_per_mtok": 0.60},
-    {"provider": "openai", "model_name": "gpt-4o", "max_tokens": 16384,
-     "supports_streaming": True, "input_price_per_mtok": 2.50, "output_price_per_mtok": 10.00},
-    {"provider": "openai", "model_name": "gpt-4.1", "max_tokens": 32768,
-     "supports_streaming": True, "input_price_per_mtok": 2.00, "output_price_per_mtok": 8.00},
-    {"provider": "openai", "model_name": "gpt-4.1-mini", "max_tokens": 32768,
-     "supports_streaming": True, "input_price_per_mtok": 0.40, "output_price_per_mtok": 1.60},
-    {"provider": "openai", "model_name": "gpt-4.1-nano", "max_tokens": 32768,
-     "supports_streaming": True, "input_price_per_mtok": 0.10, "output_price_per_mtok": 0.40},
-    {"provider": "openai", "model_name": "o4-mini", "max_tokens": 100000,
-     "supports_streaming": True, "input_price_per_mtok": 1.10, "output_price_per_mtok": 4.40},
-    {"provider": "anthropic", "model_name": "claude-3-5-haiku-latest", "max_tokens": 8192,
-     "supports_streaming": True, "input_price_per_mtok": 0.80, "output_price_per_mtok": 4.00},
-    {"provider": "anthropic", "model_name": "claude-sonnet-4-0", "max_tokens": 64000,
-     "supports_streaming": True, "input_price_per_mtok": 3.00, "output_price_per_mtok": 15.00},
-    {"provider": "anthropic", "model_name": "claude-opus-4-1", "max_tokens": 32000,
-     "supports_streaming": True, "input_price_per_mtok": 15.00, "output_price_per_mtok": 75.00},
-    {"provider": "demo", "model_name": "demo-echo", "max_tokens": 4096,
-     "supports_streaming": False, "input_price_per_mtok": 0, "output_price_per_mtok": 0},
+    {
+        "provider": "openai",
+        "model_name": "gpt-4o-mini",
+        "max_tokens": 16384,
+        "supports_streaming": True,
+        "input_price_per_mtok": 0.15,
+        "output_price_per_mtok": 0.60,
+    },
+    {
+        "provider": "openai",
+        "model_name": "gpt-4o",
+        "max_tokens": 16384,
+        "supports_streaming": True,
+        "input_price_per_mtok": 2.50,
+        "output_price_per_mtok": 10.00,
+    },
+    {
+        "provider": "openai",
+        "model_name": "gpt-4.1",
+        "max_tokens": 32768,
+        "supports_streaming": True,
+        "input_price_per_mtok": 2.00,
+        "output_price_per_mtok": 8.00,
+    },
+    {
+        "provider": "openai",
+        "model_name": "gpt-4.1-mini",
+        "max_tokens": 32768,
+        "supports_streaming": True,
+        "input_price_per_mtok": 0.40,
+        "output_price_per_mtok": 1.60,
+    },
+    {
+        "provider": "openai",
+        "model_name": "gpt-4.1-nano",
+        "max_tokens": 32768,
+        "supports_streaming": True,
+        "input_price_per_mtok": 0.10,
+        "output_price_per_mtok": 0.40,
+    },
+    {
+        "provider": "openai",
+        "model_name": "o4-mini",
+        "max_tokens": 100000,
+        "supports_streaming": True,
+        "input_price_per_mtok": 1.10,
+        "output_price_per_mtok": 4.40,
+    },
+    {
+        "provider": "anthropic",
+        "model_name": "claude-3-5-haiku-latest",
+        "max_tokens": 8192,
+        "supports_streaming": True,
+        "input_price_per_mtok": 0.80,
+        "output_price_per_mtok": 4.00,
+    },
+    {
+        "provider": "anthropic",
+        "model_name": "claude-sonnet-4-0",
+        "max_tokens": 64000,
+        "supports_streaming": True,
+        "input_price_per_mtok": 3.00,
+        "output_price_per_mtok": 15.00,
+    },
+    {
+        "provider": "anthropic",
+        "model_name": "claude-opus-4-1",
+        "max_tokens": 32000,
+        "supports_streaming": True,
+        "input_price_per_mtok": 15.00,
+        "output_price_per_mtok": 75.00,
+    },
+    {
+        "provider": "demo",
+        "model_name": "demo-echo",
+        "max_tokens": 4096,
+        "supports_streaming": False,
+        "input_price_per_mtok": 0,
+        "output_price_per_mtok": 0,
+    },
 ]
 
 
@@ -41,15 +101,23 @@ class Catalog:
 
     async def list(self, *, provider: str | None, limit: int, cursor: str | None) -> Page[Model]:
         async with self._db.connect() as q:
-            items = await q.all("list_models", Model, provider=provider,
-                                after=cursor_value(cursor, str), limit=limit + 1)
+            items = await q.all(
+                "list_models",
+                Model,
+                provider=provider,
+                after=cursor_value(cursor, str),
+                limit=limit + 1,
+            )
         return page_of(items, limit, lambda last: f"{last.provider}/{last.model_name}")
 
     async def upsert(self, provider: str, model_name: str, body: ModelBody) -> tuple[Model, bool]:
         async with self._db.connect() as q:
             row = await q.row(
-                "upsert_model", provider=provider, model_name=model_name,
-                max_tokens=body.max_tokens, supports_streaming=body.supports_streaming,
+                "upsert_model",
+                provider=provider,
+                model_name=model_name,
+                max_tokens=body.max_tokens,
+                supports_streaming=body.supports_streaming,
                 input_price_per_mtok=_price(body.input_price_per_mtok),
                 output_price_per_mtok=_price(body.output_price_per_mtok),
             )
@@ -59,7 +127,9 @@ class Catalog:
     async def seed(self) -> int:
         """Load the curated list; returns how many models it holds."""
         for entry in CURATED_MODELS:
-            body = ModelBody(**{k: v for k, v in entry.items() if k not in {"provider", "model_name"}})
+            body = ModelBody(
+                **{k: v for k, v in entry.items() if k not in {"provider", "model_name"}}
+            )
             await self.upsert(entry["provider"], entry["model_name"], body)
         return len(CURATED_MODELS)
 

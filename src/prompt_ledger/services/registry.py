@@ -6,9 +6,10 @@ import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
@@ -45,12 +46,17 @@ class NewContent:
     checksum: str
 
     @classmethod
-    def of(cls, template_source: str | None, messages: Sequence[Message] | None,
-           model_defaults: dict[str, Any] | None) -> NewContent:
+    def of(
+        cls,
+        template_source: str | None,
+        messages: Sequence[Message] | None,
+        model_defaults: dict[str, Any] | None,
+    ) -> NewContent:
         content = templates.PromptContent(
             template_source=template_source,
-            messages=None if messages is None else tuple(
-                templates.ChatMessage(m.role, m.content) for m in messages),
+            messages=None
+            if messages is None
+            else tuple(templates.ChatMessage(m.role, m.content) for m in messages),
             model_defaults=model_defaults or {},
         )
         return cls(content, templates.declared_variables(content), content.checksum())
@@ -59,10 +65,14 @@ class NewContent:
 def content_of(version: Version) -> templates.PromptContent:
     return templates.PromptContent(
         template_source=version.template_source,
-        messages=None if version.messages is None else tuple(
-            templates.ChatMessage(m.role, m.content) for m in version.messages),
+        messages=None
+        if version.messages is None
+        else tuple(templates.ChatMessage(m.role, m.content) for m in version.messages),
         model_defaults=version.model_defaults,
     )
+
+
+R = TypeVar("R", bound=BaseModel)
 
 
 class Registry:
@@ -74,24 +84,36 @@ class Registry:
     async def put_prompt(self, who: Principal, name: str, body: PutPromptBody) -> PutPromptResult:
         new = NewContent.of(body.template_source, body.messages, body.model_defaults)
         async with self._db.transaction() as q:
-            prompt = await self._upsert(q, who, name, "full", body.description, body.owner_team)
+            prompt = await self._upsert(
+                q, who, name, "full", description=body.description, owner_team=body.owner_team
+            )
             if prompt.mode == "tracking":
                 raise Conflict(
                     f"Prompt '{name}' is in tracking mode: it is defined in application code and "
                     "registered from it, so the API refuses edits. Change the code instead.",
                     mode="tracking",
                 )
-            version, created = await self._add_version(q, prompt, new, body.created_by, body.commit_message)
+            version, created = await self._add_version(
+                q, prompt, new, body.created_by, body.commit_message
+            )
             if body.set_active and prompt.active_version_id != version.version_id:
                 if version.status == "archived":
-                    raise Conflict(f"Version {version.version_number} is archived and cannot be activated.")
-                prompt = await _one(q, "activate_version", Prompt, prompt_id=prompt.prompt_id,
-                                    version_id=version.version_id)
+                    raise Conflict(
+                        f"Version {version.version_number} is archived and cannot be activated."
+                    )
+                prompt = await _one(
+                    q,
+                    "activate_version",
+                    Prompt,
+                    prompt_id=prompt.prompt_id,
+                    version_id=version.version_id,
+                )
         view = await self.get_prompt(who, name, version_number=version.version_number)
         return PutPromptResult(**view.model_dump(), created=created)
 
-    async def register(self, who: Principal, items: Sequence[CodePrompt],
-                       created_by: str | None) -> list[RegisterResult]:
+    async def register(
+        self, who: Principal, items: Sequence[CodePrompt], created_by: str | None
+    ) -> list[RegisterResult]:
         """Code-based tracking: register (name, template) pairs; changed content becomes active."""
         names = [item.name for item in items]
         if len(set(names)) != len(names):
@@ -100,49 +122,106 @@ class Registry:
         results: list[RegisterResult] = []
         async with self._db.transaction() as q:
             for item, new in sorted(prepared, key=lambda pair: pair[0].name):  # stable lock order
-                prompt = await self._upsert(q, who, item.name, "tracking", item.description, item.owner_team)
+                prompt = await self._upsert(
+                    q,
+                    who,
+                    item.name,
+                    "tracking",
+                    description=item.description,
+                    owner_team=item.owner_team,
+                )
                 if prompt.mode != "tracking":
                     raise Conflict(
                         f"Prompt '{item.name}' is managed through the API (mode 'full'); code "
-                        "registration cannot take it over. Rename the code prompt or delete that one.",
+                        "registration cannot take it over. Give the code prompt another name.",
                     )
                 version, created = await self._add_version(q, prompt, new, created_by, None)
                 if prompt.active_version_id != version.version_id:
-                    await q.execute("activate_version", prompt_id=prompt.prompt_id, version_id=version.version_id)
-                results.append(RegisterResult(name=item.name, version_number=version.version_number,
-                                              checksum_hash=version.checksum_hash, changed=created))
+                    await q.execute(
+                        "activate_version",
+                        prompt_id=prompt.prompt_id,
+                        version_id=version.version_id,
+                    )
+                results.append(
+                    RegisterResult(
+                        name=item.name,
+                        version_number=version.version_number,
+                        checksum_hash=version.checksum_hash,
+                        changed=created,
+                    )
+                )
         order = {name: i for i, name in enumerate(names)}
         return sorted(results, key=lambda r: order[r.name])
 
-    async def _upsert(self, q: Queries, who: Principal, name: str, mode: PromptMode,
-                      description: str | None, owner_team: str | None) -> Prompt:
-        return await _one(q, "upsert_prompt", Prompt, project_id=who.project_id, name=name,
-                          mode=mode, description=description, owner_team=owner_team)
+    async def _upsert(
+        self,
+        q: Queries,
+        who: Principal,
+        name: str,
+        mode: PromptMode,
+        *,
+        description: str | None,
+        owner_team: str | None,
+    ) -> Prompt:
+        return await _one(
+            q,
+            "upsert_prompt",
+            Prompt,
+            project_id=who.project_id,
+            name=name,
+            mode=mode,
+            description=description,
+            owner_team=owner_team,
+        )
 
-    async def _add_version(self, q: Queries, prompt: Prompt, new: NewContent,
-                           created_by: str | None, commit_message: str | None) -> tuple[Version, bool]:
-        existing = await q.one("find_version_by_checksum", Version, prompt_id=prompt.prompt_id,
-                               checksum=new.checksum)
+    async def _add_version(
+        self,
+        q: Queries,
+        prompt: Prompt,
+        new: NewContent,
+        created_by: str | None,
+        commit_message: str | None,
+    ) -> tuple[Version, bool]:
+        existing = await q.one(
+            "find_version_by_checksum", Version, prompt_id=prompt.prompt_id, checksum=new.checksum
+        )
         if existing is not None:
             return existing, False
         canonical = new.content.canonical()
         version = await _one(
-            q, "insert_version", Version,
-            prompt_id=prompt.prompt_id, kind=new.content.kind,
+            q,
+            "insert_version",
+            Version,
+            prompt_id=prompt.prompt_id,
+            kind=new.content.kind,
             template_source=new.content.template_source,
             messages=None if canonical["messages"] is None else Jsonb(canonical["messages"]),
-            model_defaults=Jsonb(canonical["model_defaults"]), variables=new.variables,
-            checksum=new.checksum, created_by=created_by, commit_message=commit_message,
+            model_defaults=Jsonb(canonical["model_defaults"]),
+            variables=new.variables,
+            checksum=new.checksum,
+            created_by=created_by,
+            commit_message=commit_message,
         )
         return version, True
 
     # --- reading -------------------------------------------------------------------------
 
-    async def get_prompt(self, who: Principal, name: str, *, label: str | None = None,
-                         version_number: int | None = None) -> PromptView:
+    async def get_prompt(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        label: str | None = None,
+        version_number: int | None = None,
+    ) -> PromptView:
         async with self._db.connect() as q:
-            row = await q.row("resolve_prompt", project_id=who.project_id, name=name,
-                              label=label, version_number=version_number)
+            row = await q.row(
+                "resolve_prompt",
+                project_id=who.project_id,
+                name=name,
+                label=label,
+                version_number=version_number,
+            )
         if row is None:
             raise NotFound(f"Prompt '{name}' not found.")
         version = None if row["version"] is None else Version.model_validate(row["version"])
@@ -151,31 +230,58 @@ class Registry:
         if version is None and version_number is not None:
             raise NotFound(f"Prompt '{name}' has no version {version_number}.")
         prompt = Prompt.model_validate(row["prompt"])
-        resolved_by = (f"label:{label}" if label else f"version:{version_number}" if version_number
-                       else "active")
+        resolved_by = (
+            f"label:{label}"
+            if label
+            else f"version:{version_number}"
+            if version_number
+            else "active"
+        )
         return PromptView(
-            **prompt.model_dump(), labels=row["labels"], version=version, resolved_by=resolved_by,
+            **prompt.model_dump(),
+            labels=row["labels"],
+            version=version,
+            resolved_by=resolved_by,
             active_version_number=version.version_number
-            if version is not None and version.version_id == prompt.active_version_id else None,
+            if version is not None and version.version_id == prompt.active_version_id
+            else None,
         )
 
-    async def list_prompts(self, who: Principal, *, owner_team: str | None, label: str | None,
-                           mode: str | None, search: str | None, limit: int,
-                           cursor: str | None) -> Page[PromptSummary]:
+    async def list_prompts(
+        self,
+        who: Principal,
+        *,
+        owner_team: str | None,
+        label: str | None,
+        mode: str | None,
+        search: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[PromptSummary]:
         after = cursor_value(cursor, str)
         async with self._db.connect() as q:
-            items = await q.all("list_prompts", PromptSummary, project_id=who.project_id,
-                                owner_team=owner_team, label=label, mode=mode, search=search,
-                                after=after, limit=limit + 1)
+            items = await q.all(
+                "list_prompts",
+                PromptSummary,
+                project_id=who.project_id,
+                owner_team=owner_team,
+                label=label,
+                mode=mode,
+                search=search,
+                after=after,
+                limit=limit + 1,
+            )
         return page_of(items, limit, lambda last: last.name)
 
-    async def list_versions(self, who: Principal, name: str, *, limit: int,
-                            cursor: str | None) -> Page[Version]:
+    async def list_versions(
+        self, who: Principal, name: str, *, limit: int, cursor: str | None
+    ) -> Page[Version]:
         before = cursor_value(cursor, int)
         async with self._db.connect() as q:
             prompt = await self._find(q, who, name)
-            items = await q.all("list_versions", Version, prompt_id=prompt.prompt_id,
-                                before=before, limit=limit + 1)
+            items = await q.all(
+                "list_versions", Version, prompt_id=prompt.prompt_id, before=before, limit=limit + 1
+            )
         return page_of(items, limit, lambda last: last.version_number)
 
     async def get_version(self, who: Principal, name: str, number: int) -> Version:
@@ -183,19 +289,34 @@ class Registry:
             prompt = await self._find(q, who, name)
             return await _version(q, prompt, number)
 
-    async def diff(self, who: Principal, name: str, from_number: int, to_number: int) -> DiffResponse:
+    async def diff(
+        self, who: Principal, name: str, from_number: int, to_number: int
+    ) -> DiffResponse:
         async with self._db.connect() as q:
             prompt = await self._find(q, who, name)
             old, new = await _version(q, prompt, from_number), await _version(q, prompt, to_number)
         template_diff = _unified(_template_text(old), _template_text(new), from_number, to_number)
-        defaults_diff = _unified(_pretty(old.model_defaults), _pretty(new.model_defaults),
-                                 from_number, to_number)
-        return DiffResponse(name=name, from_version=from_number, to_version=to_number,
-                            template_diff=template_diff, model_defaults_diff=defaults_diff,
-                            identical=old.checksum_hash == new.checksum_hash)
+        defaults_diff = _unified(
+            _pretty(old.model_defaults), _pretty(new.model_defaults), from_number, to_number
+        )
+        return DiffResponse(
+            name=name,
+            from_version=from_number,
+            to_version=to_number,
+            template_diff=template_diff,
+            model_defaults_diff=defaults_diff,
+            identical=old.checksum_hash == new.checksum_hash,
+        )
 
-    async def render(self, who: Principal, name: str, variables: dict[str, Any], *,
-                     label: str | None, version_number: int | None) -> tuple[Version, templates.Rendered]:
+    async def render(
+        self,
+        who: Principal,
+        name: str,
+        variables: dict[str, Any],
+        *,
+        label: str | None,
+        version_number: int | None,
+    ) -> tuple[Version, templates.Rendered]:
         view = await self.get_prompt(who, name, label=label, version_number=version_number)
         if view.version is None:
             raise Conflict(f"Prompt '{name}' has no active version.")
@@ -215,8 +336,16 @@ class Registry:
             prompt = await self._find(q, who, name)
             return await q.all("list_labels", Label, prompt_id=prompt.prompt_id)
 
-    async def set_label(self, who: Principal, name: str, label: str, number: int,
-                        actor: str | None, reason: str | None) -> list[Label]:
+    async def set_label(
+        self,
+        who: Principal,
+        name: str,
+        label: str,
+        number: int,
+        *,
+        actor: str | None,
+        reason: str | None,
+    ) -> list[Label]:
         async with self._db.transaction() as q:
             prompt = await self._locked(q, who, name)
             version = await _version(q, prompt, number)
@@ -225,31 +354,56 @@ class Registry:
             current = await q.row("lock_label", prompt_id=prompt.prompt_id, label=label)
             previous = None if current is None else current["version_id"]
             if previous != version.version_id:
-                await q.execute("upsert_label", prompt_id=prompt.prompt_id, label=label,
-                                version_id=version.version_id, actor=actor)
-                await q.execute("insert_label_event", prompt_id=prompt.prompt_id, label=label,
-                                from_version_id=previous, to_version_id=version.version_id,
-                                actor=actor, reason=reason)
+                await q.execute(
+                    "upsert_label",
+                    prompt_id=prompt.prompt_id,
+                    label=label,
+                    version_id=version.version_id,
+                    actor=actor,
+                )
+                await q.execute(
+                    "insert_label_event",
+                    prompt_id=prompt.prompt_id,
+                    label=label,
+                    from_version_id=previous,
+                    to_version_id=version.version_id,
+                    actor=actor,
+                    reason=reason,
+                )
             return await q.all("list_labels", Label, prompt_id=prompt.prompt_id)
 
-    async def remove_label(self, who: Principal, name: str, label: str, actor: str | None,
-                           reason: str | None) -> None:
+    async def remove_label(
+        self, who: Principal, name: str, label: str, actor: str | None, reason: str | None
+    ) -> None:
         async with self._db.transaction() as q:
             prompt = await self._locked(q, who, name)
             removed = await q.row("delete_label", prompt_id=prompt.prompt_id, label=label)
             if removed is None:
                 raise NotFound(f"Prompt '{name}' has no label '{label}'.")
-            await q.execute("insert_label_event", prompt_id=prompt.prompt_id, label=label,
-                            from_version_id=removed["version_id"], to_version_id=None,
-                            actor=actor, reason=reason)
+            await q.execute(
+                "insert_label_event",
+                prompt_id=prompt.prompt_id,
+                label=label,
+                from_version_id=removed["version_id"],
+                to_version_id=None,
+                actor=actor,
+                reason=reason,
+            )
 
-    async def label_history(self, who: Principal, name: str, label: str | None, *, limit: int,
-                            cursor: str | None) -> Page[LabelEvent]:
+    async def label_history(
+        self, who: Principal, name: str, label: str | None, *, limit: int, cursor: str | None
+    ) -> Page[LabelEvent]:
         before = cursor_value(cursor, int)
         async with self._db.connect() as q:
             prompt = await self._find(q, who, name)
-            items = await q.all("list_label_history", LabelEvent, prompt_id=prompt.prompt_id,
-                                label=label, before=before, limit=limit + 1)
+            items = await q.all(
+                "list_label_history",
+                LabelEvent,
+                prompt_id=prompt.prompt_id,
+                label=label,
+                before=before,
+                limit=limit + 1,
+            )
         return page_of(items, limit, lambda last: last.event_id)
 
     async def activate(self, who: Principal, name: str, number: int) -> PromptView:
@@ -260,7 +414,9 @@ class Registry:
             version = await _version(q, prompt, number)
             if version.status == "archived":
                 raise Conflict(f"Version {number} of '{name}' is archived and cannot be activated.")
-            await q.execute("activate_version", prompt_id=prompt.prompt_id, version_id=version.version_id)
+            await q.execute(
+                "activate_version", prompt_id=prompt.prompt_id, version_id=version.version_id
+            )
         return await self.get_prompt(who, name)
 
     async def archive(self, who: Principal, name: str, number: int) -> Version:
@@ -269,14 +425,26 @@ class Registry:
             _refuse_tracking(prompt, "archive versions of")
             version = await _version(q, prompt, number)
             if version.version_id == prompt.active_version_id:
-                raise Conflict(f"Version {number} is the active version of '{name}'; activate "
-                               "another version before archiving it.")
-            labels = [r["label"] for r in await q.rows("labels_on_version", version_id=version.version_id)]
+                raise Conflict(
+                    f"Version {number} is the active version of '{name}'; activate "
+                    "another version before archiving it."
+                )
+            labels = [
+                r["label"] for r in await q.rows("labels_on_version", version_id=version.version_id)
+            ]
             if labels:
-                raise Conflict(f"Version {number} of '{name}' is labelled {', '.join(labels)}; move "
-                               "or remove those labels first.", labels=labels)
-            return await _one(q, "archive_version", Version, prompt_id=prompt.prompt_id,
-                              version_id=version.version_id)
+                raise Conflict(
+                    f"Version {number} of '{name}' is labelled {', '.join(labels)}; move "
+                    "or remove those labels first.",
+                    labels=labels,
+                )
+            return await _one(
+                q,
+                "archive_version",
+                Version,
+                prompt_id=prompt.prompt_id,
+                version_id=version.version_id,
+            )
 
     async def _locked(self, q: Queries, who: Principal, name: str) -> Prompt:
         found = await q.one("lock_prompt", Prompt, project_id=who.project_id, name=name)
@@ -287,11 +455,14 @@ class Registry:
 
 def _refuse_tracking(prompt: Prompt, action: str) -> None:
     if prompt.mode == "tracking":
-        raise Conflict(f"The API cannot {action} '{prompt.name}': it is in tracking mode and "
-                       "follows the application code that registers it.", mode="tracking")
+        raise Conflict(
+            f"The API cannot {action} '{prompt.name}': it is in tracking mode and "
+            "follows the application code that registers it.",
+            mode="tracking",
+        )
 
 
-async def _one(q: Queries, name: str, record: type[Any], /, **params: Any) -> Any:
+async def _one(q: Queries, name: str, record: type[R], /, **params: Any) -> R:
     found = await q.one(name, record, **params)
     if found is None:  # pragma: no cover - the queries used here always return a row
         raise RuntimeError(f"query {name} returned no row")
@@ -316,5 +487,11 @@ def _pretty(value: dict[str, Any]) -> str:
 
 
 def _unified(old: str, new: str, from_number: int, to_number: int) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        fromfile=f"v{from_number}", tofile=f"v{to_number}"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"v{from_number}",
+            tofile=f"v{to_number}",
+        )
+    )

@@ -1,0 +1,91 @@
+"""`promptledger dev` (what `make dev` runs) on a machine with no database: embedded PostgreSQL,
+migrations, the model list and the gateway; then the seeds' three registry curl examples."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import DEV_KEY
+
+CLI = Path(sys.executable).with_name("promptledger")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def dev_stack(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_KEY", "PORT"}}
+    log = tmp_path / "dev.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(CLI), "dev", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"promptledger dev exited early:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"promptledger dev did not become healthy:\n{log.read_text()}")
+        yield url, log
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], tmp_path: Path) -> None:
+    url, log = dev_stack
+    headers = {"X-API-Key": DEV_KEY}
+    created = httpx.put(
+        f"{url}/v1/prompts/doc_summarizer",
+        headers={**headers, "Content-Type": "application/json"},
+        content=b"""{
+    "description": "Summarize documents",
+    "owner_team": "AI-Platform",
+    "template_source": "Summarize:\\n{{text}}",
+    "created_by": "martin",
+    "set_active": true
+  }""",
+    )
+    assert created.status_code == 201, created.text
+    got = httpx.get(f"{url}/v1/prompts/doc_summarizer", headers=headers)
+    assert got.status_code == 200
+    assert got.json()["version"]["template_source"] == "Summarize:\n{{text}}"
+    versions = httpx.get(f"{url}/v1/prompts/doc_summarizer/versions", headers=headers)
+    assert [v["version_number"] for v in versions.json()["items"]] == [1]
+
+    models = httpx.get(f"{url}/v1/models", headers=headers).json()["items"]
+    assert any(m["model_name"] == "gpt-4o-mini" for m in models)
+    printed = log.read_text()
+    assert url in printed
+    assert DEV_KEY in printed
+    assert (tmp_path / ".promptledger" / "pgdata" / "PG_VERSION").is_file()

@@ -1,0 +1,53 @@
+"""functions/main.py, loaded by path through functions-framework's own loader, serves requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from functions_framework import aio
+from starlette.types import ASGIApp
+
+from tests.conftest import DEV_KEY
+
+
+def create_asgi_app(target: str, source: str) -> ASGIApp:
+    """functions-framework's own loader (untyped upstream)."""
+    app: ASGIApp = aio.create_asgi_app(target=target, source=source)  # type: ignore[no-untyped-call]
+    return app
+
+
+SOURCE = Path(__file__).resolve().parents[2] / "functions" / "main.py"
+
+
+async def test_registry_target_serves_the_seed_calls(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("API_KEY", DEV_KEY)
+    app = create_asgi_app(target="registry", source=str(SOURCE))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://fn", headers={"X-API-Key": DEV_KEY}
+    ) as http:
+        assert (await http.get("/health")).status_code == 200
+        created = await http.put(
+            "/v1/prompts/doc_summarizer", json={"template_source": "Summarize:\n{{text}}"}
+        )
+        assert created.status_code == 201, created.text
+        assert (await http.get("/v1/prompts/doc_summarizer")).json()["version"]["variables"] == [
+            "text"
+        ]
+        missing = await http.get("/v1/nothing")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        spec = (await http.get("/openapi.json")).json()
+        assert "/v1/prompts/{name}" in spec["paths"]
+
+
+def test_production_refuses_the_default_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("API_KEY", DEV_KEY)
+    with pytest.raises(Exception, match="default development key"):
+        create_asgi_app(target="registry", source=str(SOURCE))
