@@ -15,7 +15,12 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from prompt_ledger.db.queries import query
-from prompt_ledger.errors import Conflict, PromptLedgerError, ServiceUnavailable
+from prompt_ledger.errors import (
+    Conflict,
+    PromptLedgerError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -129,3 +134,10 @@ class translate_errors:
             exc, psycopg_pool.PoolTimeout | psycopg.OperationalError | psycopg.errors.AdminShutdown
         ):
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from exc
+        if isinstance(exc, psycopg.DataError):
+            # A value PostgreSQL cannot hold: NUL in text, \u0000 or NaN in jsonb, an integer
+            # beyond its column's range. Only request values reach queries, so the caller's fault.
+            reason = exc.diag.message_primary or str(exc).partition("\n")[0]
+            if exc.diag.message_detail:
+                reason += f" ({exc.diag.message_detail.rstrip('.')})"
+            raise ValidationFailed(f"The database refused a value of the request: {reason[:300]}") from exc
