@@ -20,8 +20,14 @@ from prompt_ledger.settings import Settings
 _settings = Settings()
 _container = LazyContainer(lambda: _settings)
 _registry = build("registry", _container)
+_executions = build("executions", _container)
 
 
 @functions_framework.aio.http
 async def registry(request: Request) -> Response:
     return await _registry(request)
+
+
+@functions_framework.aio.http
+async def executions(request: Request) -> Response:
+    return await _executions(request)

@@ -105,7 +105,7 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def container(settings: Settings) -> AsyncIterator[Container]:
     app = Container(settings)
-    await app.db.open()
+    await app.open()
     yield app
     await app.aclose()
 

@@ -196,6 +196,8 @@ def upgrade() -> None:
         sa.Column("execution_mode", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("environment", sa.String(length=64), nullable=True),
+        sa.Column("resolved_by", sa.String(length=80), nullable=True),
+        sa.Column("served_by", sa.String(length=32), nullable=True),
         sa.Column("rendered_prompt", sa.Text(), nullable=True),
         sa.Column("response_text", sa.Text(), nullable=True),
         sa.Column("prompt_tokens", sa.Integer(), nullable=True),

@@ -100,6 +100,46 @@ def function(
 
 
 @app.command()
+def worker() -> None:
+    """Run a queue worker: queued executions and the periodic upkeep."""
+    from prompt_ledger.worker import main as worker_main
+
+    worker_main()
+
+
+jobs_app = typer.Typer(help="Run one periodic task once (for platform cron).", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("recover")
+def jobs_recover() -> None:
+    """Retry stalled jobs, re-queue orphaned executions, fail abandoned sync runs."""
+    report = asyncio.run(_maintenance("recover"))
+    console.print(f"[green]recover:[/green] {report}")
+
+
+@jobs_app.command("prune")
+def jobs_prune() -> None:
+    """Delete finished queue jobs older than JOB_RETENTION_HOURS (the ledger keeps everything)."""
+    asyncio.run(_maintenance("prune"))
+    console.print("[green]prune: done[/green]")
+
+
+async def _maintenance(task: str) -> object:
+    from prompt_ledger.container import Container
+
+    container = Container(_settings())
+    await container.open()
+    try:
+        if task == "recover":
+            return await container.maintenance.recover()
+        await container.maintenance.prune()
+        return None
+    finally:
+        await container.aclose()
+
+
+@app.command()
 def dev(
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -126,18 +166,32 @@ def dev(
         migrations.upgrade(settings.require_database_url())
     count = asyncio.run(_seed(settings))
     port = port or settings.port
+    no_keys = not (
+        settings.openai_api_key or settings.openai_base_url or settings.anthropic_api_key
+    )
+    if no_keys:
+        settings = settings.model_copy(update={"demo_fallback": True})
+    provider_note = (
+        "[magenta]offline demo provider[/magenta] answers every model (no provider key set); "
+        "executions are recorded with served_by=demo"
+        if no_keys
+        else "real providers (keys from the environment)"
+    )
     console.print(
         Panel.fit(
             f"[bold]PromptLedger[/bold] is running at [cyan]http://{host}:{port}[/cyan]\n"
             f"API key:  [yellow]{settings.api_key.get_secret_value()}[/yellow]\n"
-            f"Database: {db_note}\nModels:   {count} loaded\n\n"
+            f"Database: {db_note}\nModels:   {count} loaded\nLLM:      {provider_note}\n"
+            f"Worker:   running in this process\n\n"
             f"Try:  curl -H 'X-API-Key: {settings.api_key.get_secret_value()}' "
             f"http://{host}:{port}/v1/prompts",
             title="promptledger dev",
             border_style="green",
         )
     )
-    uvicorn.run(create_gateway(settings=settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_gateway(settings=settings, with_worker=True), host=host, port=port, log_level="info"
+    )
 
 
 def main() -> None:

@@ -7,8 +7,12 @@ from collections.abc import Callable
 
 from prompt_ledger.auth import Authenticator
 from prompt_ledger.db.store import Database
+from prompt_ledger.providers.catalog import Providers
+from prompt_ledger.queue import Queue
 from prompt_ledger.services.access import Access
 from prompt_ledger.services.catalog import Catalog
+from prompt_ledger.services.executions import Executions
+from prompt_ledger.services.maintenance import Maintenance
 from prompt_ledger.services.registry import Registry
 from prompt_ledger.settings import Settings
 
@@ -26,8 +30,19 @@ class Container:
         self.registry = Registry(self.db)
         self.catalog = Catalog(self.db)
         self.access = Access(self.db)
+        self.providers = Providers(settings)
+        self.queue = Queue()
+        self.executions = Executions(self.db, self.providers, settings)
+        self.maintenance = Maintenance(self.db, self.queue, settings)
+
+    async def open(self) -> None:
+        """Open the pool (without waiting for connections) and bind the queue to it."""
+        await self.db.open()
+        await self.queue.open(self.db.pool)
 
     async def aclose(self) -> None:
+        await self.queue.close()
+        await self.providers.aclose()
         await self.db.close()
 
 
@@ -45,6 +60,6 @@ class LazyContainer:
             async with self._lock:
                 if self._container is None:
                     container = Container(self._settings())
-                    await container.db.open()
+                    await container.open()
                     self._container = container
         return self._container

@@ -98,3 +98,9 @@ class ServiceUnavailable(PromptLedgerError):
 
     def __init__(self, detail: str, *, retry_after: int = 5, **kwargs: Any) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)}, **kwargs)
+
+
+class ProviderFailed(PromptLedgerError):
+    """The LLM provider failed a synchronous run; the execution is recorded as failed."""
+
+    status, slug, title = 502, "provider-failed", "The LLM provider failed"

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 
 from prompt_ledger import __version__
 from prompt_ledger.bodies import Health
-from prompt_ledger.handlers import admin, prompts
+from prompt_ledger.handlers import admin, executions, prompts
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.openapi import openapi_document
 
 FUNCTIONS: dict[str, Sequence[Endpoint]] = {
     "registry": [*prompts.ENDPOINTS, *admin.ENDPOINTS],
+    "executions": executions.ENDPOINTS,
 }
 
 

@@ -5,6 +5,8 @@ deploys; the container is opened at start-up and closed at shutdown."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,9 +23,14 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def create_gateway(
-    container: Container | None = None, settings: Settings | None = None
+    container: Container | None = None,
+    settings: Settings | None = None,
+    *,
+    with_worker: bool = False,
 ) -> Starlette:
-    """Serve every function. Pass a ready container (tests) or let the lifespan build one."""
+    """Serve every function. Pass a ready container (tests) or let the lifespan build one.
+
+    ``with_worker`` also runs a queue worker in this process (``promptledger dev``)."""
     state: dict[str, Container] = {}
     if container is not None:
         state["container"] = container
@@ -42,10 +49,25 @@ def create_gateway(
         owned = "container" not in state
         if owned:
             state["container"] = Container(settings or Settings())
-        await state["container"].db.open()
+        app = state["container"]
+        await app.open()
+        worker = None
+        if with_worker:
+            worker = asyncio.create_task(
+                app.queue.run_worker(
+                    app,
+                    concurrency=app.settings.worker_concurrency,
+                    shutdown_grace=app.settings.worker_shutdown_grace,
+                    install_signal_handlers=False,
+                )
+            )
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             if owned:
                 await state.pop("container").aclose()
 

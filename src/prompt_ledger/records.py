@@ -101,3 +101,59 @@ class ApiKey(Record):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+ExecutionStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class Execution(Record):
+    """One execution in the ledger: what ran, on what, with what, and what came back."""
+
+    execution_id: UUID
+    status: ExecutionStatus
+    execution_mode: Literal["sync", "async"]
+    prompt_id: UUID
+    prompt_name: str
+    version_id: UUID
+    version_number: int
+    resolved_by: str | None = None
+    environment: str | None = None
+    provider: str
+    model_name: str
+    served_by: str | None = Field(
+        default=None, description="The adapter that answered: openai, anthropic or demo."
+    )
+    rendered_prompt: str | None = None
+    response_text: str | None = None
+    prompt_tokens: int | None = None
+    response_tokens: int | None = None
+    latency_ms: int | None = None
+    provider_latency_ms: int | None = None
+    input_price_per_mtok: Decimal | None = None
+    output_price_per_mtok: Decimal | None = None
+    cost_usd: Decimal | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    attempts: int
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+    trace_id: str | None = None
+    variables: dict[str, Any] | None = None
+    model_config_: dict[str, Any] | None = Field(default=None, alias="model_config")
+    params: dict[str, Any] | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class Span(Record):
+    span_id: UUID
+    trace_id: str
+    name: str
+    kind: str
+    status: str
+    duration_ms: int | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    attributes: dict[str, Any] | None = None

@@ -31,6 +31,26 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    demo_fallback: bool = Field(
+        default=False,
+        description="Answer executions for unconfigured providers with the offline demo provider "
+        "(labelled served_by=demo). `promptledger dev` turns it on when no provider key is set; "
+        "refused in production.",
+    )
+    provider_timeout: float = Field(default=60.0, gt=0, description="Seconds per provider call.")
+    default_provider: str = "openai"
+    default_model: str = "gpt-4o-mini"
+    max_attempts: int = Field(default=5, ge=1, le=50, description="Attempts per async execution.")
+    retry_base_seconds: float = Field(default=1.0, ge=0)
+    retry_max_seconds: float = Field(default=300.0, ge=0)
+    stalled_after_seconds: float = Field(
+        default=30.0, gt=0, description="Worker heartbeat age after which its jobs are retried."
+    )
+    job_retention_hours: int = Field(default=24, ge=1)
+    worker_concurrency: int = Field(default=10, ge=1, le=200)
+    worker_shutdown_grace: float = Field(default=30.0, ge=0)
     redis_url: str | None = Field(default=None, description="Optional; never required.")
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
@@ -46,6 +66,8 @@ class Settings(BaseSettings):
                 "API_KEY is the default development key; set a strong API_KEY when "
                 "ENVIRONMENT=production"
             )
+        if self.is_production and self.demo_fallback:
+            raise ValueError("DEMO_FALLBACK cannot be enabled when ENVIRONMENT=production")
         return self
 
     @property

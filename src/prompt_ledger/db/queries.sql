@@ -231,3 +231,172 @@ SET max_tokens = EXCLUDED.max_tokens,
     output_price_per_mtok = EXCLUDED.output_price_per_mtok,
     updated_at = now()
 RETURNING *, (xmax = 0) AS created;
+
+-- resolve_for_execution --
+-- The version an execution runs: a pinned number, an explicit label, the environment's label,
+-- or else the active version; with the model it asks for (or NULL when unknown)
+SELECT to_jsonb(p) AS prompt,
+       to_jsonb(v) AS version,
+       to_jsonb(m) AS model,
+       CASE
+           WHEN %(version_number)s::int IS NOT NULL THEN 'version:' || %(version_number)s::int
+           WHEN %(label)s::text IS NOT NULL THEN 'label:' || %(label)s::text
+           WHEN env.version_id IS NOT NULL THEN 'label:' || %(environment)s::text
+           ELSE 'active'
+       END AS resolved_by
+FROM prompts p
+LEFT JOIN prompt_labels env ON env.prompt_id = p.prompt_id AND env.label = %(environment)s::text
+LEFT JOIN prompt_versions v ON v.prompt_id = p.prompt_id AND v.version_id = (
+    CASE
+        WHEN %(version_number)s::int IS NOT NULL THEN
+            (SELECT x.version_id FROM prompt_versions x
+              WHERE x.prompt_id = p.prompt_id AND x.version_number = %(version_number)s::int)
+        WHEN %(label)s::text IS NOT NULL THEN
+            (SELECT l.version_id FROM prompt_labels l
+              WHERE l.prompt_id = p.prompt_id AND l.label = %(label)s::text)
+        ELSE COALESCE(env.version_id, p.active_version_id)
+    END)
+LEFT JOIN models m ON m.provider = %(provider)s::text AND m.model_name = %(model_name)s::text
+WHERE p.project_id = %(project_id)s AND p.name = %(name)s;
+
+-- insert_execution --
+-- Record a new execution and its inputs in one statement
+WITH execution AS (
+    INSERT INTO executions (project_id, prompt_id, version_id, model_id, execution_mode, status,
+                            environment, resolved_by, served_by, rendered_prompt,
+                            input_price_per_mtok, output_price_per_mtok, attempts,
+                            correlation_id, idempotency_key, request_hash, trace_id, started_at)
+    VALUES (%(project_id)s, %(prompt_id)s, %(version_id)s, %(model_id)s, %(execution_mode)s,
+            %(status)s::text, %(environment)s, %(resolved_by)s, %(served_by)s, %(rendered_prompt)s,
+            %(input_price_per_mtok)s, %(output_price_per_mtok)s, %(attempts)s,
+            %(correlation_id)s, %(idempotency_key)s, %(request_hash)s, %(trace_id)s,
+            CASE WHEN %(status)s::text = 'running' THEN now() END)
+    ON CONFLICT (project_id, idempotency_key) DO NOTHING
+    RETURNING execution_id, created_at
+), inputs AS (
+    INSERT INTO execution_inputs (execution_id, variables_json, model_config_json, params_json)
+    SELECT execution_id, %(variables)s, %(model_config)s, %(params)s FROM execution
+)
+SELECT execution_id, created_at FROM execution;
+
+-- set_execution_job --
+-- Remember which queue job carries an async execution
+UPDATE executions SET job_id = %(job_id)s WHERE execution_id = %(execution_id)s;
+
+-- find_execution_by_key --
+-- An execution of a project by its idempotency key
+SELECT execution_id, request_hash, status, execution_mode FROM executions
+WHERE project_id = %(project_id)s AND idempotency_key = %(idempotency_key)s;
+
+-- finish_execution --
+-- Record the outcome of an attempt and write its span, in one statement
+WITH finished AS (
+    UPDATE executions
+    SET status = %(status)s::text,
+        response_text = %(response_text)s,
+        prompt_tokens = %(prompt_tokens)s,
+        response_tokens = %(response_tokens)s,
+        latency_ms = %(latency_ms)s,
+        provider_latency_ms = %(provider_latency_ms)s,
+        cost_usd = %(cost_usd)s,
+        error_type = %(error_type)s,
+        error_message = %(error_message)s,
+        completed_at = CASE WHEN %(status)s::text IN ('succeeded', 'failed') THEN now() END
+    WHERE execution_id = %(execution_id)s AND status IN ('queued', 'running')
+    RETURNING *
+), span AS (
+    INSERT INTO spans (project_id, trace_id, execution_id, name, kind, start_time, end_time,
+                       duration_ms, status, error_message, input_data, output_data, model,
+                       prompt_tokens, completion_tokens, attributes)
+    SELECT f.project_id, f.trace_id, f.execution_id, %(span_name)s, 'llm',
+           COALESCE(f.started_at, f.created_at), now(), %(latency_ms)s,
+           CASE WHEN f.status = 'succeeded' THEN 'ok' ELSE 'error' END,
+           f.error_message, %(span_input)s, %(span_output)s, %(span_model)s,
+           f.prompt_tokens, f.response_tokens, %(span_attributes)s
+    FROM finished f
+    WHERE f.status IN ('succeeded', 'failed')
+)
+SELECT execution_id, status FROM finished;
+
+-- claim_execution --
+-- A worker takes an execution for one attempt (queued or left running by a dead worker)
+UPDATE executions e
+SET status = 'running', attempts = e.attempts + 1, started_at = COALESCE(e.started_at, now())
+FROM execution_inputs i, prompt_versions v, prompts p, models m
+WHERE e.execution_id = %(execution_id)s AND e.status IN ('queued', 'running')
+  AND i.execution_id = e.execution_id AND v.version_id = e.version_id
+  AND p.prompt_id = e.prompt_id AND m.model_id = e.model_id
+RETURNING e.execution_id, e.project_id, e.attempts, e.trace_id, e.rendered_prompt, e.served_by,
+          e.input_price_per_mtok, e.output_price_per_mtok, e.created_at,
+          i.variables_json, i.model_config_json, i.params_json,
+          to_jsonb(v) AS version, p.name AS prompt_name, m.provider, m.model_name;
+
+-- release_execution --
+-- Put an execution back in the queue after a transient failure (its job retries it)
+UPDATE executions SET status = 'queued', error_type = %(error_type)s,
+                      error_message = %(error_message)s
+WHERE execution_id = %(execution_id)s AND status = 'running';
+
+-- cancel_execution --
+-- Cancel a queued execution of a project
+UPDATE executions SET status = 'cancelled', completed_at = now()
+WHERE project_id = %(project_id)s AND execution_id = %(execution_id)s AND status = 'queued'
+RETURNING job_id;
+
+-- get_execution --
+-- One execution of a project, with its inputs and lineage
+SELECT e.*, p.name AS prompt_name, v.version_number, m.provider, m.model_name,
+       i.variables_json AS variables, i.model_config_json AS model_config,
+       i.params_json AS params
+FROM executions e
+JOIN prompts p ON p.prompt_id = e.prompt_id
+JOIN prompt_versions v ON v.version_id = e.version_id
+JOIN models m ON m.model_id = e.model_id
+LEFT JOIN execution_inputs i ON i.execution_id = e.execution_id
+WHERE e.project_id = %(project_id)s AND e.execution_id = %(execution_id)s;
+
+-- list_executions --
+-- A project's executions, newest first, filtered, before a (created_at, id) cursor
+SELECT e.*, p.name AS prompt_name, v.version_number, m.provider, m.model_name,
+       NULL::jsonb AS variables, NULL::jsonb AS model_config, NULL::jsonb AS params
+FROM executions e
+JOIN prompts p ON p.prompt_id = e.prompt_id
+JOIN prompt_versions v ON v.version_id = e.version_id
+JOIN models m ON m.model_id = e.model_id
+WHERE e.project_id = %(project_id)s
+  AND (%(prompt_name)s::text IS NULL OR p.name = %(prompt_name)s::text)
+  AND (%(version_number)s::int IS NULL OR v.version_number = %(version_number)s::int)
+  AND (%(status)s::text IS NULL OR e.status = %(status)s::text)
+  AND (%(provider)s::text IS NULL OR m.provider = %(provider)s::text)
+  AND (%(model_name)s::text IS NULL OR m.model_name = %(model_name)s::text)
+  AND (%(correlation_id)s::text IS NULL OR e.correlation_id = %(correlation_id)s::text)
+  AND (%(since)s::timestamptz IS NULL OR e.created_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR e.created_at < %(until)s::timestamptz)
+  AND (%(before_created)s::timestamptz IS NULL
+       OR (e.created_at, e.execution_id) < (%(before_created)s::timestamptz, %(before_id)s::uuid))
+ORDER BY e.created_at DESC, e.execution_id DESC
+LIMIT %(limit)s;
+
+-- orphaned_executions --
+-- Queued executions whose queue job is gone (never deferred, or deleted): to be re-queued
+SELECT e.execution_id FROM executions e
+WHERE e.status = 'queued' AND e.execution_mode = 'async'
+  AND e.created_at < now() - make_interval(secs => %(min_age_seconds)s)
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                  WHERE j.id = e.job_id AND j.status IN ('todo', 'doing'))
+ORDER BY e.created_at
+LIMIT %(limit)s;
+
+-- execution_spans --
+-- The spans written for an execution
+SELECT span_id, trace_id, name, kind, status, duration_ms, model, prompt_tokens,
+       completion_tokens, attributes
+FROM spans WHERE project_id = %(project_id)s AND execution_id = %(execution_id)s;
+
+-- abandon_sync_executions --
+-- Fail sync runs left running by a server that died mid-call
+UPDATE executions
+SET status = 'failed', error_type = 'abandoned', completed_at = now(),
+    error_message = 'The server handling this synchronous run stopped before it finished.'
+WHERE execution_mode = 'sync' AND status = 'running'
+  AND started_at < now() - make_interval(secs => %(older_than_seconds)s);

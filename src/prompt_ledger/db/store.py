@@ -68,11 +68,10 @@ class Database:
             max_size=max_size,
             timeout=timeout,
             open=False,
-            kwargs={
-                "autocommit": True,
-                "row_factory": dict_row,
-                "connect_timeout": max(1, int(timeout)),
-            },
+            # autocommit is set in configure, not kwargs: procrastinate's listener reuses kwargs
+            # and passes autocommit itself.
+            kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
+            configure=_autocommit,
             name="promptledger",
         )
         self._open_lock = asyncio.Lock()
@@ -114,6 +113,10 @@ class Database:
             await queries.row("ping")
 
 
+async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
+    await connection.set_autocommit(True)
+
+
 class translate_errors:
     """Turn psycopg and pool failures into PromptLedger errors."""
 
@@ -140,4 +143,6 @@ class translate_errors:
             reason = exc.diag.message_primary or str(exc).partition("\n")[0]
             if exc.diag.message_detail:
                 reason += f" ({exc.diag.message_detail.rstrip('.')})"
-            raise ValidationFailed(f"The database refused a value of the request: {reason[:300]}") from exc
+            raise ValidationFailed(
+                f"The database refused a value of the request: {reason[:300]}"
+            ) from exc

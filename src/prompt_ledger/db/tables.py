@@ -174,6 +174,8 @@ executions = sa.Table(
     sa.Column("execution_mode", sa.String(8), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("environment", sa.String(64)),
+    sa.Column("resolved_by", sa.String(80)),
+    sa.Column("served_by", sa.String(32)),
     sa.Column("rendered_prompt", sa.Text()),
     sa.Column("response_text", sa.Text()),
     sa.Column("prompt_tokens", sa.Integer()),

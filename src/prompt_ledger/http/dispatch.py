@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("prompt_ledger.http")
 ContainerProvider = Callable[[], Awaitable["Container"]]
 _ANONYMOUS = Principal(uuid.UUID(int=0), frozenset())
+MAX_JSON_DEPTH = 128  # well below the 255 levels at which pydantic stops serialising
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class HttpFunction:
@@ -50,8 +53,9 @@ class HttpFunction:
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        timings: dict[str, float] = {}
         try:
-            response = await self._handle(request)
+            response = await self._handle(request, timings)
         except PromptLedgerError as error:
             response = problem_response(error, instance=request.url.path)
         except Exception:
@@ -68,12 +72,10 @@ class HttpFunction:
                 instance=request.url.path,
             )
         response.headers["X-Request-ID"] = request_id[:128]
-        response.headers.setdefault(
-            "Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
-        )
+        response.headers["Server-Timing"] = server_timing(time.perf_counter() - started, timings)
         return response
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Request, timings: dict[str, float]) -> Response:
         path = request.url.path.rstrip("/") or "/"
         endpoint, params = self._route(request.method, path)
         app = await self._container()
@@ -90,7 +92,7 @@ class HttpFunction:
             body = _parse(
                 endpoint.body, await _read_json(request, app.settings.max_body_bytes), "body"
             )
-        reply = await endpoint.handler(Call(request, app, principal, params, query, body))
+        reply = await endpoint.handler(Call(request, app, principal, params, query, body, timings))
         return render(reply, request)
 
     def _route(self, method: str, path: str) -> tuple[Endpoint, dict[str, Any]]:
@@ -108,6 +110,15 @@ class HttpFunction:
                 headers={"Allow": ", ".join(sorted(set(allowed)))},
             )
         raise NotFound(f"No endpoint {method} {path} in function '{self.name}'.")
+
+
+def server_timing(total: float, outside: dict[str, float]) -> str:
+    """``app`` is the whole request; ``overhead`` is ours alone (app minus provider time)."""
+    parts = [f"app;dur={total * 1000:.2f}"]
+    parts += [f"{name};dur={seconds * 1000:.2f}" for name, seconds in outside.items()]
+    if outside:
+        parts.append(f"overhead;dur={(total - sum(outside.values())) * 1000:.2f}")
+    return ", ".join(parts)
 
 
 def render(reply: Reply, request: Request) -> Response:
@@ -147,8 +158,9 @@ def _parse(model: type[BaseModel] | None, data: Any, where: str) -> BaseModel | 
 
 
 async def _read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length", "")
+    # More than 18 digits is over any limit (and int() refuses over 4300 digits).
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
     chunks: list[bytes] = []
     size = 0
@@ -166,7 +178,7 @@ async def _read_json(request: Request, limit: int) -> Any:
             f"Send JSON with 'Content-Type: application/json' (got '{media or 'none'}')."
         )
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except UnicodeDecodeError:
         raise BadRequest("The body is not valid UTF-8.") from None
     except RecursionError:
@@ -175,3 +187,24 @@ async def _read_json(request: Request, limit: int) -> Any:
         raise BadRequest(
             f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
         ) from None
+    except ValueError:  # an integer literal over Python's 4300-digit conversion limit
+        raise BadRequest("The JSON body holds a number too long to read.") from None
+    _check_json(data)
+    return data
+
+
+def _check_json(data: Any) -> None:
+    """Refuse what json.loads accepts but nothing downstream can serialise or store: nesting
+    deeper than MAX_JSON_DEPTH, and lone UTF-16 surrogates (escapes like \\ud800 without their
+    pair), which cannot be encoded as UTF-8."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _SURROGATE.search(value):
+                raise BadRequest("The JSON body holds an unpaired UTF-16 surrogate escape.")
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest("The JSON body is nested too deeply.")
+            children = [*value, *value.values()] if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)

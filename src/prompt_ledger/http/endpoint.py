@@ -37,6 +37,8 @@ class Call:
     path: dict[str, Any]
     query: BaseModel | None
     body: BaseModel | None
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent outside our code (e.g. ``provider``), reported in Server-Timing."""
 
     def body_as(self, model: type[B]) -> B:
         assert isinstance(self.body, model), f"endpoint declares {type(self.body)}"
@@ -74,4 +76,7 @@ class Endpoint:
         found = self._regex.match(path)
         if found is None:
             return None
-        return {k: self._convertors[k].convert(v) for k, v in found.groupdict().items()}
+        try:
+            return {k: self._convertors[k].convert(v) for k, v in found.groupdict().items()}
+        except ValueError:  # an {x:int} segment over Python's 4300-digit conversion limit
+            return None

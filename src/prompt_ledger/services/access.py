@@ -16,11 +16,11 @@ class Access:
         self._db = db
 
     async def create_project(self, name: str) -> Project:
-        async with self._db.connect() as q:
-            try:
+        try:  # outside connect(): the unique violation becomes a Conflict only as it leaves it
+            async with self._db.connect() as q:
                 project = await q.one("insert_project", Project, name=name)
-            except Conflict:
-                raise Conflict(f"A project named '{name}' already exists.") from None
+        except Conflict:
+            raise Conflict(f"A project named '{name}' already exists.") from None
         assert project is not None
         return project
 

@@ -1,0 +1,120 @@
+"""Executions endpoints: run (sync), submit (async), poll, list, cancel."""
+
+from __future__ import annotations
+
+from prompt_ledger.auth import Scope
+from prompt_ledger.bodies_executions import (
+    ExecutionDetail,
+    ExecutionListQuery,
+    ExecutionPage,
+    RunBody,
+)
+from prompt_ledger.handlers.common import path_uuid
+from prompt_ledger.http.endpoint import Call, Endpoint, Reply
+from prompt_ledger.records import Execution
+from prompt_ledger.services.executions import Trace
+
+
+def _header(call: Call, name: str, limit: int) -> str | None:
+    return (call.request.headers.get(name) or "").strip()[:limit] or None
+
+
+async def run(call: Call) -> Reply:
+    outcome = await call.app.executions.run(
+        call.principal,
+        call.body_as(RunBody),
+        idempotency_key=_header(call, "idempotency-key", 255),
+        correlation_id=_header(call, "x-correlation-id", 100),
+        trace=Trace.from_traceparent(call.request.headers.get("traceparent")),
+    )
+    call.timings["provider"] = outcome.provider_seconds
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return Reply(outcome.execution, headers=headers)
+
+
+async def submit(call: Call) -> Reply:
+    execution, replayed = await call.app.executions.submit(
+        call.principal,
+        call.body_as(RunBody),
+        idempotency_key=_header(call, "idempotency-key", 255),
+        correlation_id=_header(call, "x-correlation-id", 100),
+        trace=Trace.from_traceparent(call.request.headers.get("traceparent")),
+        defer=call.app.queue.defer_execution,
+    )
+    headers = {"Location": f"/v1/executions/{execution.execution_id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Reply(execution, status=202, headers=headers)
+
+
+async def get(call: Call) -> Reply:
+    return Reply(
+        await call.app.executions.get(call.principal, path_uuid(call, "execution_id", "Execution"))
+    )
+
+
+async def list_executions(call: Call) -> Reply:
+    return Reply(await call.app.executions.list(call.principal, call.query_as(ExecutionListQuery)))
+
+
+async def cancel(call: Call) -> Reply:
+    return Reply(
+        await call.app.executions.cancel(
+            call.principal, path_uuid(call, "execution_id", "Execution"), call.app.queue.cancel_job
+        )
+    )
+
+
+EXECUTE, READ = Scope.EXECUTE, Scope.PROMPTS_READ
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/v1/executions:run",
+        run,
+        "Run a prompt synchronously",
+        EXECUTE,
+        body=RunBody,
+        response=Execution,
+        tag="executions",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/executions:submit",
+        submit,
+        "Submit an execution to the queue (202; durably accepted)",
+        EXECUTE,
+        body=RunBody,
+        response=Execution,
+        status=202,
+        tag="executions",
+    ),
+    Endpoint(
+        "GET",
+        "/v1/executions",
+        list_executions,
+        "List executions",
+        READ,
+        query=ExecutionListQuery,
+        response=ExecutionPage,
+        tag="executions",
+    ),
+    Endpoint(
+        "GET",
+        "/v1/executions/{execution_id}",
+        get,
+        "Get an execution (poll)",
+        READ,
+        response=ExecutionDetail,
+        tag="executions",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/executions/{execution_id}:cancel",
+        cancel,
+        "Cancel a queued execution",
+        EXECUTE,
+        response=ExecutionDetail,
+        tag="executions",
+    ),
+]

@@ -1,0 +1,95 @@
+"""Anthropic's Messages API through the official SDK: proof the port is not OpenAI-shaped
+(system prompt is a top-level field, max_tokens is required, usage is input/output tokens)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+
+from prompt_ledger.providers.base import (
+    Completion,
+    CompletionRequest,
+    ProviderError,
+    classify_status,
+    retry_after_seconds,
+)
+
+DEFAULT_MAX_TOKENS = 1024
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self, *, api_key: str, base_url: str | None = None, timeout: float = 60.0) -> None:
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        system = "\n\n".join(
+            m["content"] for m in request.messages if m["role"] in {"system", "developer"}
+        )
+        messages = [
+            {"role": m["role"], "content": m["content"]}
+            for m in request.messages
+            if m["role"] in {"user", "assistant"}
+        ]
+        if not messages:
+            messages = [{"role": "user", "content": system}]
+            system = ""
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        }
+        if system:
+            kwargs["system"] = system
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.top_p is not None:
+            kwargs["top_p"] = request.top_p
+        if request.stop:
+            kwargs["stop_sequences"] = request.stop
+        # presence/frequency penalties and seed have no Anthropic equivalent: not sent.
+        try:
+            response = await self._client.messages.create(**kwargs)
+        except anthropic.APITimeoutError as exc:
+            raise ProviderError(
+                f"Anthropic timed out: {exc}", provider=self.name, transient=True, kind="timeout"
+            ) from exc
+        except anthropic.APIConnectionError as exc:
+            raise ProviderError(
+                f"Cannot reach Anthropic: {exc}",
+                provider=self.name,
+                transient=True,
+                kind="connection",
+            ) from exc
+        except anthropic.APIStatusError as exc:
+            raise ProviderError(
+                f"Anthropic answered {exc.status_code}: {str(exc.message)[:500]}",
+                provider=self.name,
+                transient=classify_status(exc.status_code),
+                status=exc.status_code,
+                retry_after=retry_after_seconds(exc.response.headers),
+                kind=f"http_{exc.status_code}",
+            ) from exc
+        except (anthropic.APIError, ValueError, TypeError, KeyError) as exc:
+            raise ProviderError(
+                f"Bad response from Anthropic: {exc}",
+                provider=self.name,
+                transient=True,
+                kind="bad_response",
+            ) from exc
+        text = "".join(getattr(block, "text", "") for block in response.content)
+        usage = getattr(response, "usage", None)
+        return Completion(
+            text=text,
+            prompt_tokens=getattr(usage, "input_tokens", None),
+            completion_tokens=getattr(usage, "output_tokens", None),
+            model=response.model,
+            finish_reason=response.stop_reason,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()

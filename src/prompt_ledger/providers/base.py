@@ -1,0 +1,80 @@
+"""The provider port: one request shape in, one completion shape out, one error type.
+
+Adapters translate their SDK's exceptions into ProviderError at this boundary, classifying
+each failure as transient (worth retrying: timeouts, connection errors, 429, 5xx) or
+permanent (400, 401, 403, 404, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    model: str
+    messages: list[dict[str, str]]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    model: str | None = None
+    finish_reason: str | None = None
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``transient`` failures may succeed when retried."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        transient: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        kind: str = "provider_error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.transient = transient
+        self.status = status
+        self.retry_after = retry_after
+        self.kind = kind
+
+
+class Provider(Protocol):
+    name: str
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Parse Retry-After (seconds form; also ``retry-after-ms``) from a headers mapping."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / scale)
+        except ValueError:
+            continue
+    return None
+
+
+def classify_status(status: int) -> bool:
+    """True when an HTTP status from a provider is worth retrying."""
+    return status in {408, 409, 425, 429} or status >= 500

@@ -1,0 +1,92 @@
+"""OpenAI (and any OpenAI-compatible server: Ollama, vLLM, LM Studio) through the official SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from prompt_ledger.providers.base import (
+    Completion,
+    CompletionRequest,
+    ProviderError,
+    classify_status,
+    retry_after_seconds,
+)
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, *, api_key: str, base_url: str | None = None, timeout: float = 60.0) -> None:
+        # Retries are ours (worker backoff honouring Retry-After), so the SDK's are off.
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        for key in ("max_tokens", "temperature", "top_p", "stop"):
+            value = getattr(request, key)
+            if value is not None:
+                kwargs[key] = value
+        kwargs.update(request.extra)
+        try:
+            response = await self._client.chat.completions.create(**kwargs)
+        except openai.APITimeoutError as exc:
+            raise ProviderError(
+                f"OpenAI timed out: {exc}", provider=self.name, transient=True, kind="timeout"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise ProviderError(
+                f"Cannot reach OpenAI: {exc}", provider=self.name, transient=True, kind="connection"
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise ProviderError(
+                f"OpenAI answered {exc.status_code}: {_message(exc)}",
+                provider=self.name,
+                transient=classify_status(exc.status_code),
+                status=exc.status_code,
+                retry_after=retry_after_seconds(exc.response.headers),
+                kind=f"http_{exc.status_code}",
+            ) from exc
+        except (
+            openai.APIError,
+            ValueError,
+            TypeError,
+            KeyError,
+        ) as exc:  # malformed bodies and the like
+            raise ProviderError(
+                f"Bad response from OpenAI: {exc}",
+                provider=self.name,
+                transient=True,
+                kind="bad_response",
+            ) from exc
+        if not response.choices:
+            raise ProviderError(
+                "OpenAI returned no choices",
+                provider=self.name,
+                transient=True,
+                kind="bad_response",
+            )
+        choice = response.choices[0]
+        usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            model=response.model,
+            finish_reason=choice.finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:500]
+    return str(exc.message)[:500]

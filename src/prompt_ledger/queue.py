@@ -1,0 +1,131 @@
+"""The Postgres job queue (procrastinate): the execution task and the periodic maintenance.
+
+Tasks find their services in the worker's ``additional_context["container"]``; each periodic
+task is a thin wrapper around a function of ``services/maintenance.py`` that the CLI also runs
+once, for platform cron."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import procrastinate
+from procrastinate import JobContext, RetryDecision
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy
+
+from prompt_ledger.db.store import Queries
+from prompt_ledger.services.executions import RetryLater
+
+if TYPE_CHECKING:
+    from prompt_ledger.container import Container
+
+log = logging.getLogger("prompt_ledger.queue")
+EXECUTIONS_QUEUE = "executions"
+MAINTENANCE_QUEUE = "maintenance"
+RUN_EXECUTION = "run_execution"
+
+
+class HonourRetryLater(BaseRetryStrategy):
+    """Retry only RetryLater, after the delay the service computed (backoff, Retry-After)."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, RetryLater):
+            return RetryDecision(
+                retry_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=exception.delay)
+            )
+        return None
+
+
+def container_of(context: JobContext) -> Container:
+    container: Container = context.additional_context["container"]
+    return container
+
+
+def build_app() -> procrastinate.App:
+    """A procrastinate app with our tasks. One per Container (each bound to its own pool), so
+    nothing is shared between containers of one process (tests, `promptledger dev`)."""
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+    @app.task(
+        name=RUN_EXECUTION, queue=EXECUTIONS_QUEUE, retry=HonourRetryLater(), pass_context=True
+    )
+    async def run_execution(context: JobContext, execution_id: str) -> None:
+        await container_of(context).executions.attempt(UUID(execution_id))
+
+    @app.periodic(cron="* * * * *", periodic_id="recover")
+    @app.task(name="recover", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="recover")
+    async def recover(context: JobContext, timestamp: int) -> None:
+        await container_of(context).maintenance.recover()
+
+    @app.periodic(cron="17 * * * *", periodic_id="prune")
+    @app.task(name="prune", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="prune")
+    async def prune(context: JobContext, timestamp: int) -> None:
+        await container_of(context).maintenance.prune()
+
+    return app
+
+
+class Queue:
+    """The procrastinate app bound to our connection pool."""
+
+    def __init__(self) -> None:
+        self.app = build_app()
+        self._open = False
+
+    async def open(self, pool: Any) -> None:
+        if not self._open:
+            await self.app.open_async(pool=pool)
+            self._open = True
+
+    async def close(self) -> None:
+        if self._open:
+            await self.app.close_async()
+            self._open = False
+
+    async def defer_execution(self, queries: Queries, execution_id: UUID) -> int:
+        """Defer on the caller's connection, so the job commits with the execution row."""
+        task = self.app.tasks[RUN_EXECUTION]
+        return await task.configure(connection=queries.connection).defer_async(
+            execution_id=str(execution_id)
+        )
+
+    async def cancel_job(self, job_id: int) -> None:
+        await self.app.job_manager.cancel_job_by_id_async(job_id, abort=True)
+
+    async def retry_stalled_jobs(self, seconds_since_heartbeat: float) -> int:
+        stalled = list(
+            await self.app.job_manager.get_stalled_jobs(
+                seconds_since_heartbeat=seconds_since_heartbeat
+            )
+        )
+        for job in stalled:
+            log.warning("retrying stalled job %s (%s)", job.id, job.task_name)
+            await self.app.job_manager.retry_job(job, retry_at=dt.datetime.now(dt.UTC))
+        return len(stalled)
+
+    async def delete_finished_jobs(self, hours: int) -> None:
+        await self.app.job_manager.delete_old_jobs(
+            nb_hours=hours, include_failed=True, include_cancelled=True, include_aborted=True
+        )
+
+    async def run_worker(
+        self,
+        container: Container,
+        *,
+        concurrency: int,
+        shutdown_grace: float,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        await self.app.run_worker_async(
+            queues=[EXECUTIONS_QUEUE, MAINTENANCE_QUEUE],
+            concurrency=concurrency,
+            shutdown_graceful_timeout=shutdown_grace,
+            delete_jobs="successful",
+            additional_context={"container": container},
+            install_signal_handlers=install_signal_handlers,
+            update_heartbeat_interval=min(10.0, container.settings.stalled_after_seconds / 3),
+            stalled_worker_timeout=container.settings.stalled_after_seconds,
+        )

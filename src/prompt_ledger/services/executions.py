@@ -1,0 +1,610 @@
+"""Executions: resolve a version, render it, call a provider, and record everything.
+
+Sync runs call the provider in the request; async submissions write the execution and its queue
+job in one transaction, and the worker performs attempts (``attempt``) with retries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from prompt_ledger import templates
+from prompt_ledger.auth import Principal
+from prompt_ledger.bodies import Page, cursor_value, page_of
+from prompt_ledger.bodies_executions import ExecutionDetail, ExecutionListQuery, RunBody
+from prompt_ledger.db.store import Database, Queries
+from prompt_ledger.errors import (
+    Conflict,
+    NotFound,
+    ProviderFailed,
+    ValidationFailed,
+)
+from prompt_ledger.providers.base import Completion, CompletionRequest, ProviderError
+from prompt_ledger.providers.catalog import Providers
+from prompt_ledger.records import Execution, Model, Prompt, Span, Version
+from prompt_ledger.services.registry import content_of
+from prompt_ledger.settings import Settings
+
+Defer = Callable[[Queries, UUID], Awaitable[int]]
+GENERATION_KEYS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+)
+
+
+class RetryLater(Exception):
+    # A signal to the queue, not an error.
+    """A transient failure of an async attempt: the queue retries the job after ``delay``."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    trace_id: str
+    parent_span: str | None = None
+
+    @classmethod
+    def from_traceparent(cls, header: str | None) -> Trace:
+        """W3C traceparent ``00-<trace-id>-<parent-id>-<flags>``; a new trace when absent/bad."""
+        if header:
+            parts = header.strip().split("-")
+            if (
+                len(parts) == 4
+                and len(parts[1]) == 32
+                and len(parts[2]) == 16
+                and all(c in "0123456789abcdef" for c in parts[1] + parts[2])
+                and parts[1] != "0" * 32
+            ):
+                return cls(parts[1], parts[2])
+        return cls(secrets.token_hex(16))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    prompt: Prompt
+    version: Version
+    model: Model
+    served_by: str
+    resolved_by: str
+    rendered: templates.Rendered
+    params: dict[str, Any]
+
+    def completion_request(self) -> CompletionRequest:
+        return _completion_request(self.model.model_name, self.rendered, self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One provider call for one execution, and what its outcome is recorded with."""
+
+    execution_id: UUID
+    started: float
+    trace: Trace
+    provider: str
+    model_name: str
+    served_by: str
+    prices: tuple[Decimal | None, Decimal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    execution: Execution
+    provider_seconds: float
+    replayed: bool = False
+
+
+class Executions:
+    def __init__(self, db: Database, providers: Providers, settings: Settings) -> None:
+        self._db = db
+        self._providers = providers
+        self._settings = settings
+
+    # --- sync ------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        who: Principal,
+        body: RunBody,
+        *,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+        trace: Trace,
+    ) -> RunOutcome:
+        started = time.perf_counter()
+        key = idempotency_key or body.idempotency_key
+        request_hash = _request_hash(body)
+        if key:
+            replay = await self._replay(who, key, request_hash, sync=True)
+            if replay is not None:
+                return RunOutcome(replay, 0.0, replayed=True)
+        prepared = await self._prepare(who, body)
+        async with self._db.connect() as q:
+            row = await q.row(
+                "insert_execution",
+                **self._insert_params(
+                    who,
+                    body,
+                    prepared,
+                    mode="sync",
+                    status="running",
+                    attempts=1,
+                    key=key,
+                    request_hash=request_hash,
+                    correlation_id=correlation_id,
+                    trace=trace,
+                ),
+            )
+        if row is None:  # a concurrent request with the same key won the insert
+            replay = await self._replay(who, key or "", request_hash, sync=True)
+            assert replay is not None
+            return RunOutcome(replay, 0.0, replayed=True)
+        execution_id: UUID = row["execution_id"]
+        attempt = Attempt(
+            execution_id,
+            started,
+            trace,
+            prepared.model.provider,
+            prepared.model.model_name,
+            prepared.served_by,
+            (prepared.model.input_price_per_mtok, prepared.model.output_price_per_mtok),
+        )
+        provider_started = time.perf_counter()
+        try:
+            completion = await self._providers.get(prepared.served_by).complete(
+                prepared.completion_request()
+            )
+        except ProviderError as exc:
+            await self._finish_failed(attempt, exc, time.perf_counter() - provider_started)
+            headers = {"Retry-After": str(int(exc.retry_after or 1))} if exc.transient else {}
+            raise ProviderFailed(
+                exc.message,
+                headers=headers,
+                execution_id=str(execution_id),
+                provider=exc.provider,
+                provider_status=exc.status,
+                transient=exc.transient,
+            ) from exc
+        provider_seconds = time.perf_counter() - provider_started
+        await self._finish_ok(attempt, completion, provider_seconds)
+        return RunOutcome(await self._get(who, execution_id), provider_seconds)
+
+    # --- async -----------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        who: Principal,
+        body: RunBody,
+        *,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+        trace: Trace,
+        defer: Defer,
+    ) -> tuple[Execution, bool]:
+        """Durably accept an execution: its row and its queue job commit together."""
+        key = idempotency_key or body.idempotency_key
+        request_hash = _request_hash(body)
+        if key:
+            replay = await self._replay(who, key, request_hash, sync=False)
+            if replay is not None:
+                return replay, True
+        prepared = await self._prepare(who, body)
+        async with self._db.transaction() as q:
+            row = await q.row(
+                "insert_execution",
+                **self._insert_params(
+                    who,
+                    body,
+                    prepared,
+                    mode="async",
+                    status="queued",
+                    attempts=0,
+                    key=key,
+                    request_hash=request_hash,
+                    correlation_id=correlation_id,
+                    trace=trace,
+                ),
+            )
+            if row is not None:
+                job_id = await defer(q, row["execution_id"])
+                await q.execute(
+                    "set_execution_job", job_id=job_id, execution_id=row["execution_id"]
+                )
+        if row is None:
+            replay = await self._replay(who, key or "", request_hash, sync=False)
+            assert replay is not None
+            return replay, True
+        return await self._get(who, row["execution_id"]), False
+
+    async def attempt(self, execution_id: UUID) -> None:
+        """One worker attempt. Raises RetryLater on a transient failure with attempts left."""
+        started = time.perf_counter()
+        async with self._db.connect() as q:
+            row = await q.row("claim_execution", execution_id=execution_id)
+        if row is None:
+            return  # finished, cancelled or unknown: nothing to do (idempotent)
+        version = Version.model_validate(row["version"])
+        attempt = Attempt(
+            execution_id,
+            started,
+            Trace(row["trace_id"] or secrets.token_hex(16)),
+            row["provider"],
+            row["model_name"],
+            row["served_by"],
+            (row["input_price_per_mtok"], row["output_price_per_mtok"]),
+        )
+        try:
+            rendered = templates.render(
+                content_of(version), row["variables_json"], version.variables
+            )
+        except ValidationFailed as exc:
+            failure = ProviderError(
+                exc.detail, provider=attempt.served_by, transient=False, kind="render"
+            )
+            await self._finish_failed(attempt, failure, 0.0)
+            return
+        request = _completion_request(row["model_name"], rendered, row["params_json"])
+        provider_started = time.perf_counter()
+        try:
+            completion = await self._providers.get(attempt.served_by).complete(request)
+        except ProviderError as exc:
+            if exc.transient and row["attempts"] < self._settings.max_attempts:
+                async with self._db.connect() as q:
+                    await q.execute(
+                        "release_execution",
+                        execution_id=execution_id,
+                        error_type=exc.kind,
+                        error_message=exc.message[:2000],
+                    )
+                raise RetryLater(
+                    self._backoff(row["attempts"], exc.retry_after), exc.message
+                ) from exc
+            await self._finish_failed(attempt, exc, time.perf_counter() - provider_started)
+            return
+        await self._finish_ok(attempt, completion, time.perf_counter() - provider_started)
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter, never sooner than the provider's Retry-After."""
+        s = self._settings
+        exponential = min(s.retry_max_seconds, s.retry_base_seconds * 2.0 ** max(0, attempts - 1))
+        jittered = exponential * (0.5 + secrets.randbelow(1000) / 2000)
+        return min(s.retry_max_seconds, max(jittered, retry_after or 0.0))
+
+    # --- reading and cancelling --------------------------------------------------------------
+
+    async def get(self, who: Principal, execution_id: UUID) -> ExecutionDetail:
+        async with self._db.connect() as q:
+            row = await q.row("get_execution", project_id=who.project_id, execution_id=execution_id)
+            if row is None:
+                raise NotFound(f"Execution {execution_id} not found.")
+            spans = await q.all(
+                "execution_spans", Span, project_id=who.project_id, execution_id=execution_id
+            )
+        return ExecutionDetail.model_validate({**row, "spans": spans})
+
+    async def list(self, who: Principal, query: ExecutionListQuery) -> Page[Execution]:
+        cursor = cursor_value(query.cursor, str)
+        before_created, before_id = (
+            cursor.split("|", 1) if cursor and "|" in cursor else (None, None)
+        )
+        async with self._db.connect() as q:
+            items = await q.all(
+                "list_executions",
+                Execution,
+                project_id=who.project_id,
+                prompt_name=query.prompt_name,
+                version_number=query.version,
+                status=query.status,
+                provider=query.provider,
+                model_name=query.model_name,
+                correlation_id=query.correlation_id,
+                since=query.since,
+                until=query.until,
+                before_created=before_created,
+                before_id=before_id,
+                limit=query.limit + 1,
+            )
+        return page_of(
+            items, query.limit, lambda last: f"{last.created_at.isoformat()}|{last.execution_id}"
+        )
+
+    async def cancel(
+        self, who: Principal, execution_id: UUID, cancel_job: Callable[[int], Awaitable[None]]
+    ) -> ExecutionDetail:
+        async with self._db.connect() as q:
+            row = await q.row(
+                "cancel_execution", project_id=who.project_id, execution_id=execution_id
+            )
+        if row is None:
+            current = await self.get(who, execution_id)  # 404 when not ours
+            raise Conflict(
+                f"Execution {execution_id} is {current.status}; only queued executions "
+                "can be cancelled.",
+                status_now=current.status,
+            )
+        if row["job_id"] is not None:
+            await cancel_job(row["job_id"])
+        return await self.get(who, execution_id)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    async def _get(self, who: Principal, execution_id: UUID) -> Execution:
+        return await self.get(who, execution_id)
+
+    async def _replay(
+        self, who: Principal, key: str, request_hash: str, *, sync: bool
+    ) -> Execution | None:
+        async with self._db.connect() as q:
+            found = await q.row(
+                "find_execution_by_key", project_id=who.project_id, idempotency_key=key
+            )
+        if found is None:
+            return None
+        if found["request_hash"] != request_hash:
+            raise ValidationFailed(
+                "This Idempotency-Key was already used with a different request.",
+                errors=[
+                    {
+                        "loc": ["header", "Idempotency-Key"],
+                        "msg": "reused with another body",
+                        "type": "idempotency",
+                    }
+                ],
+                execution_id=str(found["execution_id"]),
+            )
+        if sync and found["status"] in {"queued", "running"}:
+            raise Conflict(
+                "A request with this Idempotency-Key is still in flight; retry later.",
+                headers={"Retry-After": "1"},
+                execution_id=str(found["execution_id"]),
+            )
+        return await self._get(who, found["execution_id"])
+
+    async def _prepare(self, who: Principal, body: RunBody) -> Prepared:
+        provider, model_name = None, None
+        if body.model is not None:
+            provider, model_name = body.model.provider, body.model.model_name
+        async with self._db.connect() as q:
+            row = await q.row(
+                "resolve_for_execution",
+                project_id=who.project_id,
+                name=body.prompt_name,
+                label=body.label,
+                version_number=body.version,
+                environment=body.environment,
+                provider=provider,
+                model_name=model_name,
+            )
+            if row is None:
+                raise NotFound(f"Prompt '{body.prompt_name}' not found.")
+            if row["version"] is None:
+                if body.version is not None or body.label is not None:
+                    what = f"version {body.version}" if body.version else f"label '{body.label}'"
+                    raise NotFound(f"Prompt '{body.prompt_name}' has no {what}.")
+                raise Conflict(f"Prompt '{body.prompt_name}' has no active version.")
+            version = Version.model_validate(row["version"])
+            if version.status == "archived":
+                raise Conflict(
+                    f"Version {version.version_number} of '{body.prompt_name}' is "
+                    "archived and cannot be executed."
+                )
+            defaults = version.model_defaults
+            if body.model is None:
+                provider = str(defaults.get("provider") or self._settings.default_provider)
+                model_name = str(defaults.get("model_name") or self._settings.default_model)
+                model_row = await q.row("get_model", provider=provider, model_name=model_name)
+            else:
+                model_row = row["model"]
+        if model_row is None:
+            raise ValidationFailed(
+                f"Unknown model {provider}/{model_name}: register it with PUT "
+                f"/v1/models/{provider}/{model_name} (or run `promptledger seed-models`).",
+                errors=[{"loc": ["body", "model"], "msg": "unknown model", "type": "model"}],
+            )
+        model = Model.model_validate(model_row)
+        served_by = self._providers.serving(model.provider)
+        params = _merge_params(defaults.get("params"), body)
+        if model.max_tokens and params.get("max_tokens", 0) > model.max_tokens:
+            raise ValidationFailed(
+                f"max_tokens {params['max_tokens']} exceeds {model.model_name}'s limit of "
+                f"{model.max_tokens}.",
+                errors=[
+                    {
+                        "loc": ["body", "params", "max_tokens"],
+                        "msg": "above the model limit",
+                        "type": "limit",
+                    }
+                ],
+            )
+        rendered = templates.render(content_of(version), body.variables, version.variables)
+        return Prepared(
+            Prompt.model_validate(row["prompt"]),
+            version,
+            model,
+            served_by,
+            row["resolved_by"],
+            rendered,
+            params,
+        )
+
+    def _insert_params(
+        self,
+        who: Principal,
+        body: RunBody,
+        prepared: Prepared,
+        *,
+        mode: str,
+        status: str,
+        attempts: int,
+        key: str | None,
+        request_hash: str,
+        correlation_id: str | None,
+        trace: Trace,
+    ) -> dict[str, Any]:
+        model = prepared.model
+        return {
+            "project_id": who.project_id,
+            "prompt_id": prepared.prompt.prompt_id,
+            "version_id": prepared.version.version_id,
+            "model_id": model.model_id,
+            "execution_mode": mode,
+            "status": status,
+            "environment": body.environment,
+            "resolved_by": prepared.resolved_by,
+            "served_by": prepared.served_by,
+            "rendered_prompt": prepared.rendered.as_text(),
+            "input_price_per_mtok": model.input_price_per_mtok,
+            "output_price_per_mtok": model.output_price_per_mtok,
+            "attempts": attempts,
+            "correlation_id": correlation_id or body.correlation_id,
+            "idempotency_key": key,
+            "request_hash": request_hash,
+            "trace_id": trace.trace_id,
+            "variables": Jsonb(body.variables),
+            "model_config": Jsonb({"provider": model.provider, "model_name": model.model_name}),
+            "params": Jsonb(prepared.params),
+        }
+
+    async def _finish_ok(
+        self, attempt: Attempt, completion: Completion, provider_seconds: float
+    ) -> None:
+        cost = _cost(completion, attempt.prices) if attempt.served_by != "demo" else Decimal(0)
+        await self._finish(
+            attempt,
+            provider_seconds,
+            status="succeeded",
+            response_text=completion.text,
+            prompt_tokens=completion.prompt_tokens,
+            response_tokens=completion.completion_tokens,
+            cost_usd=cost,
+            error=None,
+            attributes={
+                "served_by": attempt.served_by,
+                "finish_reason": completion.finish_reason,
+                "response_model": completion.model,
+            },
+        )
+
+    async def _finish_failed(
+        self, attempt: Attempt, exc: ProviderError, provider_seconds: float
+    ) -> None:
+        await self._finish(
+            attempt,
+            provider_seconds,
+            status="failed",
+            response_text=None,
+            prompt_tokens=None,
+            response_tokens=None,
+            cost_usd=None,
+            error=exc,
+            attributes={
+                "served_by": attempt.served_by,
+                "provider_status": exc.status,
+                "transient": exc.transient,
+            },
+        )
+
+    async def _finish(
+        self,
+        attempt: Attempt,
+        provider_seconds: float,
+        *,
+        status: str,
+        response_text: str | None,
+        prompt_tokens: int | None,
+        response_tokens: int | None,
+        cost_usd: Decimal | None,
+        error: ProviderError | None,
+        attributes: dict[str, Any],
+    ) -> None:
+        latency_ms = round((time.perf_counter() - attempt.started) * 1000)
+        if attempt.trace.parent_span:
+            attributes = {**attributes, "parent_span_id": attempt.trace.parent_span}
+        async with self._db.connect() as q:
+            await q.row(
+                "finish_execution",
+                execution_id=attempt.execution_id,
+                status=status,
+                response_text=response_text,
+                prompt_tokens=prompt_tokens,
+                response_tokens=response_tokens,
+                latency_ms=latency_ms,
+                provider_latency_ms=round(provider_seconds * 1000),
+                cost_usd=cost_usd,
+                error_type=error.kind if error else None,
+                error_message=error.message[:2000] if error else None,
+                span_name="llm.completion",
+                span_input=None,
+                span_output=None,
+                span_model=f"{attempt.provider}/{attempt.model_name}",
+                span_attributes=Jsonb(attributes),
+            )
+
+
+def _request_hash(body: RunBody) -> str:
+    data = body.model_dump(
+        mode="json", exclude={"idempotency_key", "correlation_id"}, exclude_none=True
+    )
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _merge_params(defaults: Any, body: RunBody) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    if isinstance(defaults, dict):
+        merged.update({k: v for k, v in defaults.items() if k in GENERATION_KEYS})
+        if "max_new_tokens" in defaults and "max_tokens" not in merged:
+            merged["max_tokens"] = defaults["max_new_tokens"]
+    if body.params is not None:
+        merged.update(body.params.model_dump(exclude_none=True))
+    return merged
+
+
+def _completion_request(
+    model_name: str, rendered: templates.Rendered, params: dict[str, Any]
+) -> CompletionRequest:
+    messages = (
+        rendered.messages
+        if rendered.messages is not None
+        else [{"role": "user", "content": rendered.text or ""}]
+    )
+    extra: dict[str, Any] = {
+        k: params[k] for k in ("presence_penalty", "frequency_penalty", "seed") if k in params
+    }
+    return CompletionRequest(
+        model=model_name,
+        messages=messages,
+        max_tokens=params.get("max_tokens"),
+        temperature=params.get("temperature"),
+        top_p=params.get("top_p"),
+        stop=params.get("stop"),
+        extra=extra,
+    )
+
+
+def _cost(completion: Completion, prices: tuple[Decimal | None, Decimal | None]) -> Decimal | None:
+    input_price, output_price = prices
+    if completion.prompt_tokens is None or completion.completion_tokens is None:
+        return None
+    if input_price is None or output_price is None:
+        return None
+    total = (
+        Decimal(completion.prompt_tokens) * input_price
+        + Decimal(completion.completion_tokens) * output_price
+    ) / Decimal(1_000_000)
+    return total.quantize(Decimal("0.00000001"))

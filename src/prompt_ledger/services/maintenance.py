@@ -1,0 +1,59 @@
+"""Periodic upkeep, run by the worker's cron and by `promptledger jobs ...` for platform cron."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prompt_ledger.db.store import Database
+from prompt_ledger.settings import Settings
+
+if TYPE_CHECKING:
+    from prompt_ledger.queue import Queue
+
+log = logging.getLogger("prompt_ledger.maintenance")
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    stalled_jobs_retried: int
+    orphans_requeued: int
+    abandoned_sync_runs: int
+
+
+class Maintenance:
+    def __init__(self, db: Database, queue: Queue, settings: Settings) -> None:
+        self._db = db
+        self._queue = queue
+        self._settings = settings
+
+    async def recover(self) -> RecoveryReport:
+        """Retry jobs of dead workers, re-queue queued executions that lost their job, and fail
+        sync runs whose server died mid-call."""
+        await self._queue.open(self._db.pool)
+        stalled = await self._queue.retry_stalled_jobs(self._settings.stalled_after_seconds)
+        requeued = 0
+        async with self._db.connect() as q:
+            orphans = await q.rows("orphaned_executions", min_age_seconds=60.0, limit=500)
+        for orphan in orphans:
+            async with self._db.transaction() as q:
+                job_id = await self._queue.defer_execution(q, orphan["execution_id"])
+                await q.execute(
+                    "set_execution_job", job_id=job_id, execution_id=orphan["execution_id"]
+                )
+            requeued += 1
+        async with self._db.connect() as q:
+            abandoned = await q.execute(
+                "abandon_sync_executions",
+                older_than_seconds=self._settings.provider_timeout * 2 + 60,
+            )
+        report = RecoveryReport(stalled, requeued, abandoned)
+        if stalled or requeued or abandoned:
+            log.warning("recovery: %s", report)
+        return report
+
+    async def prune(self) -> None:
+        """Delete finished queue jobs older than the retention period (the ledger keeps all)."""
+        await self._queue.open(self._db.pool)
+        await self._queue.delete_finished_jobs(self._settings.job_retention_hours)

@@ -1,0 +1,1 @@
+"""Testing utilities shipped with PromptLedger (used by its own tests and benchmarks)."""

@@ -1,0 +1,40 @@
+"""The worker process: procrastinate executing queued executions and the periodic upkeep.
+
+SIGTERM/SIGINT stop fetching new jobs and give in-flight ones ``WORKER_SHUTDOWN_GRACE`` seconds
+to finish; a job still running after that is left to the stalled-job recovery, which retries it
+once the worker's heartbeat is older than ``STALLED_AFTER_SECONDS``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prompt_ledger.container import Container
+from prompt_ledger.settings import Settings
+
+log = logging.getLogger("prompt_ledger.worker")
+
+
+async def run_worker(settings: Settings, *, install_signal_handlers: bool = True) -> None:
+    container = Container(settings)
+    await container.open()
+    try:
+        report = await container.maintenance.recover()  # pick up what a dead worker left behind
+        log.info(
+            "worker starting (concurrency %s); recovery: %s", settings.worker_concurrency, report
+        )
+        await container.queue.run_worker(
+            container,
+            concurrency=settings.worker_concurrency,
+            shutdown_grace=settings.worker_shutdown_grace,
+            install_signal_handlers=install_signal_handlers,
+        )
+    finally:
+        await container.aclose()
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(run_worker(Settings()))
