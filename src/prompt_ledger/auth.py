@@ -6,9 +6,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from prompt_ledger.cache import GroupCache
 from prompt_ledger.db.store import Database
 from prompt_ledger.db.tables import DEFAULT_PROJECT_ID
 from prompt_ledger.errors import Forbidden, Unauthorized
@@ -44,6 +46,10 @@ class Principal:
             )
 
 
+BOOTSTRAP = Principal(UUID(DEFAULT_PROJECT_ID), frozenset(s.value for s in ALL_SCOPES))
+KeyCache = GroupCache[str, str, Principal]
+
+
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -68,27 +74,28 @@ def key_from_headers(x_api_key: str | None, authorization: str | None) -> str:
 class Authenticator:
     """Resolves a presented key to a Principal: the bootstrap key (``API_KEY``) or a stored one."""
 
-    def __init__(self, db: Database, bootstrap_key: str) -> None:
+    def __init__(self, db: Database, bootstrap_key: str, cache: KeyCache) -> None:
         self._db = db
         self._bootstrap_hash = hash_key(bootstrap_key)
+        self._cache = cache
 
     async def authenticate(self, secret: str) -> Principal:
         if len(secret) > 512:
             raise Unauthorized("Invalid API key.")
         digest = hash_key(secret)
         if hmac.compare_digest(digest, self._bootstrap_hash):
-            return Principal(UUID(DEFAULT_PROJECT_ID), frozenset(s.value for s in ALL_SCOPES))
+            return BOOTSTRAP
+        cached = self._cache.get(digest, "")
+        if cached is not None:
+            return cached
+        generation = self._cache.generation(digest)
         async with self._db.connect() as q:
             row = await q.row("lookup_api_key", key_hash=digest)
             if row is None:
                 raise Unauthorized("Invalid or revoked API key.")
-            if row["last_used_at"] is None or _stale(row):
+            last_used = row["last_used_at"]
+            if last_used is None or datetime.now(UTC) - last_used > timedelta(seconds=60):
                 await q.execute("touch_api_key", key_id=row["key_id"])
-        return Principal(row["project_id"], frozenset(row["scopes"]), row["key_id"])
-
-
-def _stale(row: dict[str, object]) -> bool:
-    from datetime import UTC, datetime, timedelta
-
-    last = row["last_used_at"]
-    return isinstance(last, datetime) and datetime.now(UTC) - last > timedelta(seconds=60)
+        principal = Principal(row["project_id"], frozenset(row["scopes"]), row["key_id"])
+        self._cache.put(digest, "", principal, generation)
+        return principal

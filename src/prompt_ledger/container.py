@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from prompt_ledger.auth import Authenticator
+from prompt_ledger.auth import Authenticator, KeyCache
+from prompt_ledger.cache import GroupCache, Listener
 from prompt_ledger.db.store import Database
 from prompt_ledger.providers.catalog import Providers
 from prompt_ledger.queue import Queue
@@ -13,7 +14,7 @@ from prompt_ledger.services.access import Access
 from prompt_ledger.services.catalog import Catalog
 from prompt_ledger.services.executions import Executions
 from prompt_ledger.services.maintenance import Maintenance
-from prompt_ledger.services.registry import Registry
+from prompt_ledger.services.registry import PromptCache, Registry
 from prompt_ledger.settings import Settings
 
 
@@ -26,10 +27,14 @@ class Container:
             max_size=settings.db_pool_max_size,
             timeout=settings.db_connect_timeout,
         )
-        self.auth = Authenticator(self.db, settings.api_key.get_secret_value())
-        self.registry = Registry(self.db)
+        ttl = settings.cache_ttl_seconds
+        self.prompt_cache: PromptCache = GroupCache("prompts", ttl)
+        self.key_cache: KeyCache = GroupCache("keys", ttl)
+        self.listener = Listener(self.db.url, [self.prompt_cache, self.key_cache])
+        self.auth = Authenticator(self.db, settings.api_key.get_secret_value(), self.key_cache)
+        self.registry = Registry(self.db, self.prompt_cache)
         self.catalog = Catalog(self.db)
-        self.access = Access(self.db)
+        self.access = Access(self.db, self.key_cache)
         self.providers = Providers(settings)
         self.queue = Queue()
         self.executions = Executions(self.db, self.providers, settings)
@@ -39,8 +44,11 @@ class Container:
         """Open the pool (without waiting for connections) and bind the queue to it."""
         await self.db.open()
         await self.queue.open(self.db.pool)
+        if self.settings.cache_ttl_seconds > 0:
+            self.listener.start()
 
     async def aclose(self) -> None:
+        await self.listener.stop()
         await self.queue.close()
         await self.providers.aclose()
         await self.db.close()

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
+    cache_ttl_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="In-process cache of resolved prompts and API keys (0 disables); writes "
+        "evict it in every process through LISTEN/NOTIFY.",
+    )
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_connect_timeout: float = Field(default=5.0, gt=0)

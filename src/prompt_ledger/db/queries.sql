@@ -7,6 +7,10 @@
 -- Cheapest round trip that proves the database answers
 SELECT 1 AS ok;
 
+-- notify_cache --
+-- Tell every process to evict a cache group (delivered when the transaction commits)
+SELECT pg_notify('promptledger_cache', %(payload)s);
+
 -- lookup_api_key --
 -- Find a live key by the SHA-256 of its secret
 SELECT key_id, project_id, scopes, last_used_at
@@ -115,7 +119,9 @@ SELECT to_jsonb(p) AS prompt,
        to_jsonb(v) AS version,
        (SELECT coalesce(jsonb_object_agg(l.label, lv.version_number), '{}'::jsonb)
           FROM prompt_labels l JOIN prompt_versions lv ON lv.version_id = l.version_id
-         WHERE l.prompt_id = p.prompt_id) AS labels
+         WHERE l.prompt_id = p.prompt_id) AS labels,
+       (SELECT av.version_number FROM prompt_versions av
+         WHERE av.version_id = p.active_version_id) AS active_version_number
 FROM prompts p
 LEFT JOIN prompt_versions v ON v.prompt_id = p.prompt_id AND v.version_id = (
     CASE

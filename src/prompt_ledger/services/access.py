@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from prompt_ledger.auth import hash_key, new_key
+from prompt_ledger.auth import KeyCache, hash_key, new_key
 from prompt_ledger.bodies import CreatedKey, KeyBody, Page, cursor_value, page_of
+from prompt_ledger.cache import payload
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import Conflict, NotFound
 from prompt_ledger.records import ApiKey, Project
 
 
 class Access:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: KeyCache) -> None:
         self._db = db
+        self._keys = keys
 
     async def create_project(self, name: str) -> Project:
         try:  # outside connect(): the unique violation becomes a Conflict only as it leaves it
@@ -67,8 +69,11 @@ class Access:
         return page_of(items, limit, lambda last: last.created_at.isoformat())
 
     async def revoke_key(self, project_id: UUID, key_id: UUID) -> ApiKey:
-        async with self._db.connect() as q:
+        async with self._db.transaction() as q:
             key = await q.one("revoke_api_key", ApiKey, project_id=project_id, key_id=key_id)
+            # Every process forgets cached keys when this commits; revocation is immediate.
+            await q.execute("notify_cache", payload=payload(self._keys.name, "*"))
+        self._keys.clear()
         if key is None:
             raise NotFound(f"API key {key_id} not found in project {project_id}.")
         return key

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from prompt_ledger.bodies import (
     cursor_value,
     page_of,
 )
+from prompt_ledger.cache import GroupCache, payload
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import Conflict, NotFound, ValidationFailed
 from prompt_ledger.records import (
@@ -75,15 +77,32 @@ def content_of(version: Version) -> templates.PromptContent:
 R = TypeVar("R", bound=BaseModel)
 
 
+PromptCache = GroupCache[str, tuple[str | None, int | None], PromptView]
+
+
 class Registry:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: PromptCache) -> None:
         self._db = db
+        self._cache = cache
+
+    @asynccontextmanager
+    async def _write(self, who: Principal, *names: str) -> AsyncIterator[Queries]:
+        """A write transaction that evicts the written prompts from every process's cache:
+        a NOTIFY delivered at commit, and a local eviction right after it (read-your-writes)."""
+        async with self._db.transaction() as q:
+            yield q
+            for name in names:
+                await q.execute(
+                    "notify_cache", payload=payload(self._cache.name, _group(who, name))
+                )
+        for name in names:
+            self._cache.evict(_group(who, name))
 
     # --- writing versions ----------------------------------------------------------------
 
     async def put_prompt(self, who: Principal, name: str, body: PutPromptBody) -> PutPromptResult:
         new = NewContent.of(body.template_source, body.messages, body.model_defaults)
-        async with self._db.transaction() as q:
+        async with self._write(who, name) as q:
             prompt = await self._upsert(
                 q, who, name, "full", description=body.description, owner_team=body.owner_team
             )
@@ -120,7 +139,7 @@ class Registry:
             raise ValidationFailed("Each prompt name may appear once per registration.")
         prepared = [(item, NewContent.of(item.source, item.messages, None)) for item in items]
         results: list[RegisterResult] = []
-        async with self._db.transaction() as q:
+        async with self._write(who, *names) as q:
             for item, new in sorted(prepared, key=lambda pair: pair[0].name):  # stable lock order
                 prompt = await self._upsert(
                     q,
@@ -214,6 +233,18 @@ class Registry:
         label: str | None = None,
         version_number: int | None = None,
     ) -> PromptView:
+        group = _group(who, name)
+        cached = self._cache.get(group, (label, version_number))
+        if cached is not None:
+            return cached
+        generation = self._cache.generation(group)
+        view = await self._resolve(who, name, label, version_number)
+        self._cache.put(group, (label, version_number), view, generation)
+        return view
+
+    async def _resolve(
+        self, who: Principal, name: str, label: str | None, version_number: int | None
+    ) -> PromptView:
         async with self._db.connect() as q:
             row = await q.row(
                 "resolve_prompt",
@@ -242,9 +273,7 @@ class Registry:
             labels=row["labels"],
             version=version,
             resolved_by=resolved_by,
-            active_version_number=version.version_number
-            if version is not None and version.version_id == prompt.active_version_id
-            else None,
+            active_version_number=row["active_version_number"],
         )
 
     async def list_prompts(
@@ -346,7 +375,7 @@ class Registry:
         actor: str | None,
         reason: str | None,
     ) -> list[Label]:
-        async with self._db.transaction() as q:
+        async with self._write(who, name) as q:
             prompt = await self._locked(q, who, name)
             version = await _version(q, prompt, number)
             if version.status == "archived":
@@ -375,7 +404,7 @@ class Registry:
     async def remove_label(
         self, who: Principal, name: str, label: str, actor: str | None, reason: str | None
     ) -> None:
-        async with self._db.transaction() as q:
+        async with self._write(who, name) as q:
             prompt = await self._locked(q, who, name)
             removed = await q.row("delete_label", prompt_id=prompt.prompt_id, label=label)
             if removed is None:
@@ -408,7 +437,7 @@ class Registry:
 
     async def activate(self, who: Principal, name: str, number: int) -> PromptView:
         """Rollback (or roll forward): make an existing version the active one."""
-        async with self._db.transaction() as q:
+        async with self._write(who, name) as q:
             prompt = await self._locked(q, who, name)
             _refuse_tracking(prompt, "activate versions of")
             version = await _version(q, prompt, number)
@@ -420,7 +449,7 @@ class Registry:
         return await self.get_prompt(who, name)
 
     async def archive(self, who: Principal, name: str, number: int) -> Version:
-        async with self._db.transaction() as q:
+        async with self._write(who, name) as q:
             prompt = await self._locked(q, who, name)
             _refuse_tracking(prompt, "archive versions of")
             version = await _version(q, prompt, number)
@@ -451,6 +480,10 @@ class Registry:
         if found is None:
             raise NotFound(f"Prompt '{name}' not found.")
         return found
+
+
+def _group(who: Principal, name: str) -> str:
+    return f"{who.project_id}:{name}"
 
 
 def _refuse_tracking(prompt: Prompt, action: str) -> None:

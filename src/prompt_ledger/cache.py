@@ -1,0 +1,126 @@
+"""In-process read caches kept honest by PostgreSQL LISTEN/NOTIFY.
+
+Resolving a prompt is the hottest read. Each process caches resolved prompts (and API-key
+lookups) for a short TTL; every registry write sends a NOTIFY in its own transaction, so all
+processes evict the entry within milliseconds of the commit, and the writing process evicts it
+at once (read-your-writes). While the listener is not connected, the caches are bypassed, so a
+lost notification can never serve stale data for longer than a reconnect; the TTL is a second
+safety net. A generation counter per entry stops a read that raced a write from storing stale
+data."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+import psycopg
+
+log = logging.getLogger("prompt_ledger.cache")
+CHANNEL = "promptledger_cache"
+
+G = TypeVar("G", bound=Hashable)  # group: what one notification evicts
+K = TypeVar("K", bound=Hashable)  # entry within a group
+V = TypeVar("V")
+
+
+class GroupCache(Generic[G, K, V]):
+    """Entries grouped so one write evicts every variant (label, version) of one prompt."""
+
+    def __init__(self, name: str, ttl: float, max_groups: int = 10_000) -> None:
+        self.name = name
+        self.ttl = ttl
+        self.max_groups = max_groups
+        self.enabled = False  # switched on by the listener once it is connected
+        self._groups: dict[G, dict[K, tuple[float, V]]] = {}
+        self._generations: dict[G, int] = {}
+
+    def get(self, group: G, key: K) -> V | None:
+        if not self.enabled:
+            return None
+        entry = self._groups.get(group, {}).get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def generation(self, group: G) -> int:
+        return self._generations.get(group, 0)
+
+    def put(self, group: G, key: K, value: V, generation: int) -> None:
+        """Store unless the group was evicted since ``generation`` was read."""
+        if not self.enabled or self.ttl <= 0 or self.generation(group) != generation:
+            return
+        if group not in self._groups and len(self._groups) >= self.max_groups:
+            self._groups.pop(next(iter(self._groups)))
+        self._groups.setdefault(group, {})[key] = (time.monotonic() + self.ttl, value)
+
+    def evict(self, group: G) -> None:
+        self._generations[group] = self.generation(group) + 1
+        self._groups.pop(group, None)
+
+    def clear(self) -> None:
+        for group in list(self._groups):
+            self.evict(group)
+
+
+class Listener:
+    """One LISTEN connection per process, dispatching ``<cache>|<group>`` payloads."""
+
+    def __init__(self, url: str, caches: Sequence[GroupCache[str, Any, Any]]) -> None:
+        self._url = url
+        self._caches = {cache.name: cache for cache in caches}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="cache-listener")
+
+    async def stop(self) -> None:
+        self._set_enabled(False)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for cache in self._caches.values():
+            cache.clear()
+            cache.enabled = enabled
+
+    def dispatch(self, payload: str) -> None:
+        name, _, group = payload.partition("|")
+        cache = self._caches.get(name)
+        if cache is None:
+            return
+        if group == "*":
+            cache.clear()
+        else:
+            cache.evict(group)
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._set_enabled(True)
+                    delay = 0.5
+                    async for notify in conn.notifies():
+                        self.dispatch(notify.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: bypass caches until back
+                log.warning("cache listener disconnected (%s); caches bypassed", exc)
+            self._set_enabled(False)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def payload(cache: str, group: str) -> str:
+    return f"{cache}|{group}"

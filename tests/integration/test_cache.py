@@ -1,0 +1,128 @@
+"""The in-process prompt and key caches stay correct across processes (LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from prompt_ledger.container import Container
+from prompt_ledger.gateway import create_gateway
+from prompt_ledger.settings import Settings
+from tests.conftest import DEV_KEY
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def listening(container: Container) -> None:
+    async def ready() -> bool:
+        return container.prompt_cache.enabled
+
+    await eventually(ready, "the cache listener to connect")
+
+
+@pytest.fixture
+async def second(settings: Settings) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
+    """Another 'process': its own container, pool, caches and listener on the same database."""
+    other = Container(settings)
+    await other.open()
+    transport = httpx.ASGITransport(app=create_gateway(other))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://second", headers={"X-API-Key": DEV_KEY}
+    ) as http:
+        yield other, http
+    await other.aclose()
+
+
+async def test_a_write_elsewhere_evicts_this_process_cache(
+    client: httpx.AsyncClient,
+    container: Container,
+    second: tuple[Container, httpx.AsyncClient],
+) -> None:
+    other, other_client = second
+    await listening(container)
+    await listening(other)
+    await client.put("/v1/prompts/p", json={"template_source": "one"})
+    assert (await other_client.get("/v1/prompts/p")).json()["version"]["template_source"] == "one"
+    assert other.prompt_cache.get(f"{'00000000-0000-0000-0000-000000000001'}:p", (None, None))
+
+    await client.put("/v1/prompts/p", json={"template_source": "two"})
+
+    async def fresh() -> bool:
+        got = await other_client.get("/v1/prompts/p")
+        return bool(got.json()["version"]["template_source"] == "two")
+
+    await eventually(fresh, "the other process to see version 2")
+
+
+async def test_label_moves_are_seen_by_every_process(
+    client: httpx.AsyncClient,
+    container: Container,
+    second: tuple[Container, httpx.AsyncClient],
+) -> None:
+    other, other_client = second
+    await listening(other)
+    await client.put("/v1/prompts/p", json={"template_source": "one"})
+    await client.put("/v1/prompts/p", json={"template_source": "two"})
+    await client.put("/v1/prompts/p/labels/production", json={"version": 1})
+    production = await other_client.get("/v1/prompts/p", params={"label": "production"})
+    assert production.json()["version"]["version_number"] == 1
+    await client.put("/v1/prompts/p/labels/production", json={"version": 2})
+
+    async def moved() -> bool:
+        got = await other_client.get("/v1/prompts/p", params={"label": "production"})
+        return bool(got.json()["version"]["version_number"] == 2)
+
+    await eventually(moved, "the label move to reach the other process")
+
+
+async def test_revoked_keys_stop_working_everywhere(
+    client: httpx.AsyncClient,
+    second: tuple[Container, httpx.AsyncClient],
+) -> None:
+    other, other_client = second
+    await listening(other)
+    created = (
+        await client.post(
+            "/v1/projects/00000000-0000-0000-0000-000000000001/keys",
+            json={"name": "k", "scopes": ["prompts:read"]},
+        )
+    ).json()
+    headers = {"X-API-Key": created["key"]}
+    assert (await other_client.get("/v1/prompts", headers=headers)).status_code == 200  # cached
+    await client.delete(
+        f"/v1/projects/00000000-0000-0000-0000-000000000001/keys/{created['key_id']}"
+    )
+
+    async def refused() -> bool:
+        return (await other_client.get("/v1/prompts", headers=headers)).status_code == 401
+
+    await eventually(refused, "the revocation to reach the other process")
+
+
+async def test_no_caching_without_a_listener(settings: Settings) -> None:
+    """Correctness first: if nothing can tell this process about writes, it does not cache."""
+    lonely = Container(settings.model_copy(update={"cache_ttl_seconds": 0}))
+    await lonely.open()
+    try:
+        assert lonely.prompt_cache.enabled is False
+        transport = httpx.ASGITransport(app=create_gateway(lonely))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://x", headers={"X-API-Key": DEV_KEY}
+        ) as http:
+            await http.put("/v1/prompts/p", json={"template_source": "a"})
+            await http.get("/v1/prompts/p")
+            assert (
+                lonely.prompt_cache.get("00000000-0000-0000-0000-000000000001:p", (None, None))
+                is None
+            )
+    finally:
+        await lonely.aclose()
