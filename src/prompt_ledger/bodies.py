@@ -86,6 +86,18 @@ class RegisterBody(Body):
     created_by: str | None = Field(default=None, max_length=100)
 
 
+class ResolveItem(Body):
+    name: str = Field(pattern=NAME_PATTERN)
+    label: str | None = Field(default=None, pattern=LABEL_PATTERN)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ResolveBody(Body):
+    """Resolve many prompts in one round trip (the SDK's batch prefetch)."""
+
+    prompts: list[ResolveItem] = Field(min_length=1, max_length=200)
+
+
 class RenderBody(Body):
     variables: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(default=None, pattern=LABEL_PATTERN)
@@ -154,6 +166,18 @@ class PromptView(PromptSummary):
 
 class PutPromptResult(PromptView):
     created: bool = Field(description="False when identical content already existed (dedup).")
+
+
+class ResolveFailure(BaseModel):
+    name: str
+    status: int
+    detail: str
+
+
+class ResolveResponse(BaseModel):
+    prompts: list[PromptView | ResolveFailure] = Field(
+        description="One entry per requested prompt, in order: the resolved prompt, or why not."
+    )
 
 
 class RegisterResult(BaseModel):

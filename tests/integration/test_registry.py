@@ -362,3 +362,27 @@ async def test_health_and_openapi(client: httpx.AsyncClient) -> None:
     ]["schema"]["$ref"]
     name = body_ref.rsplit("/", 1)[-1]
     assert "template_source" in spec["components"]["schemas"][name]["properties"]
+
+
+async def test_batch_resolve(client: httpx.AsyncClient) -> None:
+    await put(client, "a", "A {{x}}")
+    await put(client, "b", "B1")
+    await put(client, "b", "B2")
+    await client.put("/v1/prompts/b/labels/production", json={"version": 1})
+    response = await client.post(
+        "/v1/prompts:resolve",
+        json={
+            "prompts": [
+                {"name": "a"},
+                {"name": "b", "label": "production"},
+                {"name": "missing"},
+                {"name": "b", "version": 9},
+            ]
+        },
+    )
+    assert response.status_code == 200, response.text
+    got = response.json()["prompts"]
+    assert got[0]["version"]["template_source"] == "A {{x}}"
+    assert got[1]["version"]["template_source"] == "B1"
+    assert got[2] == {"name": "missing", "status": 404, "detail": "Prompt 'missing' not found."}
+    assert got[3]["status"] == 404

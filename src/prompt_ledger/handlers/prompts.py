@@ -22,6 +22,8 @@ from prompt_ledger.bodies import (
     RegisterResponse,
     RenderBody,
     RenderResponse,
+    ResolveBody,
+    ResolveResponse,
     VersionPage,
 )
 from prompt_ledger.handlers.common import label_name, prompt_name
@@ -139,6 +141,13 @@ async def register(call: Call) -> Reply:
     return Reply(RegisterResponse(prompts=results))
 
 
+async def resolve(call: Call) -> Reply:
+    body = call.body_as(ResolveBody)
+    return Reply(
+        ResolveResponse(prompts=await call.app.registry.resolve_many(call.principal, body.prompts))
+    )
+
+
 async def render(call: Call) -> Reply:
     body = call.body_as(RenderBody)
     name = prompt_name(call)
@@ -178,6 +187,15 @@ ENDPOINTS = [
         WRITE,
         body=RegisterBody,
         response=RegisterResponse,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/prompts:resolve",
+        resolve,
+        "Resolve many prompts in one round trip",
+        READ,
+        body=ResolveBody,
+        response=ResolveResponse,
     ),
     Endpoint(
         "PUT",

@@ -22,6 +22,8 @@ from prompt_ledger.bodies import (
     PutPromptBody,
     PutPromptResult,
     RegisterResult,
+    ResolveFailure,
+    ResolveItem,
     cursor_value,
     page_of,
 )
@@ -241,6 +243,22 @@ class Registry:
         view = await self._resolve(who, name, label, version_number)
         self._cache.put(group, (label, version_number), view, generation)
         return view
+
+    async def resolve_many(
+        self, who: Principal, items: Sequence[ResolveItem]
+    ) -> list[PromptView | ResolveFailure]:
+        """Each item resolved (from the cache when possible), failures reported per item."""
+        results: list[PromptView | ResolveFailure] = []
+        for item in items:
+            try:
+                results.append(
+                    await self.get_prompt(
+                        who, item.name, label=item.label, version_number=item.version
+                    )
+                )
+            except NotFound as exc:
+                results.append(ResolveFailure(name=item.name, status=404, detail=exc.detail))
+        return results
 
     async def _resolve(
         self, who: Principal, name: str, label: str | None, version_number: int | None
