@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from prompt_ledger import metrics
 from prompt_ledger.auth import Authenticator, KeyCache
 from prompt_ledger.cache import GroupCache, Listener
 from prompt_ledger.db.store import Database
@@ -46,6 +47,11 @@ class Container:
         await self.queue.open(self.db.pool)
         if self.settings.cache_ttl_seconds > 0:
             self.listener.start()
+
+    async def refresh_gauges(self) -> None:
+        """Gauges read from the database at scrape time (queue depth)."""
+        async with self.db.connect() as q:
+            metrics.set_queue_depth(await q.rows("queue_depth"))
 
     async def aclose(self) -> None:
         await self.listener.stop()

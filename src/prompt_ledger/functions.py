@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prompt_ledger import __version__
+from prompt_ledger import __version__, metrics
 from prompt_ledger.bodies import Health
 from prompt_ledger.handlers import admin, executions, prompts
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
@@ -32,8 +32,16 @@ def build(
 
     document = openapi_document(f"PromptLedger {name}", own)
 
+    async def live(call: Call) -> Reply:
+        return Reply(Health(status="ok", function=name, version=__version__))
+
     async def openapi(call: Call) -> Reply:
         return Reply(document)
+
+    async def prometheus(call: Call) -> Reply:
+        await call.app.refresh_gauges()
+        payload, media_type = metrics.exposition()
+        return Reply(payload, media_type=media_type)
 
     return HttpFunction(
         name,
@@ -48,6 +56,16 @@ def build(
                 response=Health,
                 tag="ops",
             ),
+            Endpoint(
+                "GET",
+                "/livez",
+                live,
+                "Liveness (the process answers; no I/O)",
+                None,
+                response=Health,
+                tag="ops",
+            ),
+            Endpoint("GET", "/metrics", prometheus, "Prometheus metrics", None, tag="ops"),
             Endpoint(
                 "GET", "/openapi.json", openapi, "This function's OpenAPI document", None, tag="ops"
             ),

@@ -384,9 +384,10 @@ ORDER BY e.created_at DESC, e.execution_id DESC
 LIMIT %(limit)s;
 
 -- orphaned_executions --
--- Queued executions whose queue job is gone (never deferred, or deleted): to be re-queued
+-- Unfinished async executions whose queue job is gone or over (deleted, or failed on an
+-- unexpected error mid-attempt): to be re-queued
 SELECT e.execution_id FROM executions e
-WHERE e.status = 'queued' AND e.execution_mode = 'async'
+WHERE e.status IN ('queued', 'running') AND e.execution_mode = 'async'
   AND e.created_at < now() - make_interval(secs => %(min_age_seconds)s)
   AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
                   WHERE j.id = e.job_id AND j.status IN ('todo', 'doing'))
@@ -406,3 +407,8 @@ SET status = 'failed', error_type = 'abandoned', completed_at = now(),
     error_message = 'The server handling this synchronous run stopped before it finished.'
 WHERE execution_mode = 'sync' AND status = 'running'
   AND started_at < now() - make_interval(secs => %(older_than_seconds)s);
+
+-- queue_depth --
+-- Queue jobs by queue and status, for the metrics endpoint
+SELECT queue_name, status::text AS status, count(*) AS jobs
+FROM procrastinate_jobs GROUP BY queue_name, status;

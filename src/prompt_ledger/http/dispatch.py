@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from prompt_ledger import metrics
 from prompt_ledger.auth import Principal, key_from_headers
 from prompt_ledger.errors import (
     BadRequest,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from prompt_ledger.container import Container
 
 log = logging.getLogger("prompt_ledger.http")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 ContainerProvider = Callable[[], Awaitable["Container"]]
 _ANONYMOUS = Principal(uuid.UUID(int=0), frozenset())
 MAX_JSON_DEPTH = 128  # well below the 255 levels at which pydantic stops serialising
@@ -54,8 +56,9 @@ class HttpFunction:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         timings: dict[str, float] = {}
+        route = ["unmatched"]  # the endpoint's path pattern, once known (low-cardinality label)
         try:
-            response = await self._handle(request, timings)
+            response = await self._handle(request, timings, route)
         except PromptLedgerError as error:
             response = problem_response(error, instance=request.url.path)
         except Exception:
@@ -71,13 +74,20 @@ class HttpFunction:
                 ),
                 instance=request.url.path,
             )
+        elapsed = time.perf_counter() - started
         response.headers["X-Request-ID"] = request_id[:128]
-        response.headers["Server-Timing"] = server_timing(time.perf_counter() - started, timings)
+        response.headers["Server-Timing"] = server_timing(elapsed, timings)
+        method = request.method if request.method in _METHODS else "OTHER"
+        metrics.http_requests.labels(self.name, route[0], method, str(response.status_code)).inc()
+        metrics.http_duration.labels(self.name, route[0], method).observe(elapsed)
         return response
 
-    async def _handle(self, request: Request, timings: dict[str, float]) -> Response:
+    async def _handle(
+        self, request: Request, timings: dict[str, float], route: list[str]
+    ) -> Response:
         path = request.url.path.rstrip("/") or "/"
         endpoint, params = self._route(request.method, path)
+        route[0] = endpoint.path
         app = await self._container()
         principal = _ANONYMOUS
         if endpoint.scope is not None:
@@ -126,11 +136,12 @@ def render(reply: Reply, request: Request) -> Response:
         return Response(
             status_code=reply.status if reply.status != 200 else 204, headers=reply.headers
         )
-    payload = (
-        json.dumps(reply.body).encode()
-        if isinstance(reply.body, dict)
-        else reply.body.model_dump_json(by_alias=True).encode()
-    )
+    if isinstance(reply.body, bytes):
+        payload = reply.body
+    elif isinstance(reply.body, dict):
+        payload = json.dumps(reply.body).encode()
+    else:
+        payload = reply.body.model_dump_json(by_alias=True).encode()
     headers = dict(reply.headers)
     if request.method in {"GET", "HEAD"} and reply.status == 200:
         # Conditional GET: clients (the SDK's prompt cache) revalidate with If-None-Match.
@@ -138,9 +149,7 @@ def render(reply: Reply, request: Request) -> Response:
         headers["ETag"] = etag
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
-    return Response(
-        payload, status_code=reply.status, media_type="application/json", headers=headers
-    )
+    return Response(payload, status_code=reply.status, media_type=reply.media_type, headers=headers)
 
 
 def _parse(model: type[BaseModel] | None, data: Any, where: str) -> BaseModel | None:

@@ -22,9 +22,10 @@ B = TypeVar("B", bound=BaseModel)
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    body: BaseModel | dict[str, Any] | None
+    body: BaseModel | dict[str, Any] | bytes | None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 @dataclass(slots=True)
