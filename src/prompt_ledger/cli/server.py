@@ -1,4 +1,7 @@
-"""The ``promptledger`` command line."""
+"""Server-side commands: run the stack, its processes, migrations and upkeep.
+
+They need the ``server`` extra; server modules are imported inside each command so the client
+commands work on the base install."""
 
 from __future__ import annotations
 
@@ -9,23 +12,23 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.console import Console
 from rich.panel import Panel
 
-from prompt_ledger.settings import Settings
+from prompt_ledger.cli.app import app, console
 
-app = typer.Typer(
-    help="PromptLedger: versioned prompts, executions and their ledger.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-console = Console()
+if TYPE_CHECKING:
+    from prompt_ledger.settings import Settings
+
 DATA_DIR = Path(".promptledger")
 
 
-def _settings(**overrides: object) -> Settings:
-    return Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+def _settings() -> Settings:
+    from prompt_ledger.settings import Settings
+
+    return Settings()
 
 
 @app.command()
@@ -192,11 +195,3 @@ def dev(
     uvicorn.run(
         create_gateway(settings=settings, with_worker=True), host=host, port=port, log_level="info"
     )
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
