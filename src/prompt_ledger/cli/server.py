@@ -10,9 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
