@@ -12,8 +12,8 @@ from uuid import UUID
 
 from prompt_ledger.cache import GroupCache
 from prompt_ledger.db.store import Database
-from prompt_ledger.db.tables import DEFAULT_PROJECT_ID
 from prompt_ledger.errors import Forbidden, Unauthorized
+from prompt_ledger.records import DEFAULT_PROJECT_ID
 
 KEY_PREFIX = "pl_"
 

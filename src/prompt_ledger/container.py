@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from prompt_ledger import metrics
 from prompt_ledger.auth import Authenticator, KeyCache
 from prompt_ledger.cache import GroupCache, Listener
 from prompt_ledger.db.store import Database
 from prompt_ledger.providers.catalog import Providers
-from prompt_ledger.queue import Queue
 from prompt_ledger.services.access import Access
 from prompt_ledger.services.catalog import Catalog
 from prompt_ledger.services.executions import Executions
-from prompt_ledger.services.maintenance import Maintenance
 from prompt_ledger.services.registry import PromptCache, Registry
 from prompt_ledger.settings import Settings
+
+if TYPE_CHECKING:
+    from prompt_ledger.queue import Queue
+    from prompt_ledger.services.maintenance import Maintenance
 
 
 class Container:
@@ -37,14 +41,25 @@ class Container:
         self.catalog = Catalog(self.db)
         self.access = Access(self.db, self.key_cache)
         self.providers = Providers(settings)
-        self.queue = Queue()
         self.executions = Executions(self.db, self.providers, settings)
-        self.maintenance = Maintenance(self.db, self.queue, settings)
+
+    # The queue (procrastinate) is built on first use: the registry function never needs it,
+    # and importing it costs cold-start time.
+    @cached_property
+    def queue(self) -> Queue:
+        from prompt_ledger.queue import Queue
+
+        return Queue(self.db.pool)
+
+    @cached_property
+    def maintenance(self) -> Maintenance:
+        from prompt_ledger.services.maintenance import Maintenance
+
+        return Maintenance(self.db, self.queue, self.settings)
 
     async def open(self) -> None:
-        """Open the pool (without waiting for connections) and bind the queue to it."""
+        """Open the pool (without waiting for connections) and start the cache listener."""
         await self.db.open()
-        await self.queue.open(self.db.pool)
         if self.settings.cache_ttl_seconds > 0:
             self.listener.start()
 
@@ -55,7 +70,8 @@ class Container:
 
     async def aclose(self) -> None:
         await self.listener.stop()
-        await self.queue.close()
+        if "queue" in self.__dict__:
+            await self.queue.close()
         await self.providers.aclose()
         await self.db.close()
 

@@ -30,12 +30,14 @@ def build(
         await call.app.db.ping()
         return Reply(Health(status="ok", function=name, version=__version__))
 
-    document = openapi_document(f"PromptLedger {name}", own)
+    document: dict[str, object] = {}  # generated on first request: cold start matters more
 
     async def live(call: Call) -> Reply:
         return Reply(Health(status="ok", function=name, version=__version__))
 
     async def openapi(call: Call) -> Reply:
+        if not document:
+            document.update(openapi_document(f"PromptLedger {name}", own))
         return Reply(document)
 
     async def prometheus(call: Call) -> Reply:

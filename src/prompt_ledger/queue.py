@@ -71,13 +71,15 @@ def build_app() -> procrastinate.App:
 class Queue:
     """The procrastinate app bound to our connection pool."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
         self.app = build_app()
         self._open = False
 
-    async def open(self, pool: Any) -> None:
+    async def open(self, pool: Any = None) -> None:
+        """Bind procrastinate to our pool (no I/O); every method below does it on first use."""
         if not self._open:
-            await self.app.open_async(pool=pool)
+            await self.app.open_async(pool=pool or self._pool)
             self._open = True
 
     async def close(self) -> None:
@@ -86,16 +88,23 @@ class Queue:
             self._open = False
 
     async def defer_execution(self, queries: Queries, execution_id: UUID) -> int:
-        """Defer on the caller's connection, so the job commits with the execution row."""
+        """Defer on the caller's connection, so the job commits with the execution row.
+
+        The lock (the execution id) keeps two jobs of one execution, should recovery ever
+        re-queue it twice, from running at the same time: the second waits, then finds the
+        execution finished and does nothing."""
+        await self.open()
         task = self.app.tasks[RUN_EXECUTION]
-        return await task.configure(connection=queries.connection).defer_async(
-            execution_id=str(execution_id)
-        )
+        return await task.configure(
+            connection=queries.connection, lock=str(execution_id)
+        ).defer_async(execution_id=str(execution_id))
 
     async def cancel_job(self, job_id: int) -> None:
+        await self.open()
         await self.app.job_manager.cancel_job_by_id_async(job_id, abort=True)
 
     async def retry_stalled_jobs(self, seconds_since_heartbeat: float) -> int:
+        await self.open()
         stalled = list(
             await self.app.job_manager.get_stalled_jobs(
                 seconds_since_heartbeat=seconds_since_heartbeat
@@ -107,6 +116,7 @@ class Queue:
         return len(stalled)
 
     async def delete_finished_jobs(self, hours: int) -> None:
+        await self.open()
         await self.app.job_manager.delete_old_jobs(
             nb_hours=hours, include_failed=True, include_cancelled=True, include_aborted=True
         )
@@ -119,6 +129,7 @@ class Queue:
         shutdown_grace: float,
         install_signal_handlers: bool = True,
     ) -> None:
+        await self.open()
         await self.app.run_worker_async(
             queues=[EXECUTIONS_QUEUE, MAINTENANCE_QUEUE],
             concurrency=concurrency,
@@ -126,6 +137,9 @@ class Queue:
             delete_jobs="successful",
             additional_context={"container": container},
             install_signal_handlers=install_signal_handlers,
+            # Retries are scheduled in the future and send no notification: without polling
+            # often, a 1 s Retry-After would wait for procrastinate's default 5 s poll.
+            fetch_job_polling_interval=container.settings.worker_poll_seconds,
             update_heartbeat_interval=min(10.0, container.settings.stalled_after_seconds / 3),
             stalled_worker_timeout=container.settings.stalled_after_seconds,
         )

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+DEFAULT_PROJECT_ID = "00000000-0000-0000-0000-000000000001"  # owns the bootstrap key (API_KEY)
+
 PromptMode = Literal["full", "tracking"]
 VersionStatus = Literal["active", "draft", "archived"]
 VersionKind = Literal["text", "chat"]

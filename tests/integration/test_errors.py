@@ -14,8 +14,8 @@ import pytest
 
 from prompt_ledger.bodies import encode_cursor
 from prompt_ledger.container import Container
-from prompt_ledger.db.tables import DEFAULT_PROJECT_ID
 from prompt_ledger.gateway import create_gateway
+from prompt_ledger.records import DEFAULT_PROJECT_ID
 from prompt_ledger.settings import DEFAULT_API_KEY, Settings
 
 PROBLEM_JSON = "application/problem+json"

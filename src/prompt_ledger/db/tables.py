@@ -12,7 +12,6 @@ from sqlalchemy.dialects import postgresql as pg
 
 metadata = sa.MetaData()
 
-DEFAULT_PROJECT_ID = "00000000-0000-0000-0000-000000000001"
 
 UUID = pg.UUID(as_uuid=True)
 TS = sa.DateTime(timezone=True)

@@ -29,13 +29,17 @@ class Maintenance:
         self._settings = settings
 
     async def recover(self) -> RecoveryReport:
-        """Retry jobs of dead workers, re-queue queued executions that lost their job, and fail
-        sync runs whose server died mid-call."""
-        await self._queue.open(self._db.pool)
+        """Retry jobs of dead workers, re-queue unfinished async executions that lost their job
+        (deleted, or aborted when a worker's shutdown grace ran out), and fail sync runs whose
+        server died mid-call."""
         stalled = await self._queue.retry_stalled_jobs(self._settings.stalled_after_seconds)
         requeued = 0
         async with self._db.connect() as q:
-            orphans = await q.rows("orphaned_executions", min_age_seconds=60.0, limit=500)
+            orphans = await q.rows(
+                "orphaned_executions",
+                min_age_seconds=self._settings.orphan_after_seconds,
+                limit=500,
+            )
         for orphan in orphans:
             async with self._db.transaction() as q:
                 job_id = await self._queue.defer_execution(q, orphan["execution_id"])
@@ -55,5 +59,4 @@ class Maintenance:
 
     async def prune(self) -> None:
         """Delete finished queue jobs older than the retention period (the ledger keeps all)."""
-        await self._queue.open(self._db.pool)
         await self._queue.delete_finished_jobs(self._settings.job_retention_hours)
