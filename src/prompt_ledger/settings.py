@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     Built on demand (never at import time) and overridable in tests by passing fields.
     """
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -47,6 +49,18 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=300.0, ge=0)
     stalled_after_seconds: float = Field(
         default=30.0, gt=0, description="Worker heartbeat age after which its jobs are retried."
+    )
+    orphan_after_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Age after which an unfinished async execution with no live queue job "
+        "(deleted, or aborted past the shutdown grace) is re-queued by the recovery task.",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often an idle worker looks for jobs that became due (retries after "
+        "their backoff); new jobs wake it at once through LISTEN/NOTIFY.",
     )
     job_retention_hours: int = Field(default=24, ge=1)
     worker_concurrency: int = Field(default=10, ge=1, le=200)
