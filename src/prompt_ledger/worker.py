@@ -1,8 +1,11 @@
 """The worker process: procrastinate executing queued executions and the periodic upkeep.
 
 SIGTERM/SIGINT stop fetching new jobs and give in-flight ones ``WORKER_SHUTDOWN_GRACE`` seconds
-to finish; a job still running after that is left to the stalled-job recovery, which retries it
-once the worker's heartbeat is older than ``STALLED_AFTER_SECONDS``."""
+to finish; a job still running after that is aborted, and the recovery (at every worker start,
+and every minute in a running worker) re-queues its execution once it is older than
+``ORPHAN_AFTER_SECONDS``. A worker that dies without shutting down (SIGKILL, OOM, lost machine)
+leaves its jobs 'doing': the recovery retries them once its heartbeat is older than
+``STALLED_AFTER_SECONDS``."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ migrations, the model list and the gateway; then the seeds' three registry curl 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -89,3 +91,62 @@ def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], tmp_
     assert url in printed
     assert DEV_KEY in printed
     assert (tmp_path / ".promptledger" / "pgdata" / "PG_VERSION").is_file()
+
+
+def readme_block(heading: str) -> str:
+    """The first ```bash block after a README heading."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    after = text[text.index(heading) :]
+    start = after.index("```bash\n") + len("```bash\n")
+    return after[start : after.index("```", start)]
+
+
+def curl_commands(block: str) -> list[list[str]]:
+    """Each curl command of a shell block, as argv (comments and line continuations handled)."""
+    tokens = shlex.split(block.replace("\\\n", " "), comments=True)
+    commands: list[list[str]] = []
+    for token in tokens:
+        if token == "curl":
+            commands.append([token])
+        elif commands:
+            commands[-1].append(token)
+    return commands
+
+
+def run_curl(argv: list[str], env: dict[str, str]) -> httpx.Response:
+    """The subset of curl the README uses: -X, -H, -d and one URL."""
+    method, headers, data, url = "GET", {}, None, ""
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "-X":
+            method = next(args)
+        elif arg == "-H":
+            name, _, value = next(args).partition(":")
+            headers[name.strip()] = value.strip()
+        elif arg == "-d":
+            data = next(args)
+        else:
+            url = arg
+    expand = lambda s: re.sub(r"\$(\w+)", lambda m: env[m.group(1)], s)  # noqa: E731
+    return httpx.request(
+        method,
+        expand(url),
+        headers={k: expand(v) for k, v in headers.items()},
+        content=None if data is None else data.encode(),
+        timeout=30,
+    )
+
+
+def test_readme_try_it_runs(dev_stack: tuple[str, Path]) -> None:
+    url, _ = dev_stack
+    env = {"KEY": DEV_KEY, "URL": url}
+    commands = curl_commands(readme_block("### Try it"))
+    assert len(commands) >= 6
+    execution_id = ""
+    for command in commands:
+        argv = [a.replace("<execution_id>", execution_id) for a in command]
+        response = run_curl(argv, env)
+        assert response.status_code in (200, 201, 202), (argv, response.text)
+        if response.status_code == 202:
+            execution_id = response.json()["execution_id"]
+    assert execution_id

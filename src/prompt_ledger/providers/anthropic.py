@@ -45,15 +45,15 @@ class AnthropicProvider:
         }
         if system:
             kwargs["system"] = system
-        if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
-        if request.top_p is not None:
-            kwargs["top_p"] = request.top_p
         if request.stop:
             kwargs["stop_sequences"] = request.stop
-        # presence/frequency penalties and seed have no Anthropic equivalent: not sent.
+        # Not sent: temperature and top_p (the SDK 2.x / API version 2026-10-21 refuse sampling
+        # parameters, even at their defaults: a TypeError in the SDK, a 400 from the API), and
+        # presence/frequency penalties and seed, which have no Anthropic equivalent. The
+        # execution still records the params the caller gave.
         try:
             response = await self._client.messages.create(**kwargs)
+            return _completion(response)
         except anthropic.APITimeoutError as exc:
             raise ProviderError(
                 f"Anthropic timed out: {exc}", provider=self.name, transient=True, kind="timeout"
@@ -74,22 +74,26 @@ class AnthropicProvider:
                 retry_after=retry_after_seconds(exc.response.headers),
                 kind=f"http_{exc.status_code}",
             ) from exc
-        except (anthropic.APIError, ValueError, TypeError, KeyError) as exc:
+        except (anthropic.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # malformed bodies, and well-formed JSON of the wrong shape (no content list, ...)
             raise ProviderError(
-                f"Bad response from Anthropic: {exc}",
+                f"Bad response from Anthropic: {type(exc).__name__}: {exc}",
                 provider=self.name,
                 transient=True,
                 kind="bad_response",
             ) from exc
-        text = "".join(getattr(block, "text", "") for block in response.content)
-        usage = getattr(response, "usage", None)
-        return Completion(
-            text=text,
-            prompt_tokens=getattr(usage, "input_tokens", None),
-            completion_tokens=getattr(usage, "output_tokens", None),
-            model=response.model,
-            finish_reason=response.stop_reason,
-        )
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _completion(response: Any) -> Completion:
+    text = "".join(getattr(block, "text", "") for block in response.content)
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text,
+        prompt_tokens=getattr(usage, "input_tokens", None),
+        completion_tokens=getattr(usage, "output_tokens", None),
+        model=response.model,
+        finish_reason=response.stop_reason,
+    )

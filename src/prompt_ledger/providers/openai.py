@@ -33,6 +33,7 @@ class OpenAIProvider:
         kwargs.update(request.extra)
         try:
             response = await self._client.chat.completions.create(**kwargs)
+            return self._completion(response)
         except openai.APITimeoutError as exc:
             raise ProviderError(
                 f"OpenAI timed out: {exc}", provider=self.name, transient=True, kind="timeout"
@@ -50,18 +51,17 @@ class OpenAIProvider:
                 retry_after=retry_after_seconds(exc.response.headers),
                 kind=f"http_{exc.status_code}",
             ) from exc
-        except (
-            openai.APIError,
-            ValueError,
-            TypeError,
-            KeyError,
-        ) as exc:  # malformed bodies and the like
+        except (openai.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # malformed bodies, and well-formed JSON of the wrong shape (a choice without a
+            # message, ...): compatible servers vary
             raise ProviderError(
-                f"Bad response from OpenAI: {exc}",
+                f"Bad response from OpenAI: {type(exc).__name__}: {exc}",
                 provider=self.name,
                 transient=True,
                 kind="bad_response",
             ) from exc
+
+    def _completion(self, response: Any) -> Completion:
         if not response.choices:
             raise ProviderError(
                 "OpenAI returned no choices",

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import Page, cursor_value, page_of
+from prompt_ledger.bodies import Page, bad_cursor, cursor_value, page_of
 from prompt_ledger.bodies_executions import ExecutionDetail, ExecutionListQuery, RunBody
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import (
@@ -167,9 +167,7 @@ class Executions:
         )
         provider_started = time.perf_counter()
         try:
-            completion = await self._providers.get(prepared.served_by).complete(
-                prepared.completion_request()
-            )
+            completion = await self._complete(attempt, prepared.completion_request())
         except ProviderError as exc:
             await self._finish_failed(attempt, exc, time.perf_counter() - provider_started)
             headers = {"Retry-After": str(int(exc.retry_after or 1))} if exc.transient else {}
@@ -249,6 +247,18 @@ class Executions:
             row["served_by"],
             (row["input_price_per_mtok"], row["output_price_per_mtok"]),
         )
+        if row["attempts"] > self._settings.max_attempts:
+            # Re-run by stalled-job or orphan recovery after its last allowed attempt (e.g. a
+            # worker killed mid-call each time): give up rather than loop forever.
+            exhausted = ProviderError(
+                f"Gave up after {self._settings.max_attempts} attempts (the last ones did "
+                "not finish: their worker stopped or failed mid-attempt).",
+                provider=attempt.served_by,
+                transient=False,
+                kind="attempts_exhausted",
+            )
+            await self._finish_failed(attempt, exhausted, 0.0)
+            return
         try:
             rendered = templates.render(
                 content_of(version), row["variables_json"], version.variables
@@ -262,7 +272,7 @@ class Executions:
         request = _completion_request(row["model_name"], rendered, row["params_json"])
         provider_started = time.perf_counter()
         try:
-            completion = await self._providers.get(attempt.served_by).complete(request)
+            completion = await self._complete(attempt, request)
         except ProviderError as exc:
             if exc.transient and row["attempts"] < self._settings.max_attempts:
                 async with self._db.connect() as q:
@@ -278,6 +288,24 @@ class Executions:
             await self._finish_failed(attempt, exc, time.perf_counter() - provider_started)
             return
         await self._finish_ok(attempt, completion, time.perf_counter() - provider_started)
+
+    async def _complete(self, attempt: Attempt, request: CompletionRequest) -> Completion:
+        """Call the provider. Adapters raise ProviderError; anything else is a bug, but the
+        execution must not be left 'running' by it: it is recorded as failed, then re-raised."""
+        provider_started = time.perf_counter()
+        try:
+            return await self._providers.get(attempt.served_by).complete(request)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            failure = ProviderError(
+                f"Unexpected error calling {attempt.served_by}: {type(exc).__name__}: {exc}",
+                provider=attempt.served_by,
+                transient=False,
+                kind="internal",
+            )
+            await self._finish_failed(attempt, failure, time.perf_counter() - provider_started)
+            raise
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter, never sooner than the provider's Retry-After."""
@@ -300,9 +328,11 @@ class Executions:
 
     async def list(self, who: Principal, query: ExecutionListQuery) -> Page[Execution]:
         cursor = cursor_value(query.cursor, str)
-        before_created, before_id = (
-            cursor.split("|", 1) if cursor and "|" in cursor else (None, None)
-        )
+        before_created, before_id = None, None
+        if cursor is not None:
+            if "|" not in cursor:
+                raise bad_cursor()
+            before_created, before_id = cursor.split("|", 1)
         async with self._db.connect() as q:
             items = await q.all(
                 "list_executions",
@@ -411,6 +441,7 @@ class Executions:
                 model_row = await q.row("get_model", provider=provider, model_name=model_name)
             else:
                 model_row = row["model"]
+        served_by = self._providers.serving(str(provider))  # unknown/unconfigured: 422 first
         if model_row is None:
             raise ValidationFailed(
                 f"Unknown model {provider}/{model_name}: register it with PUT "
@@ -418,7 +449,6 @@ class Executions:
                 errors=[{"loc": ["body", "model"], "msg": "unknown model", "type": "model"}],
             )
         model = Model.model_validate(model_row)
-        served_by = self._providers.serving(model.provider)
         params = _merge_params(defaults.get("params"), body)
         if model.max_tokens and params.get("max_tokens", 0) > model.max_tokens:
             raise ValidationFailed(

@@ -6,8 +6,9 @@ protocols, so the real SDK code paths run in tests and benchmarks.
         stub.script(Reply(status=429, retry_after=1), Reply())  # next two calls, then default
         assert stub.calls == 2
 
-Replies are configurable: latency, status codes, Retry-After, missing usage, malformed bodies
-and hangs. The server runs in its own thread and event loop, bound to 127.0.0.1 only.
+Replies are configurable: latency, status codes, Retry-After, missing usage, malformed bodies,
+bodies of the wrong shape and hangs. The server runs in its own thread and event loop, bound to
+127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Reply:
     retry_after: float | None = None
     usage: bool = True
     malformed: bool = False
+    payload: dict[str, Any] | None = None  # answer with this JSON body instead (odd shapes)
     hang: bool = False  # never answer (until the server stops)
 
 
@@ -206,6 +208,8 @@ async def _delay_or_fail(reply: Reply, stub: StubLLM, error_body: Any) -> Respon
         await asyncio.sleep(reply.latency)
     if reply.malformed:
         return Response("{not json", media_type="application/json", status_code=reply.status)
+    if reply.payload is not None:
+        return JSONResponse(reply.payload, status_code=reply.status)
     if reply.status != 200:
         headers = {} if reply.retry_after is None else {"Retry-After": f"{reply.retry_after:g}"}
         return Response(

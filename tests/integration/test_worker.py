@@ -1,0 +1,469 @@
+"""Asynchronous executions: submission (row and job in one transaction), the real procrastinate
+worker with retries against a scripted stub LLM, cancellation, listing, and recovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from prompt_ledger.container import Container
+from prompt_ledger.testing.stub_llm import Reply, StubLLM
+from tests.execution_fixtures import (
+    SEED_RUN,
+    gateway,
+    put_prompt,
+    running_worker,
+    seed,
+    sql_rows,
+    sql_value,
+    stub_settings,
+    wait_for_status,
+    wait_until,
+)
+
+SUBMIT = "/v1/executions:submit"
+
+
+@pytest.fixture
+def stub() -> Iterator[StubLLM]:
+    with StubLLM() as server:
+        yield server
+
+
+@pytest.fixture
+async def app(
+    database_url: str, stub: StubLLM
+) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
+    async with gateway(stub_settings(database_url, stub, max_attempts=3)) as pair:
+        await seed(pair[1])
+        yield pair
+
+
+@pytest.fixture
+def container(app: tuple[Container, httpx.AsyncClient]) -> Container:
+    return app[0]
+
+
+@pytest.fixture
+def api(app: tuple[Container, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return app[1]
+
+
+async def submit(
+    api: httpx.AsyncClient,
+    body: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> str:
+    response = await api.post(SUBMIT, json=body or SEED_RUN, headers=headers)
+    assert response.status_code == 202, response.text
+    execution_id: str = response.json()["execution_id"]
+    return execution_id
+
+
+async def job_of(database_url: str, execution_id: str) -> dict[str, Any]:
+    rows = await sql_rows(
+        database_url,
+        "SELECT j.* FROM procrastinate_jobs j JOIN executions e ON e.job_id = j.id "
+        "WHERE e.execution_id = %s",
+        execution_id,
+    )
+    assert len(rows) == 1, f"execution {execution_id} has no queue job: {rows}"
+    return rows[0]
+
+
+async def test_submit_commits_the_row_and_its_job_together(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    response = await api.post(
+        SUBMIT, json=SEED_RUN, headers={"X-Correlation-ID": "batch-7", "Idempotency-Key": "s-1"}
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    execution_id = body["execution_id"]
+    assert response.headers["Location"] == f"/v1/executions/{execution_id}"
+    assert body["status"] == "queued"
+    assert body["execution_mode"] == "async"
+    assert body["attempts"] == 0
+    assert body["response_text"] is None
+
+    job = await job_of(database_url, execution_id)
+    assert job["status"] == "todo"
+    assert job["task_name"] == "run_execution"
+    assert job["queue_name"] == "executions"
+    assert job["args"] == {"execution_id": execution_id}
+    assert stub.calls == 0  # nothing runs without a worker
+
+    replay = await api.post(SUBMIT, json=SEED_RUN, headers={"Idempotency-Key": "s-1"})
+    assert replay.status_code == 202
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["execution_id"] == execution_id
+    assert await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 1
+
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert done["status"] == "succeeded", done
+    assert done["attempts"] == 1
+    assert done["served_by"] == "openai"
+    assert done["response_text"] == "stub reply to: Summarize:\nYour document text here..."
+    assert done["cost_usd"] == "0.00000555"
+    assert done["correlation_id"] == "batch-7"
+    assert [s["kind"] for s in done["spans"]] == ["llm"]
+    assert stub.calls == 1
+    assert stub.requests[0]["max_tokens"] == 800
+    # Successful jobs are deleted; the ledger keeps the execution.
+    assert await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 0
+
+
+async def test_a_sync_run_with_an_async_key_still_in_flight_is_409(
+    api: httpx.AsyncClient, stub: StubLLM
+) -> None:
+    execution_id = await submit(api, headers={"Idempotency-Key": "shared"})
+    response = await api.post(
+        "/v1/executions:run", json=SEED_RUN, headers={"Idempotency-Key": "shared"}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["execution_id"] == execution_id
+    assert response.headers["Retry-After"] == "1"
+    assert stub.calls == 0
+
+
+async def test_refusals_happen_at_submission(
+    api: httpx.AsyncClient, stub: StubLLM, database_url: str
+) -> None:
+    missing = await api.post(SUBMIT, json={**SEED_RUN, "variables": {}})
+    assert missing.status_code == 422, missing.text
+    assert missing.json()["missing"] == ["text"]
+    unknown = await api.post(SUBMIT, json={**SEED_RUN, "prompt_name": "nope"})
+    assert unknown.status_code == 404
+    assert await sql_value(database_url, "SELECT count(*) FROM executions") == 0
+    assert await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 0
+
+
+async def test_retry_after_a_429_waits_as_told(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    stub.script(Reply(status=429, retry_after=1))
+    execution_id = await submit(api)
+    job_id = (await job_of(database_url, execution_id))["id"]
+    async with running_worker(container):
+
+        async def retry_scheduled() -> list[dict[str, Any]]:
+            return await sql_rows(
+                database_url,
+                "SELECT j.scheduled_at, j.attempts, "
+                "       (SELECT min(at) FROM procrastinate_events "
+                "         WHERE job_id = j.id AND type = 'started') AS first_started "
+                "FROM procrastinate_jobs j "
+                "WHERE j.id = %s AND j.status = 'todo' AND j.attempts = 1",
+                job_id,
+            )
+
+        [retry] = await wait_until(retry_scheduled, "the job to be scheduled for a retry")
+        # Retry-After: 1 => never sooner than one second after the first attempt started.
+        assert retry["scheduled_at"] - retry["first_started"] >= dt.timedelta(seconds=1)
+        between = (await api.get(f"/v1/executions/{execution_id}")).json()
+        assert between["status"] == "queued"
+        assert between["attempts"] == 1
+        assert between["error_type"] == "http_429"
+
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert done["status"] == "succeeded", done
+    assert done["attempts"] == 2
+    assert stub.calls == 2
+    completed = dt.datetime.fromisoformat(done["completed_at"])
+    assert completed - dt.datetime.fromisoformat(done["started_at"]) >= dt.timedelta(seconds=1)
+    assert done["error_type"] is None  # the earlier failure is not the outcome
+    assert len(done["spans"]) == 1
+
+
+async def test_a_5xx_is_retried(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM
+) -> None:
+    stub.script(Reply(status=500), Reply(status=503))
+    execution_id = await submit(api)
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert (done["status"], done["attempts"], stub.calls) == ("succeeded", 3, 3)
+
+
+async def test_a_permanent_failure_fails_at_once(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    stub.script(Reply(status=401))
+    execution_id = await submit(api)
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert done["status"] == "failed"
+    assert done["attempts"] == 1
+    assert done["error_type"] == "http_401"
+    assert done["completed_at"] is not None
+    assert [s["status"] for s in done["spans"]] == ["error"]
+    assert stub.calls == 1
+
+
+async def test_attempts_are_bounded(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM
+) -> None:
+    stub.script(*[Reply(status=500)] * 5)
+    execution_id = await submit(api)
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert done["status"] == "failed"
+    assert done["attempts"] == 3  # max_attempts
+    assert done["error_type"] == "http_500"
+    assert stub.calls == 3
+
+
+async def test_a_timeout_is_retried(database_url: str, stub: StubLLM) -> None:
+    settings = stub_settings(database_url, stub, provider_timeout=0.3, max_attempts=2)
+    stub.script(Reply(hang=True))
+    async with gateway(settings) as (container, api):
+        await seed(api)
+        execution_id = await submit(api)
+        async with running_worker(container):
+            done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert (done["status"], done["attempts"]) == ("succeeded", 2)
+
+
+async def test_cancel_a_queued_execution(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    cancelled_id = await submit(api)
+    response = await api.post(f"/v1/executions/{cancelled_id}:cancel")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["completed_at"] is not None
+    assert (await job_of(database_url, cancelled_id))["status"] == "cancelled"
+
+    again = await api.post(f"/v1/executions/{cancelled_id}:cancel")
+    assert again.status_code == 409
+    assert again.json()["status_now"] == "cancelled"
+
+    # A later execution runs; the cancelled one never reaches the provider.
+    later_id = await submit(api, {**SEED_RUN, "variables": {"text": "later"}})
+    async with running_worker(container):
+        await wait_for_status(api, later_id, "succeeded")
+    assert stub.calls == 1
+    assert stub.requests[0]["messages"][0]["content"] == "Summarize:\nlater"
+    final = (await api.get(f"/v1/executions/{cancelled_id}")).json()
+    assert (final["status"], final["attempts"], final["spans"]) == ("cancelled", 0, [])
+
+
+async def test_finished_executions_cannot_be_cancelled(
+    api: httpx.AsyncClient, stub: StubLLM
+) -> None:
+    done = (await api.post("/v1/executions:run", json=SEED_RUN)).json()
+    response = await api.post(f"/v1/executions/{done['execution_id']}:cancel")
+    assert response.status_code == 409, response.text
+    assert response.json()["status_now"] == "succeeded"
+    unknown = await api.post("/v1/executions/00000000-0000-0000-0000-000000000000:cancel")
+    assert unknown.status_code == 404
+    assert (await api.get(f"/v1/executions/{done['execution_id']}")).json()["status"] == (
+        "succeeded"
+    )
+
+
+async def test_list_filters_and_cursor_pagination(api: httpx.AsyncClient, stub: StubLLM) -> None:
+    await put_prompt(api, "other", template_source="Other {{text}}")
+    stub.script(Reply(), Reply(status=401))
+    ran = [
+        (await api.post("/v1/executions:run", json=SEED_RUN, headers={"X-Correlation-ID": "c1"}))
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in ran] == [200, 502]
+    queued = [await submit(api) for _ in range(3)]
+    other = [
+        await submit(api, {**SEED_RUN, "prompt_name": "other"}, headers={"X-Correlation-ID": "c2"})
+        for _ in range(2)
+    ]
+
+    async def ids(**params: Any) -> list[str]:
+        response = await api.get("/v1/executions", params=params)
+        assert response.status_code == 200, response.text
+        return [e["execution_id"] for e in response.json()["items"]]
+
+    everything = await ids()
+    assert len(everything) == 7
+    assert everything[:5] == [*reversed(other), *reversed(queued)]  # newest first
+    assert await ids(status="queued") == [*reversed(other), *reversed(queued)]
+    assert len(await ids(status="succeeded")) == 1
+    assert len(await ids(status="failed")) == 1
+    assert await ids(prompt_name="other") == list(reversed(other))
+    assert await ids(correlation_id="c2") == list(reversed(other))
+    assert len(await ids(correlation_id="c1")) == 2
+    assert await ids(prompt_name="other", status="failed") == []
+    assert len(await ids(provider="openai", model_name="gpt-4o-mini", version=1)) == 7
+
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = (await api.get("/v1/executions", params=params)).json()
+        pages.append([e["execution_id"] for e in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == everything
+    # Listings carry no inputs; the single-execution view does.
+    listed = (await api.get("/v1/executions", params={"limit": 1})).json()["items"][0]
+    assert listed["variables"] is None
+
+    for bad in ("not-a-cursor", "eyJ4IjogMX0"):
+        response = await api.get("/v1/executions", params={"cursor": bad})
+        assert response.status_code == 422, response.text
+
+
+# --- recovery -----------------------------------------------------------------------------------
+
+
+async def age(database_url: str, execution_id: str, seconds: int = 3600) -> None:
+    await sql_rows(
+        database_url,
+        "UPDATE executions SET created_at = created_at - make_interval(secs => %s), "
+        "started_at = started_at - make_interval(secs => %s) WHERE execution_id = %s "
+        "RETURNING execution_id",
+        seconds,
+        seconds,
+        execution_id,
+    )
+
+
+async def test_recover_requeues_an_execution_that_lost_its_job(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    execution_id = await submit(api)
+    job = await job_of(database_url, execution_id)
+    await sql_rows(
+        database_url, "DELETE FROM procrastinate_jobs WHERE id = %s RETURNING id", job["id"]
+    )
+    # Too young to be called an orphan.
+    assert (await container.maintenance.recover()).orphans_requeued == 0
+    await age(database_url, execution_id)
+    report = await container.maintenance.recover()
+    assert report.orphans_requeued == 1
+    new_job = await job_of(database_url, execution_id)
+    assert new_job["id"] != job["id"]
+    assert new_job["status"] == "todo"
+    assert (await container.maintenance.recover()).orphans_requeued == 0  # it has a job now
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert (done["status"], done["attempts"], stub.calls) == ("succeeded", 1, 1)
+
+
+async def test_recover_requeues_a_running_execution_whose_job_failed(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    # As left by an unexpected error mid-attempt: the job failed, the execution still running.
+    execution_id = await submit(api)
+    await sql_rows(
+        database_url,
+        "WITH e AS (UPDATE executions SET status = 'running', attempts = 1, started_at = now() "
+        "           WHERE execution_id = %s RETURNING job_id) "
+        "UPDATE procrastinate_jobs SET status = 'failed' WHERE id = (SELECT job_id FROM e) "
+        "RETURNING id",
+        execution_id,
+    )
+    await age(database_url, execution_id)
+    assert (await container.maintenance.recover()).orphans_requeued == 1
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert (done["status"], done["attempts"], stub.calls) == ("succeeded", 2, 1)
+
+
+async def test_a_stalled_job_is_retried(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    # What a worker killed mid-call leaves: its job 'doing', its heartbeat old, the execution
+    # running (tests/acceptance/test_worker_recovery.py kills a real worker process).
+    execution_id = await submit(api)
+    await sql_rows(
+        database_url,
+        "WITH w AS (INSERT INTO procrastinate_workers (last_heartbeat) "
+        "           VALUES (now() - interval '1 hour') RETURNING id), "
+        "     e AS (UPDATE executions SET status = 'running', attempts = 1, started_at = now() "
+        "           WHERE execution_id = %s RETURNING job_id) "
+        "UPDATE procrastinate_jobs SET status = 'doing', worker_id = (SELECT id FROM w) "
+        "WHERE id = (SELECT job_id FROM e) RETURNING id",
+        execution_id,
+    )
+    report = await container.maintenance.recover()
+    assert report.stalled_jobs_retried == 1
+    assert report.orphans_requeued == 0
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert (done["status"], done["attempts"], stub.calls) == ("succeeded", 2, 1)
+
+
+async def test_two_jobs_of_one_execution_never_run_together(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    # Say two recoveries raced and each re-queued it: the jobs share a lock, so the second
+    # runs after the first and finds the execution finished.
+    stub.latency = 0.3
+    execution_id = await submit(api)
+    async with container.db.transaction() as q:
+        await container.queue.defer_execution(q, UUID(execution_id))
+    async with running_worker(container, concurrency=4):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+
+        async def both_jobs_done() -> bool:
+            left = await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs")
+            return bool(left == 0)
+
+        await wait_until(both_jobs_done, "both jobs to finish")
+    assert (done["status"], done["attempts"], stub.calls) == ("succeeded", 1, 1)
+    final = (await api.get(f"/v1/executions/{execution_id}")).json()
+    assert (final["attempts"], len(final["spans"])) == (1, 1)
+
+
+async def test_an_execution_past_its_attempts_is_failed_not_rerun(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    # Its last allowed attempt never finished (say the worker was killed each time).
+    execution_id = await submit(api)
+    await sql_rows(
+        database_url,
+        "UPDATE executions SET status = 'running', attempts = 3, started_at = now() "
+        "WHERE execution_id = %s RETURNING execution_id",
+        execution_id,
+    )
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert done["status"] == "failed"
+    assert done["error_type"] == "attempts_exhausted"
+    assert stub.calls == 0
+
+
+async def test_recover_fails_abandoned_sync_runs(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    finished = (await api.post("/v1/executions:run", json=SEED_RUN)).json()
+    stuck = (await api.post("/v1/executions:run", json=SEED_RUN)).json()
+    recent = (await api.post("/v1/executions:run", json=SEED_RUN)).json()
+    for execution in (stuck, recent):  # as if its server died mid-call
+        await sql_rows(
+            database_url,
+            "UPDATE executions SET status = 'running', completed_at = NULL "
+            "WHERE execution_id = %s RETURNING execution_id",
+            execution["execution_id"],
+        )
+    await age(database_url, finished["execution_id"])
+    await age(database_url, stuck["execution_id"])
+    report = await container.maintenance.recover()
+    assert report.abandoned_sync_runs == 1
+    got = (await api.get(f"/v1/executions/{stuck['execution_id']}")).json()
+    assert (got["status"], got["error_type"]) == ("failed", "abandoned")
+    assert got["completed_at"] is not None
+    assert (await api.get(f"/v1/executions/{recent['execution_id']}")).json()["status"] == (
+        "running"
+    )
+    assert (await api.get(f"/v1/executions/{finished['execution_id']}")).json()["status"] == (
+        "succeeded"
+    )
