@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -16,6 +18,7 @@ from procrastinate import JobContext, RetryDecision
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy
 
+from prompt_ledger import metrics
 from prompt_ledger.db.store import Queries
 from prompt_ledger.services.executions import RetryLater
 
@@ -66,6 +69,31 @@ def build_app() -> procrastinate.App:
         await container_of(context).maintenance.prune()
 
     return app
+
+
+async def measure_job(
+    call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Any
+) -> Any:
+    """Job metrics (the seeds' jobs_total, jobs_duration_seconds, jobs_failed_total,
+    active_jobs) for every job this worker runs."""
+    task = context.job.task_name
+    metrics.active_jobs.labels(task).inc()
+    started = time.perf_counter()
+    try:
+        result = await call_next()
+    except RetryLater:
+        metrics.jobs.labels(task, "retried").inc()
+        raise
+    except BaseException:
+        metrics.jobs.labels(task, "failed").inc()
+        metrics.jobs_failed.labels(task).inc()
+        raise
+    else:
+        metrics.jobs.labels(task, "succeeded").inc()
+        return result
+    finally:
+        metrics.active_jobs.labels(task).dec()
+        metrics.jobs_duration.labels(task).observe(time.perf_counter() - started)
 
 
 class Queue:
@@ -142,4 +170,5 @@ class Queue:
             fetch_job_polling_interval=container.settings.worker_poll_seconds,
             update_heartbeat_interval=min(10.0, container.settings.stalled_after_seconds / 3),
             stalled_worker_timeout=container.settings.stalled_after_seconds,
+            worker_middleware=[measure_job],
         )

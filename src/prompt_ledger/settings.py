@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         "their backoff); new jobs wake it at once through LISTEN/NOTIFY.",
     )
     job_retention_hours: int = Field(default=24, ge=1)
+    worker_metrics_port: int = Field(
+        default=9090, ge=0, le=65535, description="Prometheus port of the worker (0: off)."
+    )
     worker_concurrency: int = Field(default=10, ge=1, le=200)
     worker_shutdown_grace: float = Field(default=30.0, ge=0)
     redis_url: str | None = Field(default=None, description="Optional; never required.")

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 
 import httpx
+import pytest
+
+from prompt_ledger.container import Container
+from prompt_ledger.gateway import create_gateway
+from prompt_ledger.settings import Settings
+from tests.conftest import DEV_KEY
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -44,3 +52,72 @@ async def test_liveness_needs_no_key(client: httpx.AsyncClient) -> None:
     response = await client.get("/livez", headers={"X-API-Key": ""})
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+async def test_execution_and_job_counters_move_after_real_executions(settings: Settings) -> None:
+    app = Container(settings.model_copy(update={"demo_fallback": True}))
+    await app.open()
+    await app.catalog.seed()
+    transport = httpx.ASGITransport(app=create_gateway(app))
+    labels = {
+        "status": "succeeded",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "served_by": "demo",
+    }
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://m", headers={"X-API-Key": DEV_KEY}
+        ) as http:
+            await http.put("/v1/prompts/m", json={"template_source": "Say {{x}}"})
+            before = (await http.get("/metrics")).text
+            body = {
+                "prompt_name": "m",
+                "variables": {"x": "hi"},
+                "model": {"provider": "openai", "model_name": "gpt-4o-mini"},
+            }
+            assert (await http.post("/v1/executions:run", json=body)).status_code == 200
+            submitted = await http.post("/v1/executions:submit", json=body)
+            assert submitted.status_code == 202
+            worker = asyncio.create_task(
+                app.queue.run_worker(
+                    app, concurrency=1, shutdown_grace=1, install_signal_handlers=False
+                )
+            )
+            try:
+                for _ in range(200):
+                    got = await http.get(f"/v1/executions/{submitted.json()['execution_id']}")
+                    if got.json()["status"] == "succeeded":
+                        break
+                    await asyncio.sleep(0.05)
+                else:
+                    pytest.fail("the queued execution did not succeed")
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            after = (await http.get("/metrics")).text
+    finally:
+        await app.aclose()
+    moved = sample(after, "promptledger_executions_total", **labels) - sample(
+        before, "promptledger_executions_total", **labels
+    )
+    assert moved == 2
+    tokens = sample(
+        after,
+        "promptledger_execution_tokens_total",
+        provider="openai",
+        model="gpt-4o-mini",
+        kind="prompt",
+    ) - sample(
+        before,
+        "promptledger_execution_tokens_total",
+        provider="openai",
+        model="gpt-4o-mini",
+        kind="prompt",
+    )
+    assert tokens > 0
+    jobs = sample(after, "promptledger_jobs_total", task="run_execution", status="succeeded") - (
+        sample(before, "promptledger_jobs_total", task="run_execution", status="succeeded")
+    )
+    assert jobs == 1

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from prompt_ledger import templates
+from prompt_ledger import metrics, templates
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies import Page, bad_cursor, cursor_value, page_of
 from prompt_ledger.bodies_executions import ExecutionDetail, ExecutionListQuery, RunBody
@@ -585,6 +585,16 @@ class Executions:
                 span_model=f"{attempt.provider}/{attempt.model_name}",
                 span_attributes=Jsonb(attributes),
             )
+        metrics.record_execution(
+            status=status,
+            provider=attempt.provider,
+            model=attempt.model_name,
+            served_by=attempt.served_by,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=response_tokens,
+            cost_usd=cost_usd,
+            provider_seconds=provider_seconds,
+        )
 
 
 def _request_hash(body: RunBody) -> str:
