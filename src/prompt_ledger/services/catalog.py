@@ -9,7 +9,8 @@ from prompt_ledger.bodies import ModelBody, Page, cursor_value, page_of
 from prompt_ledger.db.store import Database
 from prompt_ledger.records import Model
 
-# A curated list with list prices as published by the providers (USD per 1M tokens).
+# A curated list with list prices as published by the providers (USD per 1M tokens), reviewed
+# 2026-11. Prices change: check them, and upsert your own with PUT /v1/models/{provider}/{name}.
 # `promptledger seed-models` loads it; re-running it updates prices in place.
 CURATED_MODELS: list[dict[str, Any]] = [
     {
@@ -62,15 +63,15 @@ CURATED_MODELS: list[dict[str, Any]] = [
     },
     {
         "provider": "anthropic",
-        "model_name": "claude-3-5-haiku-latest",
-        "max_tokens": 8192,
+        "model_name": "claude-haiku-4-5",
+        "max_tokens": 64000,
         "supports_streaming": True,
-        "input_price_per_mtok": 0.80,
-        "output_price_per_mtok": 4.00,
+        "input_price_per_mtok": 1.00,
+        "output_price_per_mtok": 5.00,
     },
     {
         "provider": "anthropic",
-        "model_name": "claude-sonnet-4-0",
+        "model_name": "claude-sonnet-4-5",
         "max_tokens": 64000,
         "supports_streaming": True,
         "input_price_per_mtok": 3.00,
@@ -78,11 +79,11 @@ CURATED_MODELS: list[dict[str, Any]] = [
     },
     {
         "provider": "anthropic",
-        "model_name": "claude-opus-4-1",
-        "max_tokens": 32000,
+        "model_name": "claude-opus-4-5",
+        "max_tokens": 64000,
         "supports_streaming": True,
-        "input_price_per_mtok": 15.00,
-        "output_price_per_mtok": 75.00,
+        "input_price_per_mtok": 5.00,
+        "output_price_per_mtok": 25.00,
     },
     {
         "provider": "demo",
