@@ -1,16 +1,13 @@
-"""Prompt templates: parsing, declared variables, content hashing and sandboxed rendering.
+"""Prompt templates: content, content hashing, declared variables and rendering.
 
-A template is user input. It is always rendered by Jinja2's immutable sandbox with strict
-undefined, and arithmetic that could exhaust memory is bounded, so a template can neither reach
-Python internals nor take the process down. The server and the SDK use this same module.
+Rendering always goes through the sandbox (sandbox.py); the server and the SDK use this same
+module, so a preview, a local render and an execution render identically.
 """
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,56 +15,11 @@ from typing import Any, Literal
 import jinja2
 from jinja2 import meta
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from prompt_ledger.errors import MissingVariables, TemplateError
+from prompt_ledger.sandbox import MAX_RENDERED_CHARS, parse, render_source
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]
-MAX_RENDERED_CHARS = 1_000_000
-MAX_RANGE_ITEMS = 100_000  # across every range() of one render, so nested loops stay bounded
-_MAX_POWER_EXPONENT = 64
-_range_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("range_budget")
-
-
-def _bounded_range(*args: int) -> range:
-    items = range(*args)
-    budget = _range_budget.get([MAX_RANGE_ITEMS])
-    budget[0] -= len(items)
-    if budget[0] < 0:
-        raise SecurityError(
-            f"range() would produce more than {MAX_RANGE_ITEMS} items in one render"
-        )
-    return items
-
-
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with ``*`` and ``**`` bounded so ``'a' * 10**12`` cannot OOM."""
-
-    intercepted_binops = frozenset(["*", "**"])
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator_: str, left: Any, right: Any
-    ) -> Any:
-        if operator_ == "**":
-            if isinstance(right, int | float) and abs(right) > _MAX_POWER_EXPONENT:
-                raise SecurityError("exponent too large")
-            return operator.pow(left, right)
-        for seq, count in ((left, right), (right, left)):
-            if (
-                isinstance(seq, str | list | tuple)
-                and isinstance(count, int)
-                and len(seq) * count > MAX_RENDERED_CHARS
-            ):
-                raise SecurityError("repetition result too large")
-        return operator.mul(left, right)
-
-
-_ENV = _BoundedSandbox(
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=True,
-)
-_ENV.globals["range"] = _bounded_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +73,7 @@ def declared_variables(content: PromptContent) -> list[str]:
     problems: list[dict[str, Any]] = []
     for loc, source in content.sources():
         try:
-            ast = _ENV.parse(source)
+            ast = parse(source)
         except jinja2.TemplateSyntaxError as exc:
             problems.append(
                 {
@@ -217,9 +169,8 @@ def render(
 
 
 def _render_one(loc: str, source: str, variables: Mapping[str, Any]) -> str:
-    token = _range_budget.set([MAX_RANGE_ITEMS])
     try:
-        out = _ENV.from_string(source).render(dict(variables))
+        out = render_source(source, variables)
     except SecurityError as exc:
         raise TemplateError(f"Template {loc} attempted an unsafe operation: {exc}") from None
     except jinja2.UndefinedError as exc:
@@ -228,12 +179,10 @@ def _render_one(loc: str, source: str, variables: Mapping[str, Any]) -> str:
         ) from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"Template {loc} failed to render: {exc}") from None
-    except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+    except (TypeError, ValueError, LookupError, ArithmeticError, RecursionError) as exc:
         raise TemplateError(
             f"Template {loc} failed to render: {type(exc).__name__}: {exc}"
         ) from None
-    finally:
-        _range_budget.reset(token)
     if len(out) > MAX_RENDERED_CHARS:
         raise TemplateError(f"Template {loc} rendered more than {MAX_RENDERED_CHARS} characters")
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from prompt_ledger.errors import MissingVariables, TemplateError
@@ -110,3 +112,156 @@ def test_chat_rendering_as_text() -> None:
         {"role": "user", "content": "hi"},
     ]
     assert rendered.as_text() == "[system]\nBe brief\n\n[user]\nhi"
+
+
+def big_list_of_refs(levels: int) -> str:
+    """A template nesting ten references to one big string ``levels`` deep: cheap to build,
+    10**(levels + 6) characters once printed."""
+    source = "{% set l0 = ['x' * 999999] %}"
+    for n in range(1, levels + 1):
+        source += f"{{% set l{n} = [{', '.join([f'l{n - 1}'] * 10)}] %}}"
+    return source
+
+
+# Each of these would build a gigabyte or more if it ran; each must be refused before it does.
+AMPLIFICATIONS = {
+    "center filter": "{{ 'a'|center(10**9) }}",
+    "center method": "{{ 'a'.center(10**9) }}",
+    "ljust": "{{ 'a'.ljust(10**9) }}",
+    "rjust": "{{ 'a'.rjust(10**9) }}",
+    "zfill": "{{ 'a'.zfill(10**9) }}",
+    "expandtabs": "{{ 'a\\tb'.expandtabs(10**9) }}",
+    "bytes center": "{{ 'a'.encode().center(10**9) }}",
+    "to_bytes": "{{ (1).to_bytes(10**9, 'big') }}",
+    "format width": "{{ '{:>1000000000}'.format(1) }}",
+    "format nested width": "{{ '{:>{w}}'.format(1, w=10**9) }}",
+    "format precision": "{{ '{:.1000000000f}'.format(1.5) }}",
+    "format_map": "{{ '{a:>1000000000}'.format_map({'a': 1}) }}",
+    "format many fields": "{{ ('{:>999999}' * 1000).format(*range(1000)) }}",
+    "format repr": big_list_of_refs(3) + "{{ '{!r}'.format(l3) }}",
+    "printf width": "{{ '%1000000000d' % 1 }}",
+    "printf precision": "{{ '%.1000000000f' % 1.5 }}",
+    "printf star": "{{ '%*d' % (10**9, 1) }}",
+    "printf bytes": "{{ '%1000000000d'.encode() % 1 }}",
+    "format filter": "{{ '%1000000000d'|format(1) }}",
+    "indent": "{{ 'a\\nb'|indent(10**9) }}",
+    "indent per line": "{{ ('a\\n' * 1000)|indent('x' * 1000000) }}",
+    "lipsum": "{{ lipsum(10**6) }}",
+    "wordwrap wrapstring": "{{ ('a ' * 400000)|wordwrap(1, wrapstring='x' * 3000) }}",
+    "replace filter chained": "{{ ('a' * 1000)|replace('a', 'a' * 1000)|replace('a', 'aa') }}",
+    "replace method": "{{ ('a' * 1000).replace('a', 'a' * 1000).replace('a', 'aa') }}",
+    "join filter": "{{ range(100000)|join('x' * 100000) }}",
+    "join method": "{{ ('x' * 1000000).join(range(2000)|map('string')) }}",
+    "translate": "{{ ('x' * 999999).translate({120: 'y' * 999999}) }}",
+    "tojson indent": "{{ [1, 2, 3]|tojson(indent=10**9) }}",
+    "batch fill": "{{ [1]|batch(10**9, 'x')|list }}",
+    "slice count": "{{ [1]|slice(10**9)|list }}",
+    "urlize target": "{{ ('http://a.io ' * 80000)|urlize(target='x' * 13000) }}",
+    "list repetition": "{{ range(10)|list * 10**6 }}",
+    "bytes repetition": "{{ 'a'.encode() * 10**10 }}",
+    "nested list repetition": "{{ [['x' * 1000] * 1000] * 1000 }}",
+    "integer power tower": "{{ (((((9 ** 64) ** 64) ** 64) ** 64) ** 64) ** 64 }}",
+    "integer squaring": "{% set a = 9 ** 64 %}" + "{% set a = a * a %}" * 30 + "{{ a > 0 }}",
+    "doubling with +": "{% set s = 'x' * 1000000 %}" + "{% set s = s + s %}" * 10 + "{{ 1 }}",
+    "doubling with ~": "{% set s = 'x' * 1000000 %}" + "{% set s = s ~ s %}" * 10 + "{{ 1 }}",
+    "captured block": "{% set x %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}"
+    "{% endset %}",
+    "macro output": "{% macro m() %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}"
+    "{% endmacro %}{{ m()|length }}",
+    "filter block": "{% filter upper %}{% for i in range(100000) %}{{ 'x' * 100000 }}"
+    "{% endfor %}{% endfilter %}",
+    "printing shared references": big_list_of_refs(3) + "{{ l3 }}",
+    "stringifying shared references": big_list_of_refs(3) + "{{ l3|string|length }}",
+    "concatenating shared references": big_list_of_refs(3) + "{{ (l3 ~ '')|length }}",
+    "printf shared references": big_list_of_refs(3) + "{{ ('%s' % (l3,))|length }}",
+    "escaping chain": "{{ ('😀' * 300000)" + "|urlencode" * 12 + "|length }}",
+    "many big strings kept": "{% set s = 'x' * 900000 %}"
+    + "".join(f"{{% set v{i} = s ~ {i} %}}" for i in range(1200))
+    + "{{ 1 }}",
+    "many big slices kept": "{% set s = 'x' * 900000 %}"
+    + "".join(f"{{% set v{i} = s[{i}:] %}}" for i in range(1200))
+    + "{{ 1 }}",
+}
+
+
+@pytest.mark.parametrize("payload", AMPLIFICATIONS.values(), ids=AMPLIFICATIONS.keys())
+def test_amplification_is_refused_before_it_allocates(payload: str) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError) as caught:
+            render(text(payload), {}, [])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.status == 422
+    assert "unsafe operation" in caught.value.detail
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB allocated before refusing"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ 'a'|center(5) }}", "  a  "),
+        ("{{ 'ab'.ljust(4, '.') }}{{ '7'.zfill(3) }}{{ 'a\\tb'.expandtabs(2) }}", "ab..007a b"),
+        ("{{ '{:>5}'.format(1) }}|{{ '{0:{1}}'.format(3, '>4') }}", "    1|   3"),
+        ("{{ '{a}-{b!r}'.format_map({'a': 1, 'b': 'x'}) }}", "1-'x'"),
+        ("{{ '{:,}'.format(1234567) }}|{{ '{:08.3f}'.format(3.14159) }}", "1,234,567|0003.142"),
+        ("{{ '%5d' % 3 }}|{{ '%s+%s' % ('a', 'b') }}|{{ '100%%' % () }}", "    3|a+b|100%"),
+        ("{{ '%-*d|' % (4, 7) }}{{ '%(x)s' % {'x': 1} }}{{ '%s-%s'|format(1, 2) }}", "7   |11-2"),
+        ("{{ 'a\\nb'|indent(4) }}|{{ 'a\\nb'|indent('> ', first=True) }}", "a\n    b|> a\n> b"),
+        ("{{ 'the quick brown fox jumps over'|wordwrap(15) }}", "the quick brown\nfox jumps over"),
+        ("{{ lipsum(1, html=False)|wordcount > 5 }}", "True"),
+        ("{{ 'banana'|replace('a', 'b') }}|{{ 'banana'.replace('an', '') }}", "bbnbnb|ba"),
+        ("{{ ['a', 'b']|join(', ') }}|{{ '-'.join(range(3)|map('string')) }}", "a, b|0-1-2"),
+        ("{{ [{'n': 'x'}, {'n': 'y'}]|join('/', attribute='n') }}", "x/y"),
+        ("{{ 'x'|truncate(10**12) }}|{{ 'hello world foo'|truncate(9, leeway=0) }}", "x|hello..."),
+        ("{{ [1, [2]]|tojson(indent=2) }}", "[\n  1,\n  [\n    2\n  ]\n]"),
+        (
+            "{{ range(5)|batch(2, 0)|list }}|{{ range(5)|slice(2)|list }}",
+            "[[0, 1], [2, 3], [4, 0]]|[[0, 1, 2], [3, 4]]",
+        ),
+        (
+            "{{ 'ab' * 3 }}|{{ [1] * 2 }}|{{ 2 ** 10 }}|{{ 'a' + 'b' }}|{{ 'a' ~ 1 }}",
+            "ababab|[1, 1]|1024|ab|a1",
+        ),
+        ("{% set s = 'hello' %}{{ s[1:3] }}|{{ s[::-1] }}|{{ s[0] }}", "el|olleh|h"),
+        (
+            "{% macro hi(n) %}Hi {{ n }}{% endmacro %}{{ hi('Bo') }}|"
+            "{% set b %}{{ 1 + 1 }}{% endset %}{{ b }}|{% filter upper %}x{% endfilter %}",
+            "Hi Bo|2|X",
+        ),
+        (
+            "{% autoescape true %}{{ '<b>' ~ 'x' }}{% endautoescape %}|"
+            "{{ ('<b>%s</b>'|safe) % '<i>' }}",
+            "&lt;b&gt;x|<b>&lt;i&gt;</b>",
+        ),
+        (
+            "{% set ns = namespace(out='') %}{% for i in range(3) %}{% set ns.out = ns.out ~ i %}"
+            "{% endfor %}{{ ns.out }}",
+            "012",
+        ),
+        ("{{ ('x' * 1000000)|length }}", "1000000"),
+    ],
+)
+def test_ordinary_formatting_still_works(source: str, expected: str) -> None:
+    assert render(text(source), {}, []).text == expected
+
+
+def test_a_big_variable_can_be_shortened() -> None:
+    content = text("{{ doc|truncate(10) }} {{ doc|length }}")
+    assert render(content, {"doc": "word " * 400_000}, ["doc"]).text == "word... 2000000"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
+        "{{ '{0}'.format() }}",
+        "{{ '%(a)s' % {} }}",
+        "{{ 'x'.encode('no-such-codec') }}",
+    ],
+)
+def test_failing_template_code_is_a_template_error(source: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render(text(source), {}, [])
+    assert caught.value.status == 422
