@@ -2,20 +2,31 @@
 ``--app-dir bench --factory`` so each app runs in its own server process.
 
 - ``hello_app``: the baseline, a bare Starlette app with one plain-text route.
-- ``gateway_app``: our gateway, on the database named by ``DATABASE_URL``.
+- ``insert_app``: the baseline with a database write, Starlette + one INSERT per request
+  (then, when ``INSERT_WAIT`` is set, an ``asyncio.sleep`` of that many seconds, to stand in
+  for a provider's latency).
+- ``gateway_app``: our gateway, on the database named by ``DATABASE_URL`` (and, when
+  ``BENCH_OPENAI_BASE_URL`` is set, with its OpenAI provider pointed there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
+import psycopg
+import psycopg_pool
+from psycopg.types.json import Jsonb
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from prompt_ledger.gateway import create_gateway
-from prompt_ledger.settings import DEFAULT_API_KEY, Settings
+from prompt_ledger.settings import DEFAULT_API_KEY, Settings, libpq_url
 
 
 async def _hello(request: Request) -> PlainTextResponse:
@@ -27,6 +38,69 @@ def hello_app() -> Starlette:
     return Starlette(routes=[Route("/hello", _hello, methods=["GET"])])
 
 
+SCRATCH_DDL = """
+CREATE TABLE IF NOT EXISTS bench_scratch (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    payload jsonb NOT NULL
+)
+"""
+
+
+def insert_app() -> Starlette:
+    """The floor for a write endpoint: parse a JSON body, one INSERT ... RETURNING through a
+    psycopg_pool AsyncConnectionPool (sized like our gateway's), answer JSON."""
+    settings = Settings(_env_file=None, database_url=os.environ["DATABASE_URL"])
+    wait = float(os.environ.get("INSERT_WAIT") or 0)
+
+    async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
+        await connection.set_autocommit(True)
+
+    pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]] = (
+        psycopg_pool.AsyncConnectionPool(
+            libpq_url(os.environ["DATABASE_URL"]),
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            open=False,
+            configure=_autocommit,
+        )
+    )
+
+    async def insert(request: Request) -> JSONResponse:
+        body = await request.json()
+        async with pool.connection() as connection:
+            cursor = await connection.execute(
+                "INSERT INTO bench_scratch (payload) VALUES (%s) RETURNING id, created_at",
+                [Jsonb(body)],
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return JSONResponse({"id": row[0], "created_at": row[1].isoformat(), "status": "ok"})
+
+    async def health(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await pool.open(wait=True)
+        async with pool.connection() as connection:
+            await connection.execute(SCRATCH_DDL)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return Starlette(
+        routes=[
+            Route("/insert", insert, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
 def gateway_app() -> Starlette:
     """Our gateway exactly as served in production, pointed at the bench database."""
     settings = Settings(
@@ -34,5 +108,7 @@ def gateway_app() -> Starlette:
         database_url=os.environ["DATABASE_URL"],
         api_key=os.environ.get("API_KEY", DEFAULT_API_KEY),
         environment="bench",
+        openai_api_key=os.environ.get("BENCH_OPENAI_API_KEY"),
+        openai_base_url=os.environ.get("BENCH_OPENAI_BASE_URL"),
     )
     return create_gateway(settings=settings)

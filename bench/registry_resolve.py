@@ -24,39 +24,40 @@ Run: ``.venv/bin/python bench/registry_resolve.py [--duration 3] [--rounds 3] [-
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import math
-import multiprocessing
-import os
-import platform
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, replace
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-import psycopg
-from psycopg import sql
-from rich.console import Console
 from rich.table import Table
 
-from prompt_ledger import migrate
-from prompt_ledger.settings import DEFAULT_API_KEY, libpq_url
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
-BENCH_DIR = Path(__file__).resolve().parent
-API_KEY = DEFAULT_API_KEY
+from bench._common import (
+    API_KEY,
+    CLIENT_BOUND_CPU,
+    CLIENTS,
+    BenchError,
+    LoadResult,
+    LoadSpec,
+    Server,
+    api_client,
+    bench_database,
+    environment,
+    environment_line,
+    err,
+    fmt,
+    measure,
+    median_of,
+    report_console,
+    spawn_pool,
+    start_server,
+)
+
 PROMPT_NAME = "bench_prompt"
 PROMPT_BODY = {"template_source": "Summarize:\n{{text}}", "owner_team": "bench"}
 OURS_PATH = f"/v1/prompts/{PROMPT_NAME}"
@@ -64,146 +65,13 @@ HELLO_PATH = "/hello"
 
 TARGET_RPS_RATIO = 0.5
 TARGET_P99_MS = 5.0
-CLIENT_BOUND_CPU = 0.9  # client process busier than this: the client, not the server, is the limit
 
 APPS = ("hello", "ours")
-err = Console(stderr=True, highlight=False)
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot produce a trustworthy figure (bad response, server died, ...)."""
-
-
-# --- database ---------------------------------------------------------------------------------
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL pointing at another database."""
-    return urlunsplit(urlsplit(libpq_url(url))._replace(path=f"/{name}"))
-
-
-def _admin(server_url: str) -> psycopg.Connection[tuple[Any, ...]]:
-    return psycopg.connect(with_database(server_url, "postgres"), autocommit=True)
-
-
-def create_database(server_url: str, name: str) -> str:
-    drop_database(server_url, name)
-    with _admin(server_url) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return with_database(server_url, name)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with _admin(server_url) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
-
-
-@contextmanager
-def bench_database() -> Iterator[tuple[str, str]]:
-    """A fresh, migrated database: (its URL, where the server came from)."""
-    with ExitStack() as stack:
-        given = os.environ.get("DATABASE_URL")
-        if given:
-            server_url, origin = libpq_url(given), "DATABASE_URL"
-        else:
-            from prompt_ledger.embedded import EmbeddedPostgres
-
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="pl-bench-pg-"))
-            err.print("[dim]starting embedded PostgreSQL...[/dim]")
-            embedded = EmbeddedPostgres(Path(tmp) / "pgdata", delete_on_exit=True)
-            stack.callback(embedded.stop)
-            server_url, origin = embedded.url, "embedded"
-        name = f"pl_bench_{uuid.uuid4().hex[:12]}"
-        url = create_database(server_url, name)
-        stack.callback(drop_database, server_url, name)
-        migrate.upgrade(url)
-        yield url, origin
-
-
-# --- servers ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    base_url: str
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server process so far (Linux only)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(
-    stack: ExitStack, name: str, factory: str, ready_path: str, env: dict[str, str]
-) -> Server:
-    """``_apps:<factory>`` in its own single-worker uvicorn process; returns once it answers."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"_apps:{factory}",
-        "--factory",
-        "--app-dir",
-        str(BENCH_DIR),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    # The servers' own output goes to stderr so that --json keeps stdout clean.
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=sys.stderr)
-    stack.callback(_stop, process)
-    server = Server(name, process, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    with httpx.Client(base_url=server.base_url, trust_env=False, timeout=2.0) as client:
-        while True:
-            if process.poll() is not None:
-                raise BenchError(f"{name} server exited with code {process.returncode}")
-            try:
-                if client.get(ready_path).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise BenchError(f"{name} server did not become ready on {server.base_url}")
-            time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def seed(server: Server) -> None:
     """Create the prompt and check the endpoint under test returns it."""
-    headers = {"X-API-Key": API_KEY}
-    with httpx.Client(
-        base_url=server.base_url, headers=headers, trust_env=False, timeout=10.0
-    ) as client:
+    with api_client(server) as client:
         put = client.put(OURS_PATH, json=PROMPT_BODY)
         if put.status_code not in {200, 201}:
             raise BenchError(f"seeding PUT {OURS_PATH} -> {put.status_code}: {put.text[:300]}")
@@ -218,216 +86,6 @@ def seed(server: Server) -> None:
             or version.get("template_source") != PROMPT_BODY["template_source"]
         ):
             raise BenchError(f"GET {OURS_PATH} returned an unexpected prompt: {got.text[:300]}")
-
-
-# --- load generator (runs in its own process) -------------------------------------------------
-
-CLIENTS = ("raw", "httpx")
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    url: str
-    headers: dict[str, str]
-    concurrency: int
-    duration: float
-    max_requests: int
-    client: str = "raw"
-    server_timing: bool = False
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    requests: int
-    elapsed_s: float
-    rps: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    client_cpu: float  # busy fraction of the load generator's process during the round
-    app_p50_ms: float | None = None  # our Server-Timing app;dur, when asked for
-    app_p99_ms: float | None = None
-    server_cpu_us_per_req: float | None = None  # filled in by the parent
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    server_timing: str | None
-    body: bytes
-
-
-Fetch = Callable[[], Awaitable[Reply]]
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-def app_duration(server_timing: str | None) -> float | None:
-    """The ``app;dur=<ms>`` entry of a Server-Timing header."""
-    for part in (server_timing or "").split(","):
-        metric, _, params = part.strip().partition(";")
-        if metric == "app" and params.startswith("dur="):
-            return float(params[4:])
-    return None
-
-
-class RawConnection:
-    """One keep-alive HTTP/1.1 connection sending one fixed GET: the least client work per
-    request we can do in Python, so that the servers, not the client, set the pace."""
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        parts = urlsplit(url)
-        if parts.scheme != "http" or parts.hostname != "127.0.0.1" or parts.port is None:
-            raise BenchError(f"the raw client only talks to http://127.0.0.1:<port>, not {url}")
-        self._host, self._port = parts.hostname, parts.port
-        lines = [
-            f"GET {parts.path or '/'} HTTP/1.1",
-            f"Host: {parts.netloc}",
-            "User-Agent: prompt-ledger-bench",
-            "Accept: */*",
-            *(f"{name}: {value}" for name, value in headers.items()),
-        ]
-        self._request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def open(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(OSError):
-                await self._writer.wait_closed()
-
-    async def get(self) -> Reply:
-        reader, writer = self._reader, self._writer
-        if reader is None or writer is None:
-            raise BenchError("raw client: open() the connection first")
-        writer.write(self._request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status_line, *header_lines = head[:-4].split(b"\r\n")
-        status = int(status_line.split(b" ", 2)[1])
-        length, timing = 0, None
-        for line in header_lines:
-            name, _, value = line.partition(b":")
-            key = name.strip().lower()
-            if key == b"content-length":
-                length = int(value)
-            elif key == b"server-timing":
-                timing = value.strip().decode("latin-1")
-            elif key == b"transfer-encoding" or (
-                key == b"connection" and value.strip().lower() == b"close"
-            ):
-                raise BenchError(f"raw client: unsupported response header {line!r}")
-        body = await reader.readexactly(length) if length else b""
-        return Reply(status, timing, body)
-
-
-def _failure(url: str, reply: Reply) -> str | None:
-    if reply.status == 200:
-        return None
-    return f"GET {url} -> {reply.status}: {reply.body[:300].decode('utf-8', 'replace')}"
-
-
-async def _fetchers(spec: LoadSpec, stack: contextlib.AsyncExitStack) -> list[Fetch]:
-    """One fetch callable per concurrent worker, each with a warm connection."""
-    if spec.client == "httpx":
-        limits = httpx.Limits(
-            max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency
-        )
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(headers=spec.headers, limits=limits, timeout=10.0, trust_env=False)
-        )
-
-        async def fetch() -> Reply:
-            response = await client.get(spec.url)
-            return Reply(
-                response.status_code, response.headers.get("server-timing"), response.content
-            )
-
-        fetchers: list[Fetch] = [fetch] * spec.concurrency
-    else:
-        connections = [RawConnection(spec.url, spec.headers) for _ in range(spec.concurrency)]
-        for connection in connections:
-            stack.push_async_callback(connection.close)
-        await asyncio.gather(*(connection.open() for connection in connections))
-        fetchers = [connection.get for connection in connections]
-    # One untimed request per connection, so connection set-up is not measured.
-    for reply in await asyncio.gather(*(fetch() for fetch in fetchers)):
-        if (failure := _failure(spec.url, reply)) is not None:
-            raise BenchError(failure)
-    return fetchers
-
-
-async def _load(spec: LoadSpec) -> LoadResult:
-    async with contextlib.AsyncExitStack() as stack:
-        fetchers = await _fetchers(spec, stack)
-        latencies_ns: list[int] = []
-        app_ms: list[float] = []
-        failures: list[str] = []
-        remaining = spec.max_requests
-        started = time.perf_counter()
-        deadline = started + spec.duration
-        cpu_started = time.process_time()
-
-        async def worker(fetch: Fetch) -> None:
-            nonlocal remaining
-            while remaining > 0 and not failures and time.perf_counter() < deadline:
-                remaining -= 1
-                sent = time.perf_counter_ns()
-                try:
-                    reply = await fetch()
-                except (
-                    OSError,
-                    asyncio.IncompleteReadError,
-                    asyncio.LimitOverrunError,
-                    httpx.HTTPError,
-                    BenchError,
-                ) as exc:
-                    failures.append(f"GET {spec.url}: {type(exc).__name__}: {exc}")
-                    return
-                latencies_ns.append(time.perf_counter_ns() - sent)
-                if (failure := _failure(spec.url, reply)) is not None:
-                    failures.append(failure)
-                    return
-                if spec.server_timing and (dur := app_duration(reply.server_timing)) is not None:
-                    app_ms.append(dur)
-
-        try:  # one timer for the round (a per-request wait_for would cost a task each)
-            async with asyncio.timeout(spec.duration + 15):
-                await asyncio.gather(*(worker(fetch) for fetch in fetchers))
-        except TimeoutError:
-            raise BenchError(f"GET {spec.url}: the round did not finish in time") from None
-        elapsed = time.perf_counter() - started
-        client_cpu = (time.process_time() - cpu_started) / elapsed
-    if failures:
-        raise BenchError(f"{len(failures)} failed request(s); first: {failures[0]}")
-    latencies = sorted(ns / 1e6 for ns in latencies_ns)
-    app_sorted = sorted(app_ms)
-    return LoadResult(
-        requests=len(latencies),
-        elapsed_s=elapsed,
-        rps=len(latencies) / elapsed,
-        p50_ms=percentile(latencies, 50),
-        p90_ms=percentile(latencies, 90),
-        p99_ms=percentile(latencies, 99),
-        max_ms=latencies[-1] if latencies else math.nan,
-        client_cpu=client_cpu,
-        app_p50_ms=percentile(app_sorted, 50) if app_sorted else None,
-        app_p99_ms=percentile(app_sorted, 99) if app_sorted else None,
-    )
-
-
-def run_load(spec: LoadSpec) -> LoadResult:
-    return asyncio.run(_load(spec))
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -452,18 +110,6 @@ class Sample:
     result: LoadResult
 
 
-def measure(pool: ProcessPoolExecutor, server: Server, spec: LoadSpec) -> LoadResult:
-    cpu_before = server.cpu_seconds()
-    result = pool.submit(run_load, spec).result(timeout=spec.duration + 60)
-    cpu_after = server.cpu_seconds()
-    if server.process.poll() is not None:
-        raise BenchError(f"{server.name} server died (exit code {server.process.returncode})")
-    if cpu_before is None or cpu_after is None or not result.requests:
-        return result
-    # Includes the few untimed connection-warming requests: a slight, equal overestimate.
-    return replace(result, server_cpu_us_per_req=(cpu_after - cpu_before) / result.requests * 1e6)
-
-
 def run(config: Config) -> dict[str, Any]:
     samples: list[Sample] = []
     with ExitStack() as stack:
@@ -478,9 +124,7 @@ def run(config: Config) -> dict[str, Any]:
             "hello": (servers["hello"].base_url + HELLO_PATH, {}),
             "ours": (servers["ours"].base_url + OURS_PATH, {"X-API-Key": API_KEY}),
         }
-        pool = stack.enter_context(
-            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        )
+        pool: ProcessPoolExecutor = stack.enter_context(spawn_pool())
 
         def spec(app: str, concurrency: int, duration: float) -> LoadSpec:
             url, headers = targets[app]
@@ -512,11 +156,6 @@ def run(config: Config) -> dict[str, Any]:
     return report(config, samples, db_origin)
 
 
-def _median(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def report(config: Config, samples: list[Sample], db_origin: str) -> dict[str, Any]:
     summary: dict[str, dict[str, dict[str, float | None]]] = {}
     for app in APPS:
@@ -524,7 +163,7 @@ def report(config: Config, samples: list[Sample], db_origin: str) -> dict[str, A
         for mode in ("throughput", "latency"):
             results = [s.result for s in samples if s.app == app and s.mode == mode]
             summary[app][mode] = {
-                key: _median([getattr(r, key) for r in results])
+                key: median_of([getattr(r, key) for r in results])
                 for key in (
                     "rps",
                     "p50_ms",
@@ -548,15 +187,7 @@ def report(config: Config, samples: list[Sample], db_origin: str) -> dict[str, A
         "benchmark": "registry_resolve",
         "endpoint": f"GET {OURS_PATH}",
         "config": asdict(config),
-        "environment": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "loadavg_at_end": _loadavg(),  # others' work on the machine skews both apps
-            "database": db_origin,
-            "uvicorn_loop": "uvloop" if _has("uvloop") else "asyncio",
-            "uvicorn_http": "httptools" if _has("httptools") else "h11",
-        },
+        "environment": environment(db_origin),
         "summary": summary,
         "ratios": {
             "rps_ours_over_hello": rps_ratio,
@@ -595,23 +226,6 @@ def report(config: Config, samples: list[Sample], db_origin: str) -> dict[str, A
     }
 
 
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None or math.isnan(value) else format(value, spec)
-
-
 def print_table(result: dict[str, Any]) -> None:
     config, summary, ratios = result["config"], result["summary"], result["ratios"]
     targets = result["targets"]
@@ -631,55 +245,54 @@ def print_table(result: dict[str, Any]) -> None:
     ht, ot, hl, ol = hello["throughput"], ours["throughput"], hello["latency"], ours["latency"]
     table.add_row(
         f"req/s @c={c}",
-        _fmt(ht["rps"], ",.0f"),
-        _fmt(ot["rps"], ",.0f"),
-        _fmt(ratios["rps_ours_over_hello"], ".2f") + "x",
+        fmt(ht["rps"], ",.0f"),
+        fmt(ot["rps"], ",.0f"),
+        fmt(ratios["rps_ours_over_hello"], ".2f") + "x",
         f">= {TARGET_RPS_RATIO:.2f}x",
         verdict("rps_ratio", reliable=not result["client_bound"]),
     )
     table.add_row(
         "p50 ms @c=1",
-        _fmt(hl["p50_ms"], ".2f"),
-        _fmt(ol["p50_ms"], ".2f"),
-        _fmt(ratios["p50_ours_over_hello_c1"], ".2f") + "x",
+        fmt(hl["p50_ms"], ".2f"),
+        fmt(ol["p50_ms"], ".2f"),
+        fmt(ratios["p50_ours_over_hello_c1"], ".2f") + "x",
         "",
         "",
     )
     table.add_row(
         "p99 ms @c=1",
-        _fmt(hl["p99_ms"], ".2f"),
-        _fmt(ol["p99_ms"], ".2f"),
-        _fmt(ratios["p99_ours_over_hello_c1"], ".2f") + "x",
+        fmt(hl["p99_ms"], ".2f"),
+        fmt(ol["p99_ms"], ".2f"),
+        fmt(ratios["p99_ours_over_hello_c1"], ".2f") + "x",
         f"< {TARGET_P99_MS:g} ms",
         verdict("ours_p99_ms_c1"),
     )
     info = [  # context, no target
-        (f"p50 ms @c={c}", _fmt(ht["p50_ms"], ".2f"), _fmt(ot["p50_ms"], ".2f")),
-        (f"p99 ms @c={c}", _fmt(ht["p99_ms"], ".2f"), _fmt(ot["p99_ms"], ".2f")),
-        ("req/s @c=1", _fmt(hl["rps"], ",.0f"), _fmt(ol["rps"], ",.0f")),
+        (f"p50 ms @c={c}", fmt(ht["p50_ms"], ".2f"), fmt(ot["p50_ms"], ".2f")),
+        (f"p99 ms @c={c}", fmt(ht["p99_ms"], ".2f"), fmt(ot["p99_ms"], ".2f")),
+        ("req/s @c=1", fmt(hl["rps"], ",.0f"), fmt(ol["rps"], ",.0f")),
         (
             "in-app p50/p99 @c=1",
             "-",
-            f"{_fmt(ol['app_p50_ms'], '.2f')}/{_fmt(ol['app_p99_ms'], '.2f')}",
+            f"{fmt(ol['app_p50_ms'], '.2f')}/{fmt(ol['app_p99_ms'], '.2f')}",
         ),
-        (f"client CPU @c={c}", _fmt(ht["client_cpu"], ".0%"), _fmt(ot["client_cpu"], ".0%")),
+        (f"client CPU @c={c}", fmt(ht["client_cpu"], ".0%"), fmt(ot["client_cpu"], ".0%")),
     ]
     for metric, hello_value, ours_value in info:
         table.add_row(metric, hello_value, ours_value, "", "", "")
     table.add_row(  # client-independent: capacity ratio implied by server CPU per request
         f"CPU us/req @c={c}",
-        _fmt(ht["server_cpu_us_per_req"], ".0f"),
-        _fmt(ot["server_cpu_us_per_req"], ".0f"),
-        _fmt(ratios["cpu_per_req_hello_over_ours"], ".2f") + "x",
+        fmt(ht["server_cpu_us_per_req"], ".0f"),
+        fmt(ot["server_cpu_us_per_req"], ".0f"),
+        fmt(ratios["cpu_per_req_hello_over_ours"], ".2f") + "x",
         "",
         "",
     )
-    console = Console()
+    console = report_console()
     console.print(table)
     env = result["environment"]
     console.print(
-        f"[dim]python {env['python']}, {env['cpus']} CPUs (load {env['loadavg_at_end']}), uvicorn "
-        f"{env['uvicorn_loop']}/{env['uvicorn_http']}, database: {env['database']}; "
+        f"[dim]{environment_line(env)}; "
         f"client: {config['client']}; latencies are client-observed (they include "
         "the load generator's own cost); in-app = our Server-Timing app;dur[/dim]"
     )

@@ -9,6 +9,7 @@ str.format wrapping): re-run tests/unit/test_templates.py on every Jinja upgrade
 """
 
 import contextvars
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Set, ValuesView
@@ -310,6 +311,12 @@ _ENV.globals.update(range=_bounded_range, lipsum=_bounded_lipsum)
 _ENV.filters.update({name: _guarded_filter(name, f) for name, f in _ENV.filters.items()})
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str) -> jinja2.Template:
+    """Compiling costs more than rendering; versions are immutable, so cache by source."""
+    return _ENV.from_string(source)
+
+
 def parse(source: str) -> nodes.Template:
     """Parse a template (raises jinja2.TemplateSyntaxError)."""
     return _ENV.parse(source)
@@ -319,6 +326,6 @@ def render_source(source: str, variables: Mapping[str, Any]) -> str:
     """Render one template within fresh budgets (raises Jinja2 and Python errors as they come)."""
     token = _budget.set([MAX_RANGE_ITEMS, MAX_BUILT_CHARS])
     try:
-        return _ENV.from_string(source).render(dict(variables))
+        return _compiled(source).render(dict(variables))
     finally:
         _budget.reset(token)

@@ -127,7 +127,10 @@ def run_curl(argv: list[str], env: dict[str, str]) -> httpx.Response:
             data = next(args)
         else:
             url = arg
-    expand = lambda s: re.sub(r"\$(\w+)", lambda m: env[m.group(1)], s)  # noqa: E731
+
+    def expand(text: str) -> str:
+        return re.sub(r"\$(\w+)", lambda m: env[m.group(1)], text)
+
     return httpx.request(
         method,
         expand(url),

@@ -1,0 +1,564 @@
+"""Benchmark: async executions, from ``POST /v1/executions:submit`` to a drained queue.
+
+Side by side in one run, rounds interleaved (bare, ours, bare, ours, ...), medians over rounds:
+
+- ``bare``: a bare procrastinate App (PsycopgConnector, on the same database and a pool sized
+  like ours) with a task ``noop`` that returns at once: ``--jobs`` jobs are deferred in one
+  batch (untimed), then a worker drains them (timed): the floor the queue itself sets.
+- ``ours``: ``--jobs`` executions are submitted through our gateway one at a time (the client
+  measures the enqueue latency), then our worker (``Container`` + its procrastinate app, with
+  the options ``Queue.run_worker`` uses in production) drains them (timed). Every execution
+  must end ``succeeded`` (checked in the database), or the run fails.
+
+Both workers run with the same ``--concurrency`` and ``wait=False`` (they stop once the queue is
+empty and their jobs are done), in a worker process of their own; the gateway, the stub LLM and
+the load generator each have theirs. Our executions call the loopback stub LLM (latency 0)
+through the OpenAI SDK (``--provider stub``, default) or the offline demo provider
+(``--provider demo``, no network).
+
+Targets:
+- enqueue latency (client-observed, concurrency 1): p50 <= 5 ms;
+- drain rate: ours >= 0.8x the bare no-op jobs/s.
+
+The database is $DATABASE_URL's server, or an embedded PostgreSQL; either way a fresh database
+is created, migrated, seeded, and dropped at the end.
+
+Run: ``.venv/bin/python bench/async_drain.py [--jobs 2000] [--rounds 3] [--json] [--check]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.table import Table
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
+
+from bench._common import (
+    API_KEY,
+    BenchError,
+    LoadResult,
+    LoadSpec,
+    api_client,
+    bench_database,
+    environment,
+    environment_line,
+    err,
+    expect,
+    fmt,
+    measure,
+    median_of,
+    report_console,
+    run_body,
+    seed_executions,
+    spawn_pool,
+    start_server,
+    start_stub_llm,
+    target,
+    verdict,
+)
+
+from prompt_ledger.settings import Settings
+
+SUBMIT_PATH = "/v1/executions:submit"
+NOOP_QUEUE = "bench_noop"
+PROVIDERS = {"stub": ("openai", "gpt-4o-mini"), "demo": ("demo", "demo-echo")}
+
+TARGET_ENQUEUE_P50_MS = 5.0
+TARGET_DRAIN_RATIO = 0.8
+
+SIDES = ("bare", "ours")
+
+
+# --- the workers (run in a process of their own) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrainSpec:
+    side: str  # "bare" or "ours"
+    database_url: str
+    jobs: int  # bare: how many no-op jobs to defer first; ours: how many are queued
+    concurrency: int
+    openai_base_url: str | None = None
+    analyze: bool = False  # ANALYZE procrastinate_jobs once the jobs are in, before the clock
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    jobs: int
+    elapsed_s: float
+    jobs_per_s: float
+    worker_cpu: float  # busy fraction of the worker process while draining
+    stub_cpu_us_per_job: float | None = None  # filled in by the parent
+    # The planner's row estimate for procrastinate_jobs when the drain started (the fetch plan
+    # depends on it), and whether the table had been analyzed (by autovacuum or --analyze).
+    planner_rows: float | None = None
+    analyzed: bool | None = None
+
+
+def bench_settings(spec: DrainSpec) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=spec.database_url,
+        api_key=API_KEY,
+        environment="bench",
+        openai_api_key="sk-bench" if spec.openai_base_url else None,
+        openai_base_url=spec.openai_base_url,
+        worker_concurrency=spec.concurrency,
+    )
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """The options ``Queue.run_worker`` passes in production (keep in step with
+    src/prompt_ledger/queue.py), except ``wait=False``; both sides use the same."""
+    return {
+        "wait": False,
+        "concurrency": settings.worker_concurrency,
+        "shutdown_graceful_timeout": settings.worker_shutdown_grace,
+        "delete_jobs": "successful",
+        "install_signal_handlers": False,
+        "fetch_job_polling_interval": settings.worker_poll_seconds,
+        "update_heartbeat_interval": min(10.0, settings.stalled_after_seconds / 3),
+        "stalled_worker_timeout": settings.stalled_after_seconds,
+    }
+
+
+async def _warm(pool: Any, size: int) -> None:
+    """Open the pool's connections before the clock starts (a long-lived worker has them)."""
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(size):
+            await stack.enter_async_context(pool.connection())
+
+
+async def _jobs_table_stats(pool: Any, analyze: bool) -> tuple[float, bool]:
+    """(planner's row estimate, analyzed yet?) of procrastinate_jobs, which decide the plan of
+    procrastinate's fetch query; ANALYZE the table first when asked to."""
+    async with pool.connection() as connection:
+        if analyze:
+            await connection.execute("ANALYZE procrastinate_jobs")
+        cursor = await connection.execute(
+            "SELECT c.reltuples, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL "
+            "AS analyzed FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid "
+            "WHERE c.oid = 'procrastinate_jobs'::regclass"
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    if isinstance(row, dict):  # our pool's connections return dict rows
+        return float(row["reltuples"]), bool(row["analyzed"])
+    return float(row[0]), bool(row[1])
+
+
+async def _timed_worker(app: Any, **options: Any) -> tuple[float, float]:
+    cpu, started = time.process_time(), time.perf_counter()
+    await app.run_worker_async(**options)
+    elapsed = time.perf_counter() - started
+    return elapsed, (time.process_time() - cpu) / elapsed
+
+
+async def _drain_bare(spec: DrainSpec) -> DrainResult:
+    import procrastinate
+
+    from prompt_ledger.db.store import Database
+
+    settings = bench_settings(spec)
+    db = Database(
+        settings.require_database_url(),
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+    )
+    await db.open()
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+    @app.task(name="noop", queue=NOOP_QUEUE)
+    async def noop() -> None:
+        return None
+
+    await app.open_async(pool=db.pool)
+    try:
+        await noop.batch_defer_async(*({} for _ in range(spec.jobs)))
+        rows, analyzed = await _jobs_table_stats(db.pool, spec.analyze)
+        await _warm(db.pool, settings.db_pool_max_size)
+        elapsed, cpu = await _timed_worker(app, queues=[NOOP_QUEUE], **worker_options(settings))
+    finally:
+        await app.close_async()
+        await db.close()
+    return DrainResult(
+        spec.jobs, elapsed, spec.jobs / elapsed, cpu, planner_rows=rows, analyzed=analyzed
+    )
+
+
+async def _drain_ours(spec: DrainSpec) -> DrainResult:
+    from prompt_ledger.container import Container
+    from prompt_ledger.queue import EXECUTIONS_QUEUE
+
+    settings = bench_settings(spec)
+    container = Container(settings)
+    await container.open()
+    try:
+        await container.queue.open()
+        if spec.openai_base_url:
+            container.providers.get("openai")  # build the SDK client before the clock starts
+        rows, analyzed = await _jobs_table_stats(container.db.pool, spec.analyze)
+        await _warm(container.db.pool, settings.db_pool_max_size)
+        elapsed, cpu = await _timed_worker(
+            container.queue.app,
+            queues=[EXECUTIONS_QUEUE],
+            additional_context={"container": container},
+            **worker_options(settings),
+        )
+    finally:
+        await container.aclose()
+    return DrainResult(
+        spec.jobs, elapsed, spec.jobs / elapsed, cpu, planner_rows=rows, analyzed=analyzed
+    )
+
+
+def drain(spec: DrainSpec) -> DrainResult:
+    return asyncio.run(_drain_bare(spec) if spec.side == "bare" else _drain_ours(spec))
+
+
+# --- checks (in the parent, on the database) --------------------------------------------------
+
+
+def _counts(database_url: str, query: str) -> dict[str, int]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return {str(status): int(count) for status, count in conn.execute(query).fetchall()}
+
+
+def check_bare(database_url: str) -> None:
+    """Successful jobs are deleted (``delete_jobs='successful'``): none may be left."""
+    left = _counts(
+        database_url,
+        f"SELECT status, count(*) FROM procrastinate_jobs WHERE queue_name = '{NOOP_QUEUE}' "
+        "GROUP BY status",
+    )
+    if left:
+        raise BenchError(f"no-op jobs left after the bare drain: {left}")
+
+
+def check_ours(database_url: str, expected: int) -> None:
+    """Every async execution so far succeeded, and no execution job is left."""
+    statuses = _counts(
+        database_url,
+        "SELECT status, count(*) FROM executions WHERE execution_mode = 'async' GROUP BY status",
+    )
+    if statuses != {"succeeded": expected}:
+        raise BenchError(f"expected {expected} succeeded executions, found {statuses}")
+    left = _counts(
+        database_url,
+        "SELECT status, count(*) FROM procrastinate_jobs WHERE queue_name = 'executions' "
+        "GROUP BY status",
+    )
+    if left:
+        raise BenchError(f"execution jobs left after our drain: {left}")
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    jobs: int
+    rounds: int
+    concurrency: int
+    warmup_jobs: int
+    provider: str
+    client: str
+    analyze: bool
+
+
+@dataclass(frozen=True)
+class Round:
+    round: int
+    bare: DrainResult
+    ours: DrainResult
+    enqueue: LoadResult
+
+
+def run(config: Config) -> dict[str, Any]:
+    rounds: list[Round] = []
+    provider, model = PROVIDERS[config.provider]
+    with ExitStack() as stack:
+        database_url, db_origin = stack.enter_context(bench_database())
+        stub = start_stub_llm(stack, 0.0) if config.provider == "stub" else None
+        env = {"DATABASE_URL": database_url, "API_KEY": API_KEY}
+        if stub is not None:
+            env |= {"BENCH_OPENAI_API_KEY": "sk-bench", "BENCH_OPENAI_BASE_URL": stub.base_url}
+        gateway = start_server(stack, "ours", "gateway_app", "/health", env)
+        seed_executions(gateway, provider, model)
+        body = run_body(provider=provider, model=model)
+        with api_client(gateway) as client:  # one submission, checked in full
+            queued = expect(client.post(SUBMIT_PATH, json=body), 202)
+        if queued.get("status") != "queued" or queued.get("served_by") != provider:
+            raise BenchError(f"the check submission was not queued for {provider}: {queued}")
+        submitted = 1
+        loader: ProcessPoolExecutor = stack.enter_context(spawn_pool())
+        worker: ProcessPoolExecutor = stack.enter_context(spawn_pool())
+        base_url = stub.base_url if stub is not None else None
+
+        def submit(jobs: int) -> LoadResult:
+            nonlocal submitted
+            spec = LoadSpec(
+                gateway.base_url + SUBMIT_PATH,
+                {"Content-Type": "application/json", "X-API-Key": API_KEY},
+                concurrency=1,
+                duration=max(60.0, jobs * 0.05),
+                max_requests=jobs,
+                client=config.client,
+                server_timing=True,
+                method="POST",
+                body=json.dumps(body).encode(),
+                expect_status=202,
+                expect_in_body=b'"status":"queued"',
+            )
+            result = measure(loader, gateway, spec)
+            submitted += result.requests + 1  # + the untimed connection-warming request
+            if result.requests + 1 != jobs:
+                raise BenchError(f"submitted {result.requests + 1} of {jobs} executions in time")
+            return result
+
+        def drain_side(side: str, jobs: int) -> DrainResult:
+            spec = DrainSpec(side, database_url, jobs, config.concurrency, base_url, config.analyze)
+            stub_before = stub.cpu_seconds() if stub is not None else None
+            result = worker.submit(drain, spec).result(timeout=120 + jobs * 0.1)
+            if stub is not None:
+                stub.check_alive()
+                stub_after = stub.cpu_seconds()
+                if side == "ours" and stub_before is not None and stub_after is not None:
+                    stub_cpu = (stub_after - stub_before) / jobs * 1e6
+                    result = replace(result, stub_cpu_us_per_job=stub_cpu)
+            if side == "bare":
+                check_bare(database_url)
+            else:
+                check_ours(database_url, submitted)
+            return result
+
+        # Warm-up (not recorded): imports and connections in every process, our caches; and
+        # the check submission above gets drained.
+        drain_side("bare", config.warmup_jobs)
+        submit(config.warmup_jobs)
+        drain_side("ours", submitted)
+        for number in range(1, config.rounds + 1):
+            bare = drain_side("bare", config.jobs)
+            _log(number, config.rounds, "bare", bare)
+            enqueue = submit(config.jobs)
+            err.print(
+                f"[dim]round {number}/{config.rounds} ours   enqueue  {enqueue.requests + 1} "
+                f"submitted, {enqueue.rps:6.0f}/s  p50 {enqueue.p50_ms:5.2f} ms  "
+                f"p99 {enqueue.p99_ms:5.2f} ms  "
+                f"in-app p50 {fmt(enqueue.app_p50_ms, '.2f')} ms[/dim]"
+            )
+            ours = drain_side("ours", config.jobs)
+            _log(number, config.rounds, "ours", ours)
+            rounds.append(Round(number, bare, ours, enqueue))
+    return report(config, rounds, db_origin)
+
+
+def _log(number: int, total: int, side: str, result: DrainResult) -> None:
+    err.print(
+        f"[dim]round {number}/{total} {side:6} drain    {result.jobs} jobs in "
+        f"{result.elapsed_s:5.2f} s = {result.jobs_per_s:7.0f}/s  "
+        f"worker cpu {result.worker_cpu:4.0%}  planner rows {fmt(result.planner_rows, '.0f')}"
+        f"{' (analyzed)' if result.analyzed else ''}[/dim]"
+    )
+
+
+def report(config: Config, rounds: list[Round], db_origin: str) -> dict[str, Any]:
+    def med(values: list[float | None]) -> float | None:
+        return median_of(values)
+
+    summary: dict[str, dict[str, float | None]] = {
+        side: {
+            key: med([getattr(getattr(r, side), key) for r in rounds])
+            for key in ("jobs_per_s", "elapsed_s", "worker_cpu", "stub_cpu_us_per_job")
+        }
+        for side in SIDES
+    }
+    summary["enqueue"] = {
+        key: med([getattr(r.enqueue, key) for r in rounds])
+        for key in (
+            "rps",
+            "p50_ms",
+            "p90_ms",
+            "p99_ms",
+            "max_ms",
+            "app_p50_ms",
+            "app_p99_ms",
+            "server_cpu_us_per_req",
+        )
+    }
+    # Ratio per round (same machine state), then the median.
+    ratio = med([r.ours.jobs_per_s / r.bare.jobs_per_s for r in rounds])
+    enqueue_p50 = summary["enqueue"]["p50_ms"]
+    return {
+        "benchmark": "async_drain",
+        "endpoint": f"POST {SUBMIT_PATH} + worker",
+        "config": asdict(config),
+        "provider": {
+            "stub": "openai SDK -> loopback stub LLM (latency 0)",
+            "demo": "offline demo provider (no network)",
+        }[config.provider],
+        "environment": environment(db_origin),
+        "summary": summary,
+        "ratios": {"drain_ours_over_bare": ratio},
+        "targets": {
+            "enqueue_p50_ms": target(enqueue_p50, "<=", TARGET_ENQUEUE_P50_MS),
+            "drain_ratio": target(ratio, ">=", TARGET_DRAIN_RATIO),
+        },
+        "rounds": [
+            {
+                "round": r.round,
+                "bare": asdict(r.bare),
+                "ours": asdict(r.ours),
+                "enqueue": asdict(r.enqueue),
+            }
+            for r in rounds
+        ],
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    config, summary, targets = result["config"], result["summary"], result["targets"]
+    bare, ours, enqueue = summary["bare"], summary["ours"], summary["enqueue"]
+
+    def mark(name: str) -> str:
+        return verdict(targets[name]["pass"])
+
+    table = Table(
+        title=f"async executions: submit + drain ({config['jobs']} jobs per round, median of "
+        f"{config['rounds']} rounds, worker concurrency {config['concurrency']})"
+    )
+    for column in ("metric", "bare no-op", "ours", "ratio", "target", ""):
+        table.add_column(column, justify="left" if column in {"metric", "target"} else "right")
+    table.add_row(
+        "drain jobs/s",
+        fmt(bare["jobs_per_s"], ",.0f"),
+        fmt(ours["jobs_per_s"], ",.0f"),
+        fmt(result["ratios"]["drain_ours_over_bare"], ".2f") + "x",
+        f">= {TARGET_DRAIN_RATIO:.2f}x",
+        mark("drain_ratio"),
+    )
+    table.add_row(
+        "drain seconds",
+        fmt(bare["elapsed_s"], ".2f"),
+        fmt(ours["elapsed_s"], ".2f"),
+        "",
+        "",
+        "",
+    )
+    table.add_row(
+        "worker CPU busy",
+        fmt(bare["worker_cpu"], ".0%"),
+        fmt(ours["worker_cpu"], ".0%"),
+        "",
+        "",
+        "",
+    )
+    table.add_row("stub CPU us/job", "", fmt(ours["stub_cpu_us_per_job"], ".0f"), "", "", "")
+
+    def planner(side: str) -> str:  # per round: the planner's row estimate, * = analyzed
+        return " ".join(
+            fmt(r[side]["planner_rows"], ".0f") + ("*" if r[side]["analyzed"] else "")
+            for r in result["rounds"]
+        )
+
+    table.add_row(
+        "jobs-table planner rows (per round)", planner("bare"), planner("ours"), "", "", ""
+    )
+    table.add_row(
+        "enqueue p50 ms @c=1",
+        "",
+        fmt(enqueue["p50_ms"], ".2f"),
+        "",
+        f"<= {TARGET_ENQUEUE_P50_MS:g} ms",
+        mark("enqueue_p50_ms"),
+    )
+    for label, key in (("enqueue p99 ms @c=1", "p99_ms"), ("enqueue max ms @c=1", "max_ms")):
+        table.add_row(label, "", fmt(enqueue[key], ".2f"), "", "", "")
+    table.add_row(
+        "enqueue Server-Timing app p50/p99",
+        "",
+        f"{fmt(enqueue['app_p50_ms'], '.2f')}/{fmt(enqueue['app_p99_ms'], '.2f')}",
+        "",
+        "",
+        "",
+    )
+    table.add_row(
+        "enqueue server CPU us/req", "", fmt(enqueue["server_cpu_us_per_req"], ".0f"), "", "", ""
+    )
+    console = report_console()
+    console.print(table)
+    console.print(
+        f"[dim]{environment_line(result['environment'])}; provider: {result['provider']}; "
+        "enqueue latency is client-observed; drain = worker start to worker exit "
+        "(wait=False); planner rows = pg_class.reltuples of procrastinate_jobs when the drain "
+        "started (* = the table had been analyzed): procrastinate's fetch plan depends on "
+        "it[/dim]"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--jobs", type=int, default=2000, help="jobs per round and side (default 2000)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="worker concurrency, both sides (default 10)"
+    )
+    parser.add_argument(
+        "--warmup-jobs", type=int, default=100, help="unrecorded warm-up jobs per side"
+    )
+    parser.add_argument(
+        "--provider",
+        choices=tuple(PROVIDERS),
+        default="stub",
+        help="'stub': the OpenAI SDK against the loopback stub LLM (default); 'demo': offline",
+    )
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="ANALYZE procrastinate_jobs before each drain (default: leave the planner "
+        "statistics to autovacuum, as in production after a burst)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+    if min(args.jobs, args.rounds, args.concurrency, args.warmup_jobs) < 1 or args.jobs < 2:
+        parser.error("--jobs (>= 2), --rounds, --concurrency and --warmup-jobs must be positive")
+    config = Config(
+        args.jobs,
+        args.rounds,
+        args.concurrency,
+        args.warmup_jobs,
+        args.provider,
+        args.client,
+        args.analyze,
+    )
+    try:
+        result = run(config)
+    except BenchError as exc:
+        err.print(f"[red]benchmark failed: {exc}[/red]")
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+    missed = not all(t["pass"] for t in result["targets"].values())
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

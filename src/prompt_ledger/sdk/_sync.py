@@ -1,0 +1,361 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType, TracebackType
+from typing import Any, TypeVar, Unpack
+
+import httpx
+
+from prompt_ledger.sdk import _specs as specs
+from prompt_ledger.sdk._base import Core, Poller, log
+from prompt_ledger.sdk._cache import Key
+from prompt_ledger.sdk.errors import PromptLedgerAPIError
+from prompt_ledger.sdk.options import (
+    ExecutionFilters,
+    PromptFilters,
+    PromptOptions,
+    RunOptions,
+    Template,
+)
+from prompt_ledger.sdk.types import (
+    DiffResult,
+    Execution,
+    Label,
+    LabelEvent,
+    Model,
+    Page,
+    Prompt,
+    PromptRef,
+    PromptSummary,
+    RegisterResult,
+    RenderResult,
+    ResolveFailure,
+    SavedPrompt,
+    Version,
+)
+
+T = TypeVar("T")
+
+
+class PromptLedger:
+    """Client of a PromptLedger server.
+
+    ``api_url`` and ``api_key`` default to ``PROMPT_LEDGER_URL`` and ``PROMPT_LEDGER_API_KEY``
+    (the key is sent as ``X-API-Key``). ``timeout`` applies to every request, also through an
+    injected ``http_client`` (pass one to set proxies, limits or a test transport; it is not
+    closed by ``close()``).
+
+    Retries: connection errors, 429 and 5xx are retried up to ``max_retries`` times, waiting
+    what ``Retry-After`` says (up to 60 s; longer is raised at once) or else an exponential
+    backoff with jitter (0.5 s, 1 s, 2 s ... 8 s). A request the server may already have acted
+    on is resent only when that is safe: reads, PUTs and content-addressed writes are; a POST
+    run is only with an ``Idempotency-Key``. ``execute``/``submit`` therefore always send one
+    (``idempotency_key=``, or a fresh ``pl-sdk-<uuid>`` per call, reused by its retries): the
+    server answers a resend with the original execution, so a prompt never runs twice, and a
+    resend that finds the first still running waits as its 409's ``Retry-After`` says. A
+    ``ProviderError`` (502: the LLM failed; recorded as a failed execution) is not retried.
+
+    Prompt cache: ``get_prompt`` results are kept in-process for ``cache_ttl`` seconds (a hit
+    is a dict lookup: no I/O, no lock), then served stale for up to ``stale_ttl`` more seconds
+    while a background thread revalidates them (``If-None-Match``, 304 when unchanged). Writes
+    through this client drop the entries they affect. When the server cannot be reached (or
+    answers 5xx/429), ``get_prompt`` serves what it holds, even expired, else its ``fallback``.
+    """
+
+    def __init__(
+        self,
+        api_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        cache_ttl: float = 60.0,
+        stale_ttl: float = 300.0,
+    ) -> None:
+        self._core = Core(
+            api_url,
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            cache_ttl=cache_ttl,
+            stale_ttl=stale_ttl,
+            http_client=http_client,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._refresher: ThreadPoolExecutor | None = None
+        self._refresher_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    def __repr__(self) -> str:
+        return f"PromptLedger(api_url={self._core.base_url!r})"
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait for background refreshes, then close the HTTP client if this client made it."""
+        with self._refresher_lock:
+            refresher, self._refresher, self._closed = self._refresher, None, True
+        if refresher is not None:
+            refresher.shutdown(wait=True, cancel_futures=True)
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> PromptLedger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- transport -----------------------------------------------------------------------
+
+    def _request(self, spec: specs.Spec[T]) -> T:
+        core, attempt = self._core, 0
+        while True:
+            request = self._http.build_request(**core.request_args(spec))
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                delay = core.delay_after_error(spec, attempt, exc)
+            else:
+                if core.accepted(response):
+                    return core.parse(spec, response)
+                delay = core.delay_after_response(spec, attempt, response)
+            time.sleep(delay)
+            attempt += 1
+
+    # --- the prompt cache ----------------------------------------------------------------
+
+    def get_prompt(
+        self,
+        name: str,
+        *,
+        label: str | None = None,
+        version: int | None = None,
+        fallback: Template | None = None,
+    ) -> Prompt:
+        """The prompt resolved to its active version (or ``label`` / ``version``), from the
+        cache when fresh. ``fallback`` (template text or chat messages) is served when the
+        server cannot be reached and nothing is cached."""
+        key: Key = (name, label, version)
+        prompt, refresh = self._core.cache.lookup(key)
+        if prompt is not None:
+            if refresh:
+                self._refresh_in_background(key)
+            return prompt
+        return self._resolve(key, fallback)
+
+    def render_local(
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        label: str | None = None,
+        version: int | None = None,
+        fallback: Template | None = None,
+    ) -> RenderResult:
+        """Render through the cache with the server's own sandboxed renderer (no I/O on a
+        cache hit)."""
+        prompt = self.get_prompt(name, label=label, version=version, fallback=fallback)
+        return prompt.render(variables)
+
+    def prefetch(self, prompts: Iterable[str | PromptRef]) -> list[Prompt | ResolveFailure]:
+        """Resolve many prompts in one round trip (per 200) and cache them."""
+        return [
+            item
+            for batch in self._core.prefetch_batches(prompts)
+            for item in batch.finish(self._request(batch.spec))
+        ]
+
+    def clear_cache(self) -> None:
+        self._core.cache.clear()
+
+    def _resolve(self, key: Key, fallback: Template | None) -> Prompt:
+        spec, generation = self._core.begin_resolve(key)
+        try:
+            result = self._request(spec)
+        except PromptLedgerAPIError as exc:
+            return self._core.rescue(key, exc, fallback)
+        return self._core.finish_resolve(key, generation, result)
+
+    def _refresh_in_background(self, key: Key) -> None:
+        with self._refresher_lock:
+            if self._closed:
+                self._core.cache.release(key)
+                return
+            if self._refresher is None:
+                self._refresher = ThreadPoolExecutor(2, thread_name_prefix="prompt-ledger-cache")
+            try:
+                self._refresher.submit(self._refresh, key)
+            except RuntimeError:  # shutting down
+                self._core.cache.release(key)
+
+    def _refresh(self, key: Key) -> None:
+        try:
+            self._resolve(key, None)
+        except Exception as exc:  # a refresh must never escape its thread
+            log.warning("background refresh of prompt %r failed: %s", key[0], exc)
+        finally:
+            self._core.cache.release(key)
+
+    # --- prompts -------------------------------------------------------------------------
+
+    def create_prompt(
+        self, name: str, template: Template, **options: Unpack[PromptOptions]
+    ) -> SavedPrompt:
+        """Create the prompt, or add a version when the content changed (``created`` says)."""
+        return self._request(specs.put_prompt(name, template, options))
+
+    def update_prompt(
+        self, name: str, template: Template, **options: Unpack[PromptOptions]
+    ) -> SavedPrompt:
+        """A new version (active by default); identical content creates nothing."""
+        return self._request(specs.put_prompt(name, template, options))
+
+    def register_code_prompts(
+        self, prompts: specs.CodePrompts, *, created_by: str | None = None
+    ) -> list[RegisterResult]:
+        """Register code-defined prompts (tracking mode): ``[(name, template), ...]``, a
+        mapping, or a class/module whose public string attributes are the prompts."""
+        items = specs.code_prompts(prompts)
+        return [
+            result
+            for batch in specs.batches(items, specs.REGISTER_BATCH)
+            for result in self._request(specs.register(batch, created_by))
+        ]
+
+    def register_prompts_from(
+        self, source: type | ModuleType, *, created_by: str | None = None
+    ) -> list[RegisterResult]:
+        """Register every public string attribute of ``source`` (the seeds' ``class Prompts``)."""
+        return self.register_code_prompts(source, created_by=created_by)
+
+    def list_prompts(self, **filters: Unpack[PromptFilters]) -> Page[PromptSummary]:
+        return self._request(specs.list_prompts(filters))
+
+    def render(
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        label: str | None = None,
+        version: int | None = None,
+    ) -> RenderResult:
+        """Server-side render preview (no LLM call)."""
+        return self._request(specs.render(name, variables, label, version))
+
+    def list_versions(
+        self, name: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Version]:
+        return self._request(specs.list_versions(name, limit, cursor))
+
+    def get_version(self, name: str, number: int) -> Version:
+        return self._request(specs.get_version(name, number))
+
+    def activate_version(
+        self, name: str, number: int, *, reason: str | None = None, actor: str | None = None
+    ) -> Prompt:
+        """Make a version active (rollback)."""
+        return self._request(specs.activate_version(name, number, reason, actor))
+
+    def archive_version(self, name: str, number: int) -> Version:
+        return self._request(specs.archive_version(name, number))
+
+    def diff(self, name: str, from_version: int, to_version: int) -> DiffResult:
+        return self._request(specs.diff(name, from_version, to_version))
+
+    def list_labels(self, name: str) -> list[Label]:
+        return self._request(specs.list_labels(name))
+
+    def set_label(
+        self,
+        name: str,
+        label: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> list[Label]:
+        """Point ``label`` at ``version`` (the move is recorded in the label history)."""
+        return self._request(specs.set_label(name, label, version, reason, actor))
+
+    def remove_label(self, name: str, label: str, *, reason: str | None = None) -> None:
+        self._request(specs.remove_label(name, label, reason))
+
+    def label_history(
+        self, name: str, *, label: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[LabelEvent]:
+        return self._request(specs.label_history(name, label, limit, cursor))
+
+    def list_models(
+        self, *, provider: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[Model]:
+        return self._request(specs.list_models(provider, limit, cursor))
+
+    # --- executions ----------------------------------------------------------------------
+
+    def execute(
+        self,
+        prompt_name: str,
+        variables: Mapping[str, Any] | None = None,
+        **options: Unpack[RunOptions],
+    ) -> Execution:
+        """Run a prompt synchronously and return the recorded execution."""
+        return self._request(specs.execution("run", prompt_name, variables, options))
+
+    def submit(
+        self,
+        prompt_name: str,
+        variables: Mapping[str, Any] | None = None,
+        **options: Unpack[RunOptions],
+    ) -> Execution:
+        """Queue a prompt run (durably accepted); ``wait()`` for its result."""
+        return self._request(specs.execution("submit", prompt_name, variables, options))
+
+    def wait(
+        self, execution_id: str, *, timeout: float = 60.0, poll_interval: float = 0.25
+    ) -> Execution:
+        """Poll until the execution is succeeded, failed or cancelled (raises
+        :class:`WaitTimeoutError` after ``timeout`` seconds)."""
+        poller = Poller(str(execution_id), timeout, poll_interval)
+        while (delay := poller.next_delay(self.get_execution(execution_id))) is not None:
+            time.sleep(delay)
+        assert poller.last is not None
+        return poller.last
+
+    def get_execution(self, execution_id: str) -> Execution:
+        return self._request(specs.get_execution(execution_id))
+
+    def list_executions(self, **filters: Unpack[ExecutionFilters]) -> Page[Execution]:
+        return self._request(specs.list_executions(filters))
+
+    def cancel_execution(self, execution_id: str) -> Execution:
+        """Cancel a queued execution (409 once it has started)."""
+        return self._request(specs.cancel_execution(execution_id))
+
+    # --- pagination ----------------------------------------------------------------------
+
+    def paginate(self, fetch: Callable[..., Page[T]], /, *args: Any, **kwargs: Any) -> Iterator[T]:
+        """Every item of a list, page after page: ``paginate(ledger.list_prompts, limit=200)``."""
+        cursor = kwargs.pop("cursor", None)
+        while True:
+            page = fetch(*args, **kwargs, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
