@@ -30,8 +30,9 @@ async def run_worker(settings: Settings, *, install_signal_handlers: bool = True
             prometheus_client.start_http_server(settings.worker_metrics_port)
             refresher = asyncio.create_task(_refresh_gauges(container))
         except OSError as exc:  # e.g. a second worker on one host: run, just without metrics
-            log.warning("no metrics: cannot listen on port %s (%s)",
-                        settings.worker_metrics_port, exc)
+            log.warning(
+                "no metrics: cannot listen on port %s (%s)", settings.worker_metrics_port, exc
+            )
     try:
         report = await container.maintenance.recover()  # pick up what a dead worker left behind
         log.info(
