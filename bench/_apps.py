@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,6 +30,10 @@ from starlette.routing import Route
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import DEFAULT_API_KEY, Settings, libpq_url
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # uvicorn loads this as `_apps`
+
+from bench._common import SCRATCH_DDL
+
 
 async def _hello(request: Request) -> PlainTextResponse:
     return PlainTextResponse("hello")
@@ -36,15 +42,6 @@ async def _hello(request: Request) -> PlainTextResponse:
 def hello_app() -> Starlette:
     """The floor: what Starlette + uvicorn cost on this machine with no work at all."""
     return Starlette(routes=[Route("/hello", _hello, methods=["GET"])])
-
-
-SCRATCH_DDL = """
-CREATE TABLE IF NOT EXISTS bench_scratch (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    payload jsonb NOT NULL
-)
-"""
 
 
 def insert_app() -> Starlette:

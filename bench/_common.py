@@ -239,6 +239,13 @@ TEXT = (
 )
 
 
+# A scratch table for the baselines that write (Starlette + one INSERT, the equivalent job).
+SCRATCH_DDL = (
+    "CREATE TABLE IF NOT EXISTS bench_scratch (id bigint GENERATED ALWAYS AS IDENTITY "
+    "PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), payload jsonb NOT NULL)"
+)
+
+
 def run_body(text: str = TEXT, provider: str = PROVIDER, model: str = MODEL) -> dict[str, Any]:
     """The body of ``POST /v1/executions:run`` (or ``:submit``) for the bench prompt."""
     return {

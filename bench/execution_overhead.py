@@ -20,6 +20,10 @@ Targets:
   p99 <= 10 ms; the server's own ``Server-Timing: overhead`` (app minus provider time) is
   reported alongside;
 - throughput at ``--concurrency`` (default 50): ours >= 0.5x the Starlette + one INSERT req/s.
+  Mind the ceiling: at concurrency C and stub latency L, ours cannot pass C / L req/s (Little's
+  law; 1000 req/s at the defaults) however little CPU it uses, while the insert baseline is only
+  CPU-bound; ``--insert-wait L`` puts the baseline under the same ceiling. The server CPU per
+  request row compares the two independently of both.
 
 The database is $DATABASE_URL's server, or an embedded PostgreSQL; either way a fresh database
 is created, migrated, seeded, and dropped at the end.

@@ -325,11 +325,19 @@ WITH finished AS (
 SELECT execution_id, status FROM finished;
 
 -- claim_execution --
--- A worker takes an execution for one attempt (queued or left running by a dead worker)
+-- A worker's job takes an execution for one attempt: a queued one, or a running one whose
+-- attempt belongs to this job (retried after its worker died) or to no live job. So two jobs
+-- of one execution never run it at the same time.
 UPDATE executions e
-SET status = 'running', attempts = e.attempts + 1, started_at = COALESCE(e.started_at, now())
+SET status = 'running', attempts = e.attempts + 1, started_at = COALESCE(e.started_at, now()),
+    job_id = %(job_id)s
 FROM execution_inputs i, prompt_versions v, prompts p, models m
-WHERE e.execution_id = %(execution_id)s AND e.status IN ('queued', 'running')
+WHERE e.execution_id = %(execution_id)s
+  AND (e.status = 'queued'
+       OR (e.status = 'running'
+           AND (e.job_id IS NOT DISTINCT FROM %(job_id)s::bigint
+                OR NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                               WHERE j.id = e.job_id AND j.status = 'doing'))))
   AND i.execution_id = e.execution_id AND v.version_id = e.version_id
   AND p.prompt_id = e.prompt_id AND m.model_id = e.model_id
 RETURNING e.execution_id, e.project_id, e.attempts, e.trace_id, e.rendered_prompt, e.served_by,

@@ -230,13 +230,14 @@ class Executions:
             return replay, True
         return await self._get(who, row["execution_id"]), False
 
-    async def attempt(self, execution_id: UUID) -> None:
-        """One worker attempt. Raises RetryLater on a transient failure with attempts left."""
+    async def attempt(self, execution_id: UUID, *, job_id: int | None) -> None:
+        """One worker attempt by queue job ``job_id``. Raises RetryLater on a transient failure
+        with attempts left."""
         started = time.perf_counter()
         async with self._db.connect() as q:
-            row = await q.row("claim_execution", execution_id=execution_id)
+            row = await q.row("claim_execution", execution_id=execution_id, job_id=job_id)
         if row is None:
-            return  # finished, cancelled or unknown: nothing to do (idempotent)
+            return  # finished, cancelled, unknown or being run by another job: nothing to do
         version = Version.model_validate(row["version"])
         attempt = Attempt(
             execution_id,
