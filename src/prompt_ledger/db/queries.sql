@@ -278,12 +278,12 @@ WITH execution AS (
             %(correlation_id)s, %(idempotency_key)s, %(request_hash)s, %(trace_id)s,
             CASE WHEN %(status)s::text = 'running' THEN now() END)
     ON CONFLICT (project_id, idempotency_key) DO NOTHING
-    RETURNING execution_id, created_at
+    RETURNING *
 ), inputs AS (
     INSERT INTO execution_inputs (execution_id, variables_json, model_config_json, params_json)
     SELECT execution_id, %(variables)s, %(model_config)s, %(params)s FROM execution
 )
-SELECT execution_id, created_at FROM execution;
+SELECT * FROM execution;
 
 -- set_execution_job --
 -- Remember which queue job carries an async execution
@@ -322,7 +322,7 @@ WITH finished AS (
     FROM finished f
     WHERE f.status IN ('succeeded', 'failed')
 )
-SELECT execution_id, status FROM finished;
+SELECT * FROM finished;
 
 -- claim_execution --
 -- A worker's job takes an execution for one attempt: a queued one, or a running one whose

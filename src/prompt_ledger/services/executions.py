@@ -180,8 +180,10 @@ class Executions:
                 transient=exc.transient,
             ) from exc
         provider_seconds = time.perf_counter() - provider_started
-        await self._finish_ok(attempt, completion, provider_seconds)
-        return RunOutcome(await self._get(who, execution_id), provider_seconds)
+        finished = await self._finish_ok(attempt, completion, provider_seconds)
+        if finished is None:  # pragma: no cover - a sync run is never finished by anyone else
+            return RunOutcome(await self._get(who, execution_id), provider_seconds)
+        return RunOutcome(_view(finished, prepared, body), provider_seconds)
 
     # --- async -----------------------------------------------------------------------------
 
@@ -228,7 +230,7 @@ class Executions:
             replay = await self._replay(who, key or "", request_hash, sync=False)
             assert replay is not None
             return replay, True
-        return await self._get(who, row["execution_id"]), False
+        return _view(row, prepared, body), False
 
     async def attempt(self, execution_id: UUID, *, job_id: int | None) -> None:
         """One worker attempt by queue job ``job_id``. Raises RetryLater on a transient failure
@@ -514,9 +516,9 @@ class Executions:
 
     async def _finish_ok(
         self, attempt: Attempt, completion: Completion, provider_seconds: float
-    ) -> None:
+    ) -> dict[str, Any] | None:
         cost = _cost(completion, attempt.prices) if attempt.served_by != "demo" else Decimal(0)
-        await self._finish(
+        return await self._finish(
             attempt,
             provider_seconds,
             status="succeeded",
@@ -563,12 +565,12 @@ class Executions:
         cost_usd: Decimal | None,
         error: ProviderError | None,
         attributes: dict[str, Any],
-    ) -> None:
+    ) -> dict[str, Any] | None:
         latency_ms = round((time.perf_counter() - attempt.started) * 1000)
         if attempt.trace.parent_span:
             attributes = {**attributes, "parent_span_id": attempt.trace.parent_span}
         async with self._db.connect() as q:
-            await q.row(
+            finished = await q.row(
                 "finish_execution",
                 execution_id=attempt.execution_id,
                 status=status,
@@ -596,6 +598,26 @@ class Executions:
             cost_usd=cost_usd,
             provider_seconds=provider_seconds,
         )
+        return finished
+
+
+def _view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> Execution:
+    """The execution as just written, without reading it back."""
+    return Execution.model_validate(
+        {
+            **row,
+            "prompt_name": prepared.prompt.name,
+            "version_number": prepared.version.version_number,
+            "provider": prepared.model.provider,
+            "model_name": prepared.model.model_name,
+            "variables": body.variables,
+            "model_config": {
+                "provider": prepared.model.provider,
+                "model_name": prepared.model.model_name,
+            },
+            "params": prepared.params,
+        }
+    )
 
 
 def _request_hash(body: RunBody) -> str:
