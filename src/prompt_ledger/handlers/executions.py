@@ -12,7 +12,7 @@ from prompt_ledger.bodies_executions import (
 from prompt_ledger.handlers.common import path_uuid
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.records import Execution
-from prompt_ledger.services.executions import Trace
+from prompt_ledger.services.outcomes import Trace
 
 
 def _header(call: Call, name: str, limit: int) -> str | None:

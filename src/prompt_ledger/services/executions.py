@@ -11,13 +11,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from prompt_ledger import metrics, templates
+from prompt_ledger import templates
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies import Page, bad_cursor, cursor_value, page_of
 from prompt_ledger.bodies_executions import ExecutionDetail, ExecutionListQuery, RunBody
@@ -31,6 +30,7 @@ from prompt_ledger.errors import (
 from prompt_ledger.providers.base import Completion, CompletionRequest, ProviderError
 from prompt_ledger.providers.catalog import Providers
 from prompt_ledger.records import Execution, Model, Prompt, Span, Version
+from prompt_ledger.services.outcomes import Attempt, Outcomes, Trace
 from prompt_ledger.services.registry import content_of
 from prompt_ledger.settings import Settings
 
@@ -56,27 +56,6 @@ class RetryLater(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Trace:
-    trace_id: str
-    parent_span: str | None = None
-
-    @classmethod
-    def from_traceparent(cls, header: str | None) -> Trace:
-        """W3C traceparent ``00-<trace-id>-<parent-id>-<flags>``; a new trace when absent/bad."""
-        if header:
-            parts = header.strip().split("-")
-            if (
-                len(parts) == 4
-                and len(parts[1]) == 32
-                and len(parts[2]) == 16
-                and all(c in "0123456789abcdef" for c in parts[1] + parts[2])
-                and parts[1] != "0" * 32
-            ):
-                return cls(parts[1], parts[2])
-        return cls(secrets.token_hex(16))
-
-
-@dataclass(frozen=True, slots=True)
 class Prepared:
     prompt: Prompt
     version: Version
@@ -91,19 +70,6 @@ class Prepared:
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
-    """One provider call for one execution, and what its outcome is recorded with."""
-
-    execution_id: UUID
-    started: float
-    trace: Trace
-    provider: str
-    model_name: str
-    served_by: str
-    prices: tuple[Decimal | None, Decimal | None]
-
-
-@dataclass(frozen=True, slots=True)
 class RunOutcome:
     execution: Execution
     provider_seconds: float
@@ -115,6 +81,7 @@ class Executions:
         self._db = db
         self._providers = providers
         self._settings = settings
+        self._outcomes = Outcomes(db)
 
     # --- sync ------------------------------------------------------------------------------
 
@@ -169,7 +136,7 @@ class Executions:
         try:
             completion = await self._complete(attempt, prepared.completion_request())
         except ProviderError as exc:
-            await self._finish_failed(attempt, exc, time.perf_counter() - provider_started)
+            await self._outcomes.failed(attempt, exc, time.perf_counter() - provider_started)
             headers = {"Retry-After": str(int(exc.retry_after or 1))} if exc.transient else {}
             raise ProviderFailed(
                 exc.message,
@@ -180,7 +147,7 @@ class Executions:
                 transient=exc.transient,
             ) from exc
         provider_seconds = time.perf_counter() - provider_started
-        finished = await self._finish_ok(attempt, completion, provider_seconds)
+        finished = await self._outcomes.succeeded(attempt, completion, provider_seconds)
         if finished is None:  # pragma: no cover - a sync run is never finished by anyone else
             return RunOutcome(await self._get(who, execution_id), provider_seconds)
         return RunOutcome(_view(finished, prepared, body), provider_seconds)
@@ -260,7 +227,7 @@ class Executions:
                 transient=False,
                 kind="attempts_exhausted",
             )
-            await self._finish_failed(attempt, exhausted, 0.0)
+            await self._outcomes.failed(attempt, exhausted, 0.0)
             return
         try:
             rendered = templates.render(
@@ -270,7 +237,7 @@ class Executions:
             failure = ProviderError(
                 exc.detail, provider=attempt.served_by, transient=False, kind="render"
             )
-            await self._finish_failed(attempt, failure, 0.0)
+            await self._outcomes.failed(attempt, failure, 0.0)
             return
         request = _completion_request(row["model_name"], rendered, row["params_json"])
         provider_started = time.perf_counter()
@@ -288,9 +255,9 @@ class Executions:
                 raise RetryLater(
                     self._backoff(row["attempts"], exc.retry_after), exc.message
                 ) from exc
-            await self._finish_failed(attempt, exc, time.perf_counter() - provider_started)
+            await self._outcomes.failed(attempt, exc, time.perf_counter() - provider_started)
             return
-        await self._finish_ok(attempt, completion, time.perf_counter() - provider_started)
+        await self._outcomes.succeeded(attempt, completion, time.perf_counter() - provider_started)
 
     async def _complete(self, attempt: Attempt, request: CompletionRequest) -> Completion:
         """Call the provider. Adapters raise ProviderError; anything else is a bug, but the
@@ -307,7 +274,7 @@ class Executions:
                 transient=False,
                 kind="internal",
             )
-            await self._finish_failed(attempt, failure, time.perf_counter() - provider_started)
+            await self._outcomes.failed(attempt, failure, time.perf_counter() - provider_started)
             raise
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
@@ -514,92 +481,6 @@ class Executions:
             "params": Jsonb(prepared.params),
         }
 
-    async def _finish_ok(
-        self, attempt: Attempt, completion: Completion, provider_seconds: float
-    ) -> dict[str, Any] | None:
-        cost = _cost(completion, attempt.prices) if attempt.served_by != "demo" else Decimal(0)
-        return await self._finish(
-            attempt,
-            provider_seconds,
-            status="succeeded",
-            response_text=completion.text,
-            prompt_tokens=completion.prompt_tokens,
-            response_tokens=completion.completion_tokens,
-            cost_usd=cost,
-            error=None,
-            attributes={
-                "served_by": attempt.served_by,
-                "finish_reason": completion.finish_reason,
-                "response_model": completion.model,
-            },
-        )
-
-    async def _finish_failed(
-        self, attempt: Attempt, exc: ProviderError, provider_seconds: float
-    ) -> None:
-        await self._finish(
-            attempt,
-            provider_seconds,
-            status="failed",
-            response_text=None,
-            prompt_tokens=None,
-            response_tokens=None,
-            cost_usd=None,
-            error=exc,
-            attributes={
-                "served_by": attempt.served_by,
-                "provider_status": exc.status,
-                "transient": exc.transient,
-            },
-        )
-
-    async def _finish(
-        self,
-        attempt: Attempt,
-        provider_seconds: float,
-        *,
-        status: str,
-        response_text: str | None,
-        prompt_tokens: int | None,
-        response_tokens: int | None,
-        cost_usd: Decimal | None,
-        error: ProviderError | None,
-        attributes: dict[str, Any],
-    ) -> dict[str, Any] | None:
-        latency_ms = round((time.perf_counter() - attempt.started) * 1000)
-        if attempt.trace.parent_span:
-            attributes = {**attributes, "parent_span_id": attempt.trace.parent_span}
-        async with self._db.connect() as q:
-            finished = await q.row(
-                "finish_execution",
-                execution_id=attempt.execution_id,
-                status=status,
-                response_text=response_text,
-                prompt_tokens=prompt_tokens,
-                response_tokens=response_tokens,
-                latency_ms=latency_ms,
-                provider_latency_ms=round(provider_seconds * 1000),
-                cost_usd=cost_usd,
-                error_type=error.kind if error else None,
-                error_message=error.message[:2000] if error else None,
-                span_name="llm.completion",
-                span_input=None,
-                span_output=None,
-                span_model=f"{attempt.provider}/{attempt.model_name}",
-                span_attributes=Jsonb(attributes),
-            )
-        metrics.record_execution(
-            status=status,
-            provider=attempt.provider,
-            model=attempt.model_name,
-            served_by=attempt.served_by,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=response_tokens,
-            cost_usd=cost_usd,
-            provider_seconds=provider_seconds,
-        )
-        return finished
-
 
 def _view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> Execution:
     """The execution as just written, without reading it back."""
@@ -658,16 +539,3 @@ def _completion_request(
         stop=params.get("stop"),
         extra=extra,
     )
-
-
-def _cost(completion: Completion, prices: tuple[Decimal | None, Decimal | None]) -> Decimal | None:
-    input_price, output_price = prices
-    if completion.prompt_tokens is None or completion.completion_tokens is None:
-        return None
-    if input_price is None or output_price is None:
-        return None
-    total = (
-        Decimal(completion.prompt_tokens) * input_price
-        + Decimal(completion.completion_tokens) * output_price
-    ) / Decimal(1_000_000)
-    return total.quantize(Decimal("0.00000001"))
