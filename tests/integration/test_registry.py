@@ -386,3 +386,11 @@ async def test_batch_resolve(client: httpx.AsyncClient) -> None:
     assert got[1]["version"]["template_source"] == "B1"
     assert got[2] == {"name": "missing", "status": 404, "detail": "Prompt 'missing' not found."}
     assert got[3]["status"] == 404
+
+
+async def test_diff_without_final_newlines(client: httpx.AsyncClient) -> None:
+    await put(client, "p", "Hello!")
+    await put(client, "p", "Hi!")
+    diff = (await client.get("/v1/prompts/p/diff", params={"from": 1, "to": 2})).json()
+    assert "-Hello!\n" in diff["template_diff"]
+    assert "+Hi!\n" in diff["template_diff"]

@@ -23,7 +23,8 @@ from prompt_ledger.sdk import (
     ValidationError,
 )
 from tests.conftest import DEV_KEY
-from tests.sdk.conftest import async_http, free_port_url
+from tests.live_gateway import free_port_url
+from tests.sdk.conftest import async_http
 from tests.sdk.fakes import Log, RecordingTransport
 
 

@@ -25,7 +25,7 @@ from prompt_ledger.sdk import (
 )
 from prompt_ledger.sdk.errors import parse_retry_after
 from tests.conftest import DEV_KEY
-from tests.sdk.conftest import free_port_url
+from tests.live_gateway import free_port_url
 from tests.sdk.fakes import Script, problem
 
 STATUSES: list[tuple[int, type[APIStatusError]]] = [

@@ -6,6 +6,7 @@ commands work on the base install."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.panel import Panel
 
-from prompt_ledger.cli.app import app, console
+from prompt_ledger.cli.app import SERVER_PANEL, app, console
+from prompt_ledger.cli.output import JsonFlag, Output
 
 if TYPE_CHECKING:
     from prompt_ledger.settings import Settings
@@ -29,20 +31,28 @@ def _settings() -> Settings:
     return Settings()
 
 
-@app.command()
-def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+@app.command(rich_help_panel=SERVER_PANEL)
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    json_output: JsonFlag = False,
+) -> None:
     """Upgrade the database schema (ours and procrastinate's) to REVISION."""
     from prompt_ledger import migrate as migrations
 
     migrations.upgrade(_settings().require_database_url(), revision)
-    console.print(f"[green]Database migrated to {revision}.[/green]")
+    Output(json_output).emit(
+        {"revision": revision},
+        lambda: console.print(f"[green]Database migrated to {revision}.[/green]"),
+    )
 
 
-@app.command("seed-models")
-def seed_models() -> None:
+@app.command("seed-models", rich_help_panel=SERVER_PANEL)
+def seed_models(json_output: JsonFlag = False) -> None:
     """Load the curated model list with prices (idempotent)."""
     count = asyncio.run(_seed(_settings()))
-    console.print(f"[green]{count} models loaded.[/green]")
+    Output(json_output).emit(
+        {"models": count}, lambda: console.print(f"[green]{count} models loaded.[/green]")
+    )
 
 
 async def _seed(settings: Settings) -> int:
@@ -55,7 +65,7 @@ async def _seed(settings: Settings) -> int:
         await container.aclose()
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
@@ -74,7 +84,7 @@ def serve(
     )
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def function(
     target: Annotated[str, typer.Argument(help="Function to serve, e.g. registry.")],
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
@@ -100,7 +110,7 @@ def function(
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the function server
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def worker() -> None:
     """Run a queue worker: queued executions and the periodic upkeep."""
     from prompt_ledger.worker import main as worker_main
@@ -109,21 +119,26 @@ def worker() -> None:
 
 
 jobs_app = typer.Typer(help="Run one periodic task once (for platform cron).", no_args_is_help=True)
-app.add_typer(jobs_app, name="jobs")
+app.add_typer(jobs_app, name="jobs", rich_help_panel=SERVER_PANEL)
 
 
 @jobs_app.command("recover")
-def jobs_recover() -> None:
+def jobs_recover(json_output: JsonFlag = False) -> None:
     """Retry stalled jobs, re-queue orphaned executions, fail abandoned sync runs."""
     report = asyncio.run(_maintenance("recover"))
-    console.print(f"[green]recover:[/green] {report}")
+    Output(json_output).emit(
+        dataclasses.asdict(report)
+        if dataclasses.is_dataclass(report) and not isinstance(report, type)
+        else {"report": str(report)},
+        lambda: console.print(f"[green]recover:[/green] {report}"),
+    )
 
 
 @jobs_app.command("prune")
-def jobs_prune() -> None:
+def jobs_prune(json_output: JsonFlag = False) -> None:
     """Delete finished queue jobs older than JOB_RETENTION_HOURS (the ledger keeps everything)."""
     asyncio.run(_maintenance("prune"))
-    console.print("[green]prune: done[/green]")
+    Output(json_output).emit({"pruned": True}, lambda: console.print("[green]prune: done[/green]"))
 
 
 async def _maintenance(task: str) -> object:
@@ -140,7 +155,7 @@ async def _maintenance(task: str) -> object:
         await container.aclose()
 
 
-@app.command()
+@app.command(rich_help_panel=SERVER_PANEL)
 def dev(
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import ModuleType, TracebackType
 from typing import Any, TypeVar, Unpack
+from uuid import UUID
 
 import httpx
 
@@ -21,12 +22,15 @@ from prompt_ledger.sdk.options import (
     Template,
 )
 from prompt_ledger.sdk.types import (
+    ApiKey,
+    CreatedKey,
     DiffResult,
     Execution,
     Label,
     LabelEvent,
     Model,
     Page,
+    Project,
     Prompt,
     PromptRef,
     PromptSummary,
@@ -295,6 +299,32 @@ class AsyncPromptLedger:
         self, *, provider: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[Model]:
         return await self._request(specs.list_models(provider, limit, cursor))
+
+    # --- projects and API keys (admin scope) ---------------------------------------------
+
+    async def create_project(self, name: str) -> Project:
+        """Create a project (409 when the name is taken)."""
+        return await self._request(specs.create_project(name))
+
+    async def list_projects(self, *, limit: int = 50, cursor: str | None = None) -> Page[Project]:
+        return await self._request(specs.list_projects(limit, cursor))
+
+    async def create_key(
+        self, project_id: str | UUID, name: str, *, scopes: Sequence[str] | None = None
+    ) -> CreatedKey:
+        """Create an API key of a project. ``key`` of the answer is the secret, shown once.
+        Without ``scopes`` the server grants prompts:read, prompts:write and execute."""
+        return await self._request(specs.create_key(project_id, name, scopes))
+
+    async def list_keys(
+        self, project_id: str | UUID, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[ApiKey]:
+        """A project's keys (prefixes and scopes; never the secrets)."""
+        return await self._request(specs.list_keys(project_id, limit, cursor))
+
+    async def revoke_key(self, project_id: str | UUID, key_id: str | UUID) -> ApiKey:
+        """Revoke a key at once, in every server process (revoking twice is harmless)."""
+        return await self._request(specs.revoke_key(project_id, key_id))
 
     # --- executions ----------------------------------------------------------------------
 

@@ -24,12 +24,15 @@ from prompt_ledger.sdk.options import (
     Template,
 )
 from prompt_ledger.sdk.types import (
+    ApiKey,
+    CreatedKey,
     DiffResult,
     Execution,
     Label,
     LabelEvent,
     Model,
     Page,
+    Project,
     Prompt,
     PromptRef,
     PromptSummary,
@@ -290,6 +293,41 @@ def list_models(provider: str | None, limit: int, cursor: str | None) -> Spec[Pa
         _page(Model),
         params=_query(provider=provider, limit=limit, cursor=cursor),
     )
+
+
+# --- projects and API keys (admin) ----------------------------------------------------------
+
+
+def create_project(name: str) -> Spec[Project]:
+    # A second create of the same name is refused (409): not resent after a lost answer.
+    return Spec("POST", "/v1/projects", _model(Project), body={"name": name}, replay_safe=False)
+
+
+def list_projects(limit: int, cursor: str | None) -> Spec[Page[Project]]:
+    return Spec("GET", "/v1/projects", _page(Project), params=_query(limit=limit, cursor=cursor))
+
+
+def _keys(project_id: str | uuid.UUID) -> str:
+    return f"/v1/projects/{quote(str(project_id), safe='')}/keys"
+
+
+def create_key(
+    project_id: str | uuid.UUID, name: str, scopes: Sequence[str] | None
+) -> Spec[CreatedKey]:
+    body: dict[str, Any] = {"name": name}
+    if scopes is not None:
+        body["scopes"] = list(scopes)
+    # A resend would create a second key: not resent after a lost answer.
+    return Spec("POST", _keys(project_id), _model(CreatedKey), body=body, replay_safe=False)
+
+
+def list_keys(project_id: str | uuid.UUID, limit: int, cursor: str | None) -> Spec[Page[ApiKey]]:
+    return Spec("GET", _keys(project_id), _page(ApiKey), params=_query(limit=limit, cursor=cursor))
+
+
+def revoke_key(project_id: str | uuid.UUID, key_id: str | uuid.UUID) -> Spec[ApiKey]:
+    # Idempotent on the server (the first revocation time is kept): safe to resend.
+    return Spec("DELETE", f"{_keys(project_id)}/{quote(str(key_id), safe='')}", _model(ApiKey))
 
 
 # --- executions ----------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from prompt_ledger import records
 
 __all__ = [
+    "ApiKey",
+    "CreatedKey",
     "DiffResult",
     "Execution",
     "Label",
@@ -26,6 +28,7 @@ __all__ = [
     "Message",
     "Model",
     "Page",
+    "Project",
     "Prompt",
     "PromptRef",
     "PromptSummary",
@@ -108,6 +111,25 @@ class Model(records.Model, Subscriptable):
 
 class Span(records.Span, Subscriptable):
     pass
+
+
+class Project(records.Project, Subscriptable):
+    pass
+
+
+class ApiKey(records.ApiKey, Subscriptable):
+    """An API key as listed: its prefix and scopes, never the secret."""
+
+
+class CreatedKey(APIObject):
+    """A new API key: ``key`` is the secret, shown this once (the server stores its hash)."""
+
+    key: str
+    key_id: UUID
+    project_id: UUID
+    name: str
+    prefix: str
+    scopes: list[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,7 +345,9 @@ class Executions:
     # --- internals -----------------------------------------------------------------------------
 
     async def _get(self, who: Principal, execution_id: UUID) -> Execution:
-        return await self.get(who, execution_id)
+        """The execution as run/submit answer it (spans are for GET /v1/executions/{id})."""
+        detail = await self.get(who, execution_id)
+        return Execution.model_validate(detail.model_dump(by_alias=True, exclude={"spans"}))
 
     async def _replay(
         self, who: Principal, key: str, request_hash: str, *, sync: bool

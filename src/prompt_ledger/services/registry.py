@@ -538,10 +538,19 @@ def _pretty(value: dict[str, Any]) -> str:
 
 
 def _unified(old: str, new: str, from_number: int, to_number: int) -> str:
+    """A unified diff; a missing final newline is marked the way diff(1) marks it, so the last
+    lines of both sides never run together."""
+
+    def lines(text: str) -> list[str]:
+        found = text.splitlines(keepends=True)
+        if found and not found[-1].endswith("\n"):
+            found[-1] += "\n\\ No newline at end of file\n"
+        return found
+
     return "".join(
         difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
+            lines(old),
+            lines(new),
             fromfile=f"v{from_number}",
             tofile=f"v{to_number}",
         )

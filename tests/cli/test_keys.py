@@ -1,0 +1,91 @@
+"""``promptledger projects`` and ``promptledger keys``: create a project, a key for it (the
+secret printed once), use the key, list and revoke it; with their exact output."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from prompt_ledger.auth import Scope as ServerScope
+from prompt_ledger.cli.keys import DEFAULT_PROJECT, Scope
+from prompt_ledger.records import DEFAULT_PROJECT_ID
+from prompt_ledger.sdk import PromptLedger
+from tests.cli.conftest import Cli
+
+RULE = "─"
+
+
+def when(moment: datetime | None) -> str:
+    assert moment is not None
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_the_cli_knows_the_servers_scopes_and_default_project() -> None:
+    assert [s.value for s in Scope] == [s.value for s in ServerScope]
+    assert DEFAULT_PROJECT == DEFAULT_PROJECT_ID
+
+
+def test_projects_and_keys_life_cycle(cli: Cli, ledger: PromptLedger) -> None:
+    created = cli.ok("projects", "create", "checkout")
+    project = next(p for p in ledger.list_projects().items if p.name == "checkout")
+    assert created.stdout == f"Created project checkout ({project.project_id}).\n"
+    default = next(p for p in ledger.list_projects().items if p.name == "default")
+    assert cli.ok("projects", "list").stdout == (
+        "Project id                             Name       Created\n"
+        f"{RULE * 69}\n"
+        f"{project.project_id}   checkout   {when(project.created_at)}\n"
+        f"{default.project_id}   default    {when(default.created_at)}\n"
+    )
+
+    made = cli.ok(
+        "keys",
+        "create",
+        "--project",
+        str(project.project_id),
+        "--name",
+        "checkout-service",
+        "--scope",
+        "prompts:read",
+        "--scope",
+        "execute",
+    )
+    key = ledger.list_keys(project.project_id).items[0]
+    secret = made.stdout.splitlines()[-1]
+    assert made.stdout == (
+        f"Created key checkout-service ({key.key_id}) in project {project.project_id}.\n"
+        "Scopes: execute, prompts:read\n"
+        "Secret (shown once, store it now):\n"
+        f"{secret}\n"
+    )
+    assert secret.startswith(key.prefix)
+
+    scoped = Cli(cli.url, key=secret)
+    assert scoped.ok("prompts", "list", "--json").stdout == "[]\n"  # the project's: none
+
+    listed = cli.ok("keys", "list", "--project", str(project.project_id))
+    used = ledger.list_keys(project.project_id).items[0].last_used_at
+    assert listed.stdout == (
+        "Key id                                 Name               Prefix       "
+        "Scopes                  Created               Last used             Revoked\n"
+        f"{RULE * 146}\n"
+        f"{key.key_id}   checkout-service   {key.prefix}   execute, prompts:read   "
+        f"{when(key.created_at)}   {when(used)}   -\n"
+    )
+
+    revoked = cli.ok("keys", "revoke", str(key.key_id), "--project", str(project.project_id))
+    after = ledger.list_keys(project.project_id).items[0]
+    assert (
+        revoked.stdout
+        == f"Revoked key checkout-service ({key.key_id}) at {when(after.revoked_at)}.\n"
+    )
+    refused = scoped("prompts", "list")
+    assert refused.exit_code == 6
+
+    # --json gives the secret to scripts; the default project is the bootstrap key's
+    as_json = json.loads(cli.ok("keys", "create", "--name", "ci", "--json").stdout)
+    assert as_json["project_id"] == DEFAULT_PROJECT_ID
+    assert as_json["scopes"] == ["execute", "prompts:read", "prompts:write"]
+    assert as_json["key"].startswith(as_json["prefix"])
+    keys = json.loads(cli.ok("keys", "list", "--json").stdout)
+    assert [k["key_id"] for k in keys] == [as_json["key_id"]]
+    assert "key" not in keys[0]

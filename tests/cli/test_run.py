@@ -1,0 +1,147 @@
+"""``promptledger run`` (sync, queued, queued and waited) and ``promptledger executions
+list|show``, with their exact output. The demo provider answers, deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+
+from prompt_ledger.providers.demo import DEMO_NOTICE
+from prompt_ledger.sdk import Execution, PromptLedger
+from tests.cli.conftest import Cli
+
+RULE = "─"
+
+
+def demo_answer(prompt: str, model: str = "gpt-4o-mini") -> str:
+    """What the demo provider answers to ``prompt`` (see prompt_ledger.providers.demo)."""
+    digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
+    return f"{DEMO_NOTICE}\nmodel={model} digest={digest}\n{prompt}"
+
+
+def when(moment: datetime | None) -> str:
+    assert moment is not None
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def summary(e: Execution) -> str:
+    return (
+        f"execution {e.execution_id}: succeeded, openai/gpt-4o-mini (served by demo), "
+        f"{e.prompt_tokens}+{e.response_tokens} tokens, $0.000000\n"
+    )
+
+
+def test_run_prints_the_response_and_a_summary(cli: Cli, ledger: PromptLedger) -> None:
+    ledger.create_prompt("greet", "Hello {{name}}, from {{team}}!")
+
+    ran = cli.ok("run", "greet", "--var", "name=Ada", "--var", "team=QA")
+    assert ran.stdout == demo_answer("Hello Ada, from QA!") + "\n"
+    executions = ledger.list_executions().items
+    assert len(executions) == 1
+    assert ran.stderr == summary(executions[0])
+
+    as_json = json.loads(
+        cli.ok(
+            "run",
+            "greet",
+            "--vars-json",
+            '{"name": "Bob", "team": "Ops"}',
+            "--var",
+            "team=Dev",  # --var wins over --vars-json
+            "--model",
+            "openai/gpt-4o-mini",
+            "--param",
+            "temperature=0.2",
+            "--param",
+            "max_tokens=300",
+            "--env",
+            "production",
+            "--correlation-id",
+            "order-42",
+            "--json",
+        ).stdout
+    )
+    recorded = ledger.get_execution(as_json["execution_id"])
+    spanless = {k: v for k, v in recorded.to_dict().items() if k != "spans"}
+    assert {k: v for k, v in as_json.items() if k != "spans"} == spanless  # spans come later
+    assert recorded.variables == {"name": "Bob", "team": "Dev"}
+    assert recorded.params == {"temperature": 0.2, "max_tokens": 300}
+    assert (recorded.environment, recorded.correlation_id) == ("production", "order-42")
+    assert recorded.response_text == demo_answer("Hello Bob, from Dev!")
+
+
+def test_run_queued_and_waited(cli: Cli, ledger: PromptLedger) -> None:
+    ledger.create_prompt("greet", "Hello {{name}}!")
+
+    queued = cli.ok("run", "greet", "--var", "name=Ada", "--async")
+    execution_id = queued.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f-]{36}", execution_id)
+    assert queued.stderr == f"queued: promptledger executions show {execution_id}\n"
+    assert ledger.wait(execution_id, timeout=30).response_text == demo_answer("Hello Ada!")
+
+    waited = cli.ok("run", "greet", "--var", "name=Bob", "--async", "--wait")
+    assert waited.stdout == demo_answer("Hello Bob!") + "\n"
+    newest = ledger.list_executions(limit=1).items[0]
+    assert newest.execution_mode == "async"
+    assert waited.stderr == summary(newest)
+
+
+def test_executions_list_and_show(cli: Cli, ledger: PromptLedger) -> None:
+    ledger.create_prompt("greet", "Hello {{name}}!")
+    ledger.create_prompt("bye", "Bye {{name}}.")
+    first = ledger.execute("greet", {"name": "Ada"}, correlation_id="c-1")
+    second = ledger.execute("bye", {"name": "Bob"}, params={"temperature": 0})
+
+    listed = cli.ok("executions", "list")
+    assert listed.stdout == (
+        "Execution                              Prompt     Status      Model                "
+        "Tokens   Cost        Created\n"
+        f"{RULE * 123}\n"
+        f"{second.execution_id}   bye v1     succeeded   openai/gpt-4o-mini   "
+        f"{second.prompt_tokens}+{second.response_tokens}     $0.000000   "
+        f"{when(second.created_at)}\n"
+        f"{first.execution_id}   greet v1   succeeded   openai/gpt-4o-mini   "
+        f"{first.prompt_tokens}+{first.response_tokens}     $0.000000   "
+        f"{when(first.created_at)}\n"
+    )
+    filtered = json.loads(cli.ok("executions", "list", "--prompt", "greet", "--json").stdout)
+    assert [e["execution_id"] for e in filtered] == [str(first.execution_id)]
+    newest = json.loads(cli.ok("executions", "list", "--limit", "1", "--json").stdout)
+    assert [e["execution_id"] for e in newest] == [str(second.execution_id)]
+    none = cli.ok("executions", "list", "--status", "failed", "--since", "2020-01-01", "--json")
+    assert json.loads(none.stdout) == []
+
+    e = ledger.get_execution(str(first.execution_id))
+    shown = cli.ok("executions", "show", str(e.execution_id))
+    assert shown.stdout == (
+        f"Execution:   {e.execution_id}\n"
+        "Status:      succeeded\n"
+        "Mode:        sync\n"
+        "Prompt:      greet v1 (active)\n"
+        "Environment: -\n"
+        "Model:       openai/gpt-4o-mini (served by demo)\n"
+        "Params:      -\n"
+        f"Tokens:      {e.prompt_tokens}+{e.response_tokens}\n"
+        f"Latency:     {e.latency_ms} ms (provider {e.provider_latency_ms} ms)\n"
+        "Cost:        $0.000000\n"
+        "Attempts:    1\n"
+        "Correlation: c-1\n"
+        f"Trace:       {e.trace_id}\n"
+        f"Created:     {when(e.created_at)}\n"
+        f"Started:     {when(e.started_at)}\n"
+        f"Completed:   {when(e.completed_at)}\n"
+        "\n"
+        "Variables:\n"
+        '{"name": "Ada"}\n'
+        "\n"
+        "Rendered prompt:\n"
+        "Hello Ada!\n"
+        "\n"
+        "Response:\n"
+        f"{demo_answer('Hello Ada!')}\n"
+    )
+    as_json = json.loads(cli.ok("executions", "show", str(e.execution_id), "--json").stdout)
+    assert as_json == e.to_dict()
+    assert [span["kind"] for span in as_json["spans"]] == ["llm"]
