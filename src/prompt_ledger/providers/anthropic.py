@@ -10,9 +10,7 @@ import anthropic
 from prompt_ledger.providers.base import (
     Completion,
     CompletionRequest,
-    ProviderError,
-    classify_status,
-    retry_after_seconds,
+    sdk_failure,
 )
 
 DEFAULT_MAX_TOKENS = 1024
@@ -54,34 +52,8 @@ class AnthropicProvider:
         try:
             response = await self._client.messages.create(**kwargs)
             return _completion(response)
-        except anthropic.APITimeoutError as exc:
-            raise ProviderError(
-                f"Anthropic timed out: {exc}", provider=self.name, transient=True, kind="timeout"
-            ) from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderError(
-                f"Cannot reach Anthropic: {exc}",
-                provider=self.name,
-                transient=True,
-                kind="connection",
-            ) from exc
-        except anthropic.APIStatusError as exc:
-            raise ProviderError(
-                f"Anthropic answered {exc.status_code}: {str(exc.message)[:500]}",
-                provider=self.name,
-                transient=classify_status(exc.status_code),
-                status=exc.status_code,
-                retry_after=retry_after_seconds(exc.response.headers),
-                kind=f"http_{exc.status_code}",
-            ) from exc
         except (anthropic.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            # malformed bodies, and well-formed JSON of the wrong shape (no content list, ...)
-            raise ProviderError(
-                f"Bad response from Anthropic: {type(exc).__name__}: {exc}",
-                provider=self.name,
-                transient=True,
-                kind="bad_response",
-            ) from exc
+            raise sdk_failure(exc, sdk=anthropic, provider=self.name, label="Anthropic") from exc
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -78,3 +78,41 @@ def retry_after_seconds(headers: Any) -> float | None:
 def classify_status(status: int) -> bool:
     """True when an HTTP status from a provider is worth retrying."""
     return status in {408, 409, 425, 429} or status >= 500
+
+
+def sdk_failure(exc: Exception, *, sdk: Any, provider: str, label: str) -> ProviderError:
+    """Translate an error of an official provider SDK (openai and anthropic share the same
+    error classes) into a ProviderError, classified transient or permanent."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderError(
+            f"{label} timed out: {exc}", provider=provider, transient=True, kind="timeout"
+        )
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderError(
+            f"Cannot reach {label}: {exc}", provider=provider, transient=True, kind="connection"
+        )
+    if isinstance(exc, sdk.APIStatusError):
+        return ProviderError(
+            f"{label} answered {exc.status_code}: {_status_message(exc)}",
+            provider=provider,
+            transient=classify_status(exc.status_code),
+            status=exc.status_code,
+            retry_after=retry_after_seconds(exc.response.headers),
+            kind=f"http_{exc.status_code}",
+        )
+    # Malformed bodies, and well-formed JSON of the wrong shape: compatible servers vary.
+    return ProviderError(
+        f"Bad response from {label}: {type(exc).__name__}: {exc}",
+        provider=provider,
+        transient=True,
+        kind="bad_response",
+    )
+
+
+def _status_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:500]
+    return str(getattr(exc, "message", exc))[:500]

@@ -12,8 +12,7 @@ from prompt_ledger.providers.base import (
     Completion,
     CompletionRequest,
     ProviderError,
-    classify_status,
-    retry_after_seconds,
+    sdk_failure,
 )
 
 
@@ -41,32 +40,8 @@ class OpenAIProvider:
                 "/chat/completions", body=kwargs, cast_to=httpx2.Response
             )
             return self._completion(json.loads(response.content))
-        except openai.APITimeoutError as exc:
-            raise ProviderError(
-                f"OpenAI timed out: {exc}", provider=self.name, transient=True, kind="timeout"
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderError(
-                f"Cannot reach OpenAI: {exc}", provider=self.name, transient=True, kind="connection"
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise ProviderError(
-                f"OpenAI answered {exc.status_code}: {_message(exc)}",
-                provider=self.name,
-                transient=classify_status(exc.status_code),
-                status=exc.status_code,
-                retry_after=retry_after_seconds(exc.response.headers),
-                kind=f"http_{exc.status_code}",
-            ) from exc
         except (openai.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            # malformed bodies, and well-formed JSON of the wrong shape (a choice without a
-            # message, ...): compatible servers vary
-            raise ProviderError(
-                f"Bad response from OpenAI: {type(exc).__name__}: {exc}",
-                provider=self.name,
-                transient=True,
-                kind="bad_response",
-            ) from exc
+            raise sdk_failure(exc, sdk=openai, provider=self.name, label="OpenAI") from exc
 
     def _completion(self, response: Any) -> Completion:
         """Read a chat.completion body; a wrong shape raises KeyError/TypeError/ValueError."""
@@ -99,12 +74,3 @@ def _int_or_none(value: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"token count {value!r} is not an integer")
     return value
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:500]
-    return str(exc.message)[:500]
