@@ -33,8 +33,13 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## make bench: every benchmark, each printing ratios against a baseline measured in the same run
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/registry_resolve.py
+	$(BIN)/python bench/execution_overhead.py
+	$(BIN)/python bench/async_drain.py
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/sdk_cache.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
