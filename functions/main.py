@@ -21,6 +21,7 @@ _settings = Settings()
 _container = LazyContainer(lambda: _settings)
 _registry = build("registry", _container)
 _executions = build("executions", _container)
+_console = build("console", _container)
 
 
 @functions_framework.aio.http
@@ -31,3 +32,8 @@ async def registry(request: Request) -> Response:
 @functions_framework.aio.http
 async def executions(request: Request) -> Response:
     return await _executions(request)
+
+
+@functions_framework.aio.http
+async def console(request: Request) -> Response:
+    return await _console(request)

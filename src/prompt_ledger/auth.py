@@ -82,7 +82,11 @@ class Authenticator:
     async def authenticate(self, secret: str) -> Principal:
         if len(secret) > 512:
             raise Unauthorized("Invalid API key.")
-        digest = hash_key(secret)
+        return await self.authenticate_digest(hash_key(secret))
+
+    async def authenticate_digest(self, digest: str) -> Principal:
+        """The principal of the key whose SHA-256 is ``digest`` (console sessions keep only
+        that): revoked keys and a rotated ``API_KEY`` are refused at once."""
         if hmac.compare_digest(digest, self._bootstrap_hash):
             return BOOTSTRAP
         cached = self._cache.get(digest, "")

@@ -11,11 +11,14 @@ from prompt_ledger import metrics
 from prompt_ledger.auth import Authenticator, KeyCache
 from prompt_ledger.cache import GroupCache, Listener
 from prompt_ledger.db.store import Database
+from prompt_ledger.http.cors import Cors
 from prompt_ledger.providers.catalog import Providers
 from prompt_ledger.services.access import Access
+from prompt_ledger.services.browse import Browse
 from prompt_ledger.services.catalog import Catalog
 from prompt_ledger.services.executions import Executions
 from prompt_ledger.services.registry import PromptCache, Registry
+from prompt_ledger.services.sessions import Sessions
 from prompt_ledger.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,6 +45,10 @@ class Container:
         self.access = Access(self.db, self.key_cache)
         self.providers = Providers(settings)
         self.executions = Executions(self.db, self.providers, settings)
+        # --- console and browser clients
+        self.sessions = Sessions(self.db, self.auth, settings.console_session_hours * 3600)
+        self.cors = Cors(settings.allowed_origins)
+        self.browse = Browse(self.db)
 
     # The queue (procrastinate) is built on first use: the registry function never needs it,
     # and importing it costs cold-start time.

@@ -1,4 +1,5 @@
-"""The catalogue of HTTP functions: which endpoints each deployable function serves.
+"""The catalogue of HTTP functions: which endpoints each deployable function serves (the API
+functions, and the web console over them).
 
 Every function also answers ``GET /health`` (200 only when the database answers) and
 ``GET /openapi.json`` (its part of the API)."""
@@ -7,16 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prompt_ledger import __version__, metrics
+from prompt_ledger import __version__, console, metrics
 from prompt_ledger.bodies import Health
 from prompt_ledger.handlers import admin, executions, prompts
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.openapi import openapi_document
 
-FUNCTIONS: dict[str, Sequence[Endpoint]] = {
+API: dict[str, Sequence[Endpoint]] = {
     "registry": [*prompts.ENDPOINTS, *admin.ENDPOINTS],
     "executions": executions.ENDPOINTS,
+}
+FUNCTIONS: dict[str, Sequence[Endpoint]] = {
+    **API,
+    "console": console.endpoints(API),  # the web console and /docs, over the API's services
 }
 
 

@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_connect_timeout: float = Field(default=5.0, gt=0)
+    # --- console and browser clients ---------------------------------------------------------
+    cors_origins: str = Field(
+        default="",
+        description="Origins allowed to call the API from a browser (CORS), comma-separated, "
+        "e.g. 'https://app.example.com,http://localhost:3000'; '*' allows any origin. None by "
+        "default.",
+    )
+    console_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=168,
+        description="A console session ends after this many hours without a request (and "
+        "after 7 days in any case).",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_key_in_production(self) -> Self:
@@ -92,6 +106,13 @@ class Settings(BaseSettings):
         if self.is_production and self.demo_fallback:
             raise ValueError("DEMO_FALLBACK cannot be enabled when ENVIRONMENT=production")
         return self
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """CORS_ORIGINS as a set of origins (scheme://host[:port], no trailing slash)."""
+        return frozenset(
+            origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
+        )
 
     @property
     def is_production(self) -> bool:

@@ -420,3 +420,48 @@ WHERE execution_mode = 'sync' AND status = 'running'
 -- Queue jobs by queue and status, for the metrics endpoint
 SELECT queue_name, status::text AS status, count(*) AS jobs
 FROM procrastinate_jobs GROUP BY queue_name, status;
+
+-- === console (web console sessions and page queries) ========================================
+
+-- insert_console_session --
+-- Open a console session (only the SHA-256 of its cookie token is stored)
+INSERT INTO console_sessions (session_hash, key_hash, project_id, csrf_token, expires_at)
+VALUES (%(session_hash)s, %(key_hash)s, %(project_id)s, %(csrf_token)s,
+        now() + make_interval(secs => %(idle_seconds)s));
+
+-- find_console_session --
+-- A live console session, with the names of its key and project for display
+SELECT s.session_hash, s.key_hash, s.project_id, s.csrf_token, s.created_at, s.last_seen_at,
+       s.expires_at, k.name AS key_name, k.prefix AS key_prefix, p.name AS project_name
+FROM console_sessions s
+JOIN projects p ON p.project_id = s.project_id
+LEFT JOIN api_keys k ON k.key_hash = s.key_hash
+WHERE s.session_hash = %(session_hash)s AND s.expires_at > now();
+
+-- touch_console_session --
+-- Extend an idle session, at most once a minute and never past its absolute lifetime
+UPDATE console_sessions
+SET last_seen_at = now(),
+    expires_at = LEAST(now() + make_interval(secs => %(idle_seconds)s),
+                       created_at + make_interval(secs => %(max_seconds)s))
+WHERE session_hash = %(session_hash)s AND last_seen_at < now() - interval '60 seconds';
+
+-- delete_console_session --
+-- End a console session (sign out, or its key was revoked)
+DELETE FROM console_sessions WHERE session_hash = %(session_hash)s;
+
+-- delete_expired_console_sessions --
+-- Forget sessions past their expiry (index on expires_at)
+DELETE FROM console_sessions WHERE expires_at <= now();
+
+-- prompt_owner_teams --
+-- The owner teams of a project's prompts, for the prompt list's filter (index-only scan)
+SELECT DISTINCT owner_team FROM prompts
+WHERE project_id = %(project_id)s AND owner_team IS NOT NULL
+ORDER BY owner_team LIMIT 200;
+
+-- prompt_label_names --
+-- The label names used by a project's prompts, for the prompt list's filter
+SELECT DISTINCT l.label FROM prompt_labels l JOIN prompts p ON p.prompt_id = l.prompt_id
+WHERE p.project_id = %(project_id)s
+ORDER BY l.label LIMIT 200;

@@ -249,3 +249,19 @@ spans = sa.Table(
     sa.Index("ix_spans_project_trace", "project_id", "trace_id"),
     sa.Index("ix_spans_execution_id", "execution_id"),
 )
+
+# --- console (web console sign-in sessions) -----------------------------------------------------
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, index=True),
+    sa.Column(
+        "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    _created(),
+    sa.Column("last_seen_at", TS, nullable=False, server_default=NOW),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+)

@@ -28,6 +28,7 @@ from prompt_ledger.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from prompt_ledger.http.cors import Cors, is_preflight
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.problems import problem_response, validation_failed
 
@@ -51,6 +52,7 @@ class HttpFunction:
         self.name = name
         self.endpoints = list(endpoints)
         self._container = container
+        self._cors: Cors | None = None  # the container's, once known
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -74,6 +76,8 @@ class HttpFunction:
                 ),
                 instance=request.url.path,
             )
+        if self._cors is not None and "origin" in request.headers:
+            self._cors.decorate(request, response.headers)
         elapsed = time.perf_counter() - started
         response.headers["X-Request-ID"] = request_id[:128]
         response.headers["Server-Timing"] = server_timing(elapsed, timings)
@@ -86,9 +90,13 @@ class HttpFunction:
         self, request: Request, timings: dict[str, float], route: list[str]
     ) -> Response:
         path = request.url.path.rstrip("/") or "/"
+        app = await self._container()
+        self._cors = app.cors
+        if is_preflight(request):  # before auth: browsers send no API key with it
+            route[0] = "preflight"
+            return app.cors.preflight(request, self._methods(path))
         endpoint, params = self._route(request.method, path)
         route[0] = endpoint.path
-        app = await self._container()
         principal = _ANONYMOUS
         if endpoint.scope is not None:
             secret = key_from_headers(
@@ -106,20 +114,25 @@ class HttpFunction:
         return render(reply, request)
 
     def _route(self, method: str, path: str) -> tuple[Endpoint, dict[str, Any]]:
-        allowed: list[str] = []
         for endpoint in self.endpoints:
             params = endpoint.match(path)
             if params is None:
                 continue
             if endpoint.method == method or (method == "HEAD" and endpoint.method == "GET"):
                 return endpoint, params
-            allowed.append(endpoint.method)
-        if allowed:
-            raise MethodNotAllowed(
-                f"{method} is not allowed on {path}.",
-                headers={"Allow": ", ".join(sorted(set(allowed)))},
-            )
-        raise NotFound(f"No endpoint {method} {path} in function '{self.name}'.")
+        allowed = self._methods(path, method)
+        raise MethodNotAllowed(
+            f"{method} is not allowed on {path}.", headers={"Allow": ", ".join(allowed)}
+        )
+
+    def _methods(self, path: str, method: str = "OPTIONS") -> list[str]:
+        """The methods served on ``path`` (404 when none is)."""
+        allowed = {
+            endpoint.method for endpoint in self.endpoints if endpoint.match(path) is not None
+        }
+        if not allowed:
+            raise NotFound(f"No endpoint {method} {path} in function '{self.name}'.")
+        return sorted(allowed)
 
 
 def server_timing(total: float, outside: dict[str, float]) -> str:

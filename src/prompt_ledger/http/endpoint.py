@@ -65,6 +65,8 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     tag: str = "registry"
+    in_schema: bool = True
+    """False for the console's HTML pages: they are not part of the API's OpenAPI document."""
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _convertors: dict[str, Convertor[Any]] = field(init=False, repr=False, compare=False)
 

@@ -30,6 +30,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def openapi_document(title: str, endpoints: list[Endpoint]) -> dict[str, Any]:
+    endpoints = [ep for ep in endpoints if ep.in_schema]
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for ep in endpoints:
         if ep.body is not None:

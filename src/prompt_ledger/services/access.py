@@ -33,6 +33,13 @@ class Access:
             )
         return page_of(items, limit, lambda last: last.name)
 
+    async def get_project(self, project_id: UUID) -> Project:
+        async with self._db.connect() as q:
+            found = await q.one("get_project", Project, project_id=project_id)
+        if found is None:
+            raise NotFound(f"Project {project_id} not found.")
+        return found
+
     async def create_key(self, project_id: UUID, body: KeyBody) -> CreatedKey:
         secret, prefix = new_key()
         async with self._db.connect() as q:

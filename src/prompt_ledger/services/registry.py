@@ -342,9 +342,12 @@ class Registry:
         async with self._db.connect() as q:
             prompt = await self._find(q, who, name)
             old, new = await _version(q, prompt, from_number), await _version(q, prompt, to_number)
-        template_diff = _unified(_template_text(old), _template_text(new), from_number, to_number)
+        template_diff = _unified(template_text(old), template_text(new), from_number, to_number)
         defaults_diff = _unified(
-            _pretty(old.model_defaults), _pretty(new.model_defaults), from_number, to_number
+            defaults_text(old.model_defaults),
+            defaults_text(new.model_defaults),
+            from_number,
+            to_number,
         )
         return DiffResponse(
             name=name,
@@ -527,13 +530,13 @@ async def _version(q: Queries, prompt: Prompt, number: int) -> Version:
     return found
 
 
-def _template_text(version: Version) -> str:
+def template_text(version: Version) -> str:
     if version.messages is not None:
         return "".join(f"[{m.role}]\n{m.content}\n" for m in version.messages)
     return version.template_source or ""
 
 
-def _pretty(value: dict[str, Any]) -> str:
+def defaults_text(value: dict[str, Any]) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
