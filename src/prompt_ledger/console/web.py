@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
 from pydantic import BaseModel, ValidationError
@@ -158,8 +158,10 @@ def local_path(target: str | None, default: str = "/prompts") -> str:
 
 
 def query_of(request: Request, model: type[M]) -> M:
-    """Validate the query string (empty form fields count as absent)."""
-    data = {k: v for k, v in request.query_params.items() if v.strip()}
+    """Validate the query string's parameters of ``model`` (empty form fields count as absent;
+    other parameters belong to the page, e.g. ``moved``)."""
+    names = {info.alias or name for name, info in model.model_fields.items()}
+    data = {k: v for k, v in request.query_params.items() if v.strip() and k in names}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -265,16 +267,21 @@ def check_csrf(visit: Visit) -> None:
 
 def to_sign_in(request: Request, reason: str) -> Reply:
     """Send a visitor without a (valid) session to the sign-in page, then back."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    url = request.url
+    if is_htmx(request):  # a fragment: come back to the page that asked for it
+        url = urlsplit(request.headers.get("hx-current-url", ""))  # type: ignore[assignment]
+    here = url.path + (f"?{url.query}" if url.query else "")
     target = "/sign-in" + _query(
-        next=here if request.method == "GET" and here != "/" else None,
+        next=here if (request.method == "GET" or is_htmx(request)) and here != "/" else None,
         ended=None if reason == "signed-out" else reason,
     )
-    clear = {"Set-Cookie": cookie(request, SESSION_COOKIE, "", 0)}
+    # Forget a dead cookie; never touch one that was not sent (a cross-site POST comes without
+    # it, and must not sign the visitor out).
+    clear = {"Set-Cookie": cookie(request, SESSION_COOKIE, "", 0)} if reason != "signed-out" else {}
     if is_htmx(request):  # an htmx request follows this header with a full page load
         return Reply(None, status=401, headers={**HEADERS, **clear, "HX-Redirect": target})
     if request.method != "GET":
-        return html("signed_out.html", status=401, headers=clear, target=target)
+        return html("signed_out.html", status=401, headers=clear, visit=None, target=target)
     return redirect(target, headers=clear)
 
 

@@ -80,7 +80,7 @@ class Cors:
     def decorate(self, request: Request, headers: MutableHeaders) -> None:
         """Let an allowed origin read the response (errors included)."""
         allowed = self._allowed(request.headers.get("origin"))
-        if allowed is None:
+        if allowed is None or "access-control-allow-origin" in headers:  # a preflight's own
             return
         headers["Access-Control-Allow-Origin"] = allowed
         headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSE_HEADERS)

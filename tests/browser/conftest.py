@@ -1,0 +1,130 @@
+"""Browser fixtures: one Chromium for the whole package (launching is the slow part), a fresh
+context per test, and a live gateway per test on its own database.
+
+The Playwright sync API runs its own event loop only inside its calls, so these tests are
+plain functions; the gateway runs in a thread (tests/live_gateway.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from starlette.applications import Starlette
+
+from prompt_ledger.gateway import create_gateway
+from tests.browser.chromium import launch
+from tests.conftest import DEV_KEY
+from tests.live_gateway import LiveServer, demo_settings
+
+DEFAULT_PROJECT = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    try:
+        with sync_playwright() as playwright:
+            chromium = launch(playwright)
+            yield chromium
+            chromium.close()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@dataclass
+class Live:
+    """A live gateway and its API, authenticated with the operator key."""
+
+    url: str
+    api: httpx.Client
+    database_url: str
+
+    def put_prompt(self, name: str, template: str, **extra: Any) -> dict[str, Any]:
+        answer = self.api.put(f"/v1/prompts/{name}", json={"template_source": template, **extra})
+        assert answer.status_code in (200, 201), answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def make_key(self, scopes: list[str], project: str | None = None) -> tuple[str, str, str]:
+        """(project id, key id, secret) of a new key, in a new project when named."""
+        project_id = DEFAULT_PROJECT
+        if project is not None:
+            created = self.api.post("/v1/projects", json={"name": project})
+            assert created.status_code == 201, created.text
+            project_id = created.json()["project_id"]
+        key = self.api.post(
+            f"/v1/projects/{project_id}/keys", json={"name": "browser", "scopes": scopes}
+        )
+        assert key.status_code == 201, key.text
+        return project_id, key.json()["key_id"], key.json()["key"]
+
+
+LiveFactory = Callable[..., Live]
+
+
+@pytest.fixture
+def live_factory(database_url: str) -> Iterator[LiveFactory]:
+    """Start the gateway (settings overridable: cors_origins=..., with_worker=...)."""
+    servers: list[LiveServer] = []
+    clients: list[httpx.Client] = []
+
+    def start(*, with_worker: bool = False, **settings: Any) -> Live:
+        config = demo_settings(database_url).model_copy(update=settings)
+        server = LiveServer(create_gateway(settings=config, with_worker=with_worker)).__enter__()
+        servers.append(server)
+        api = httpx.Client(base_url=server.url, headers={"X-API-Key": DEV_KEY}, timeout=10)
+        clients.append(api)
+        seeded = api.put(
+            "/v1/models/openai/gpt-4o-mini",
+            json={"input_price_per_mtok": 0.15, "output_price_per_mtok": 0.6},
+        )
+        assert seeded.status_code in (200, 201), seeded.text
+        return Live(server.url, api, database_url)
+
+    yield start
+    for api in clients:
+        api.close()
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def live(live_factory: LiveFactory) -> Live:
+    return live_factory()
+
+
+@pytest.fixture
+def context(browser: Browser, live_factory: LiveFactory) -> Iterator[BrowserContext]:
+    """Closed before the live gateways stop (they wait for the browser's open connections)."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def sign_in(page: Page, live: Live, key: str = DEV_KEY) -> None:
+    """Sign in with the keyboard alone: the key field has focus, Enter submits."""
+    page.goto(f"{live.url}/sign-in")
+    page.keyboard.type(key)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/prompts$"))
+
+
+def other_origin(html: str) -> LiveServer:
+    """Another origin (its own port) serving one page, for cross-origin requests."""
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def home(_: Any) -> HTMLResponse:
+        return HTMLResponse(html)
+
+    return LiveServer(Starlette(routes=[Route("/", home)]))
