@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test lint format bench clean
+.PHONY: dev test lint format bench clean screenshots vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/async_drain.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/sdk_cache.py
+
+## make screenshots: regenerate docs/screenshots/ (Debian's Chromium: apt-get install -y chromium)
+screenshots: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.browser.screenshots
+
+## make vendor: refresh the console's vendored htmx, uPlot and Swagger UI from the npm registry
+vendor: $(VENV)/.installed-dev
+	$(BIN)/python infra/vendor_assets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -229,7 +229,7 @@ async def test_unknown_prompt_is_404(
     assert "'nope'" in problem["detail"]
 
 
-@pytest.mark.parametrize("url", ["/v1/nope", "/v2/prompts", "/", "/v1/prompts/a/b/c/d"])
+@pytest.mark.parametrize("url", ["/v1/nope", "/v2/prompts", "/nope", "/v1/prompts/a/b/c/d"])
 async def test_unknown_route_is_404(client: httpx.AsyncClient, url: str) -> None:
     assert slug(assert_problem(await client.get(url), 404)) == "not-found"
     # routing comes before authentication: no key, same answer

@@ -54,3 +54,9 @@ def test_very_long_lines_are_marked_whole() -> None:
     rows = side_by_side("a" * 5000, "a" * 4999 + "b")
     assert rows[0].left is not None
     assert rows[0].left.parts == [("a" * 5000, True)]
+
+
+def test_lines_with_little_in_common_are_marked_whole() -> None:
+    rows = side_by_side("Summarize:", "You are a precise editor.")
+    assert rows[0].left is not None
+    assert rows[0].left.parts == [("Summarize:", True)]

@@ -9,6 +9,7 @@ from typing import Literal
 
 CONTEXT = 3  # unchanged lines kept around each change
 INTRALINE_LIMIT = 2000  # longer lines are marked changed whole (matching is quadratic)
+SIMILAR = 0.5  # lines less alike than this are marked changed whole (no confetti of marks)
 
 Kind = Literal["equal", "replace", "delete", "insert", "fold"]
 
@@ -59,11 +60,15 @@ def _equal(a: list[str], i1: int, i2: int, j1: int) -> list[Row]:
 
 
 def _intraline(old: str, new: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    whole = [(old, True)] if old else [], [(new, True)] if new else []
     if len(old) > INTRALINE_LIMIT or len(new) > INTRALINE_LIMIT:
-        return [(old, True)], [(new, True)]
+        return whole
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    if matcher.ratio() < SIMILAR:
+        return whole
     left: list[tuple[str, bool]] = []
     right: list[tuple[str, bool]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new).get_opcodes():
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if old[i1:i2]:
             left.append((old[i1:i2], tag != "equal"))
         if new[j1:j2]:
