@@ -92,6 +92,16 @@ def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], tmp_
     assert DEV_KEY in printed
     assert (tmp_path / ".promptledger" / "pgdata" / "PG_VERSION").is_file()
 
+    # the printed URL, opened in a browser, is the console; /docs shows the API
+    opened = httpx.get(url, headers={"Accept": "text/html"}, follow_redirects=True)
+    assert opened.status_code == 200
+    assert str(opened.url) == f"{url}/sign-in"
+    assert "<h1>Sign in</h1>" in opened.text
+    assert f"{url}/docs" in printed
+    docs = httpx.get(f"{url}/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
+
 
 def readme_block(heading: str) -> str:
     """The first ```bash block after a README heading."""

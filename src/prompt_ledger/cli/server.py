@@ -196,6 +196,8 @@ def dev(
     console.print(
         Panel.fit(
             f"[bold]PromptLedger[/bold] is running at [cyan]http://{host}:{port}[/cyan]\n"
+            f"Console:  open that URL and sign in with the API key; API docs at "
+            f"[cyan]http://{host}:{port}/docs[/cyan]\n"
             f"API key:  [yellow]{settings.api_key.get_secret_value()}[/yellow]\n"
             f"Database: {db_note}\nModels:   {count} loaded\nLLM:      {provider_note}\n"
             f"Worker:   running in this process\n\n"

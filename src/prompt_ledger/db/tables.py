@@ -265,3 +265,12 @@ console_sessions = sa.Table(
     sa.Column("last_seen_at", TS, nullable=False, server_default=NOW),
     sa.Column("expires_at", TS, nullable=False, index=True),
 )
+
+# The executions list's correlation-id filter (a rare id must not scan a project's executions).
+sa.Index(
+    "ix_executions_project_correlation",
+    executions.c.project_id,
+    executions.c.correlation_id,
+    executions.c.created_at,
+    postgresql_where=executions.c.correlation_id.isnot(None),
+)
