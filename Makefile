@@ -40,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/async_drain.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/sdk_cache.py
+	$(BIN)/python bench/console_pages.py
 
 ## make screenshots: regenerate docs/screenshots/ (Debian's Chromium: apt-get install -y chromium)
 screenshots: $(VENV)/.installed-dev
