@@ -12,7 +12,7 @@ from uuid import UUID
 
 from prompt_ledger.cache import GroupCache
 from prompt_ledger.db.store import Database
-from prompt_ledger.errors import Forbidden, Unauthorized
+from prompt_ledger.errors import Forbidden, NotFound, Unauthorized
 from prompt_ledger.records import DEFAULT_PROJECT_ID
 
 KEY_PREFIX = "pl_"
@@ -44,6 +44,26 @@ class Principal:
             raise Forbidden(
                 f"This API key lacks the '{scope.value}' scope.", required_scope=scope.value
             )
+
+    @property
+    def is_operator(self) -> bool:
+        """The instance operator (``API_KEY``): not a key stored in a project."""
+        return self.key_id is None and Scope.ADMIN.value in self.scopes
+
+    def require_operator(self, action: str) -> None:
+        """Projects and the shared model catalogue belong to the operator alone; a project's
+        ``admin`` key manages its own project."""
+        self.require(Scope.ADMIN)
+        if not self.is_operator:
+            raise Forbidden(
+                f"Only the instance operator (API_KEY) {action}; a project's admin key manages "
+                "its own project's keys."
+            )
+
+    def require_project(self, project_id: UUID) -> None:
+        """Another project is not there for a project's key (404, like its prompts)."""
+        if not self.is_operator and project_id != self.project_id:
+            raise NotFound(f"Project {project_id} not found.")
 
 
 BOOTSTRAP = Principal(UUID(DEFAULT_PROJECT_ID), frozenset(s.value for s in ALL_SCOPES))

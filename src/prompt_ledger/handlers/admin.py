@@ -37,23 +37,26 @@ async def put_model(call: Call) -> Reply:
                     }
                 ],
             )
+    call.principal.require_operator("manages the shared model catalogue")
     model, created = await call.app.catalog.upsert(provider, model_name, call.body_as(ModelBody))
     return Reply(model, status=201 if created else 200)
 
 
 async def create_project(call: Call) -> Reply:
-    project = await call.app.access.create_project(call.body_as(ProjectBody).name)
+    project = await call.app.access.create_project(call.principal, call.body_as(ProjectBody).name)
     return Reply(project, status=201)
 
 
 async def list_projects(call: Call) -> Reply:
     q = call.query_as(PageQuery)
-    return Reply(await call.app.access.list_projects(limit=q.limit, cursor=q.cursor))
+    return Reply(
+        await call.app.access.list_projects(call.principal, limit=q.limit, cursor=q.cursor)
+    )
 
 
 async def create_key(call: Call) -> Reply:
     created = await call.app.access.create_key(
-        path_uuid(call, "project_id", "Project"), call.body_as(KeyBody)
+        call.principal, path_uuid(call, "project_id", "Project"), call.body_as(KeyBody)
     )
     return Reply(created, status=201)
 
@@ -62,7 +65,10 @@ async def list_keys(call: Call) -> Reply:
     q = call.query_as(PageQuery)
     return Reply(
         await call.app.access.list_keys(
-            path_uuid(call, "project_id", "Project"), limit=q.limit, cursor=q.cursor
+            call.principal,
+            path_uuid(call, "project_id", "Project"),
+            limit=q.limit,
+            cursor=q.cursor,
         )
     )
 
@@ -70,7 +76,9 @@ async def list_keys(call: Call) -> Reply:
 async def revoke_key(call: Call) -> Reply:
     return Reply(
         await call.app.access.revoke_key(
-            path_uuid(call, "project_id", "Project"), path_uuid(call, "key_id", "API key")
+            call.principal,
+            path_uuid(call, "project_id", "Project"),
+            path_uuid(call, "key_id", "API key"),
         )
     )
 

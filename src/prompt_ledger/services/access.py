@@ -1,10 +1,11 @@
-"""Projects and their API keys (admin scope)."""
+"""Projects and their API keys (admin scope): the operator manages every project, a project's
+admin key only its own project's keys."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from prompt_ledger.auth import KeyCache, hash_key, new_key
+from prompt_ledger.auth import KeyCache, Principal, hash_key, new_key
 from prompt_ledger.bodies import CreatedKey, KeyBody, Page, cursor_value, page_of
 from prompt_ledger.cache import payload
 from prompt_ledger.db.store import Database, Queries
@@ -17,7 +18,8 @@ class Access:
         self._db = db
         self._keys = keys
 
-    async def create_project(self, name: str) -> Project:
+    async def create_project(self, who: Principal, name: str) -> Project:
+        who.require_operator("creates projects")
         try:  # outside connect(): the unique violation becomes a Conflict only as it leaves it
             async with self._db.connect() as q:
                 project = await q.one("insert_project", Project, name=name)
@@ -26,21 +28,26 @@ class Access:
         assert project is not None
         return project
 
-    async def list_projects(self, *, limit: int, cursor: str | None) -> Page[Project]:
+    async def list_projects(
+        self, who: Principal, *, limit: int, cursor: str | None
+    ) -> Page[Project]:
+        who.require_operator("lists projects")
         async with self._db.connect() as q:
             items = await q.all(
                 "list_projects", Project, after=cursor_value(cursor, str), limit=limit + 1
             )
         return page_of(items, limit, lambda last: last.name)
 
-    async def get_project(self, project_id: UUID) -> Project:
+    async def get_project(self, who: Principal, project_id: UUID) -> Project:
+        who.require_project(project_id)
         async with self._db.connect() as q:
             found = await q.one("get_project", Project, project_id=project_id)
         if found is None:
             raise NotFound(f"Project {project_id} not found.")
         return found
 
-    async def create_key(self, project_id: UUID, body: KeyBody) -> CreatedKey:
+    async def create_key(self, who: Principal, project_id: UUID, body: KeyBody) -> CreatedKey:
+        who.require_project(project_id)
         secret, prefix = new_key()
         async with self._db.connect() as q:
             await self._project(q, project_id)
@@ -63,7 +70,10 @@ class Access:
             scopes=key.scopes,
         )
 
-    async def list_keys(self, project_id: UUID, *, limit: int, cursor: str | None) -> Page[ApiKey]:
+    async def list_keys(
+        self, who: Principal, project_id: UUID, *, limit: int, cursor: str | None
+    ) -> Page[ApiKey]:
+        who.require_project(project_id)
         async with self._db.connect() as q:
             await self._project(q, project_id)
             items = await q.all(
@@ -75,7 +85,8 @@ class Access:
             )
         return page_of(items, limit, lambda last: last.created_at.isoformat())
 
-    async def revoke_key(self, project_id: UUID, key_id: UUID) -> ApiKey:
+    async def revoke_key(self, who: Principal, project_id: UUID, key_id: UUID) -> ApiKey:
+        who.require_project(project_id)
         async with self._db.transaction() as q:
             key = await q.one("revoke_api_key", ApiKey, project_id=project_id, key_id=key_id)
             # Every process forgets cached keys when this commits; revocation is immediate.

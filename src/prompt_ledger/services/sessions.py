@@ -38,8 +38,8 @@ class Session:
 
     @property
     def operator(self) -> bool:
-        """Signed in with the instance's bootstrap key (``API_KEY``), not a stored key."""
-        return self.principal.key_id is None
+        """Signed in with the instance's operator key (``API_KEY``), not a project's key."""
+        return self.principal.is_operator
 
     @property
     def who(self) -> str:
