@@ -75,6 +75,17 @@ def main(ctx: Any = None) -> Any:
         deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
         env={**app_env, "OPENAI_API_KEY": preserve()},
     )
+    # The web console calls the services in process: the executions function's environment.
+    console = service(
+        "console",
+        **common,
+        start="functions-framework --source functions/main.py --target console",
+        preDeploy=MIGRATE,
+        healthcheck=HEALTHCHECK,
+        healthcheckTimeout=120,
+        deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
+        env={**app_env, "OPENAI_API_KEY": executions.env.OPENAI_API_KEY},
+    )
     worker = service(
         "worker",
         **common,
@@ -106,4 +117,4 @@ def main(ctx: Any = None) -> Any:
         deploy={"cronSchedule": "17 * * * *", "restartPolicyType": "NEVER"},
         env=dict(app_env),
     )
-    return project(PROJECT, resources=[db, registry, executions, worker, recover, prune])
+    return project(PROJECT, resources=[db, registry, executions, console, worker, recover, prune])

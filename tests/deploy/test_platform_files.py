@@ -397,7 +397,9 @@ def test_render_blueprint_environment() -> None:
         } in env
         assert {"fromGroup": shared["name"]} in env
         provider_key = {"key": "OPENAI_API_KEY", "sync": False}
-        calls_providers = svc["type"] == "worker" or svc["name"].endswith("executions")
+        calls_providers = svc["type"] == "worker" or svc["name"].endswith(
+            ("executions", "console")  # the console runs prompts in process
+        )
         assert (provider_key in env) == calls_providers, svc["name"]
 
 
