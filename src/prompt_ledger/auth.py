@@ -1,4 +1,9 @@
-"""API keys and scopes. Keys are random secrets shown once; only their SHA-256 is stored."""
+"""API keys and scopes. Keys are random secrets shown once; only their SHA-256 is stored.
+
+Two levels of administration: a project's ``admin`` manages that project (its keys, and every
+project scope within it); the instance **operator** (the bootstrap key from ``API_KEY``, or a
+stored key holding the ``operator`` scope) alone manages projects, the shared model catalogue
+and the keys of any project."""
 
 from __future__ import annotations
 
@@ -26,9 +31,17 @@ class Scope(StrEnum):
     TRACES_WRITE = "traces:write"
     ANALYTICS_READ = "analytics:read"
     ADMIN = "admin"
+    OPERATOR = "operator"
 
 
 ALL_SCOPES = frozenset(Scope)
+
+_NEEDS = {
+    Scope.ADMIN: "This API key lacks the 'admin' scope (a project admin key, or the instance "
+    "operator key, is needed).",
+    Scope.OPERATOR: "Only the instance operator (the bootstrap key API_KEY, or a key with the "
+    "'operator' scope) may do this; a project's 'admin' key manages that project's keys only.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +52,32 @@ class Principal:
     scopes: frozenset[str]
     key_id: UUID | None = None
 
-    def require(self, scope: Scope) -> None:
-        if scope.value not in self.scopes and Scope.ADMIN.value not in self.scopes:
-            raise Forbidden(
-                f"This API key lacks the '{scope.value}' scope.", required_scope=scope.value
-            )
-
     @property
     def is_operator(self) -> bool:
-        """The instance operator (``API_KEY``): not a key stored in a project."""
-        return self.key_id is None and Scope.ADMIN.value in self.scopes
+        """The instance operator (the bootstrap key ``API_KEY``, or a stored key holding the
+        ``operator`` scope): every project, projects themselves, the model catalogue."""
+        return Scope.OPERATOR.value in self.scopes
+
+    def allows(self, scope: Scope) -> bool:
+        if scope.value in self.scopes or self.is_operator:
+            return True
+        return scope is not Scope.OPERATOR and Scope.ADMIN.value in self.scopes
+
+    def require(self, scope: Scope) -> None:
+        if not self.allows(scope):
+            raise Forbidden(
+                _NEEDS.get(scope, f"This API key lacks the '{scope.value}' scope."),
+                required_scope=scope.value,
+            )
 
     def require_operator(self, action: str) -> None:
         """Projects and the shared model catalogue belong to the operator alone; a project's
         ``admin`` key manages its own project."""
-        self.require(Scope.ADMIN)
         if not self.is_operator:
             raise Forbidden(
-                f"Only the instance operator (API_KEY) {action}; a project's admin key manages "
-                "its own project's keys."
+                f"Only the instance operator (API_KEY, or a key with the 'operator' scope) "
+                f"{action}; a project's admin key manages its own project's keys.",
+                required_scope=Scope.OPERATOR.value,
             )
 
     def require_project(self, project_id: UUID) -> None:
@@ -67,6 +87,7 @@ class Principal:
 
 
 BOOTSTRAP = Principal(UUID(DEFAULT_PROJECT_ID), frozenset(s.value for s in ALL_SCOPES))
+"""The instance operator's principal: the bootstrap key, in the default project."""
 KeyCache = GroupCache[str, str, Principal]
 
 

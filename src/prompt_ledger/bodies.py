@@ -247,6 +247,9 @@ class KeyBody(Body):
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.PROMPTS_READ, Scope.PROMPTS_WRITE, Scope.EXECUTE],
         min_length=1,
+        max_length=len(Scope),
+        description="'admin' manages this project's keys; 'operator' (granted by the instance "
+        "operator only) manages every project, the model catalogue and prices.",
     )
 
 

@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     )
     api_key: SecretStr = Field(
         default=SecretStr(DEFAULT_API_KEY),
-        description="Bootstrap admin key of the default project.",
+        description="The instance operator's key (bootstrap): projects, the model catalogue, "
+        "the keys of every project.",
     )
     environment: str = Field(default="development", description="development | production | ...")
     debug: bool = False

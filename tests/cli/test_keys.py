@@ -89,3 +89,29 @@ def test_projects_and_keys_life_cycle(cli: Cli, ledger: PromptLedger) -> None:
     keys = json.loads(cli.ok("keys", "list", "--json").stdout)
     assert [k["key_id"] for k in keys] == [as_json["key_id"]]
     assert "key" not in keys[0]
+
+
+def test_a_project_admin_gets_one_clear_line_for_the_operators_commands(
+    cli: Cli, ledger: PromptLedger
+) -> None:
+    project = ledger.create_project("team-b")
+    admin = ledger.create_key(project.project_id, "b-admin", scopes=["admin"])
+    team_b = Cli(cli.url, key=admin.key)
+
+    refused = team_b("projects", "list")
+    assert refused.exit_code == 6
+    assert refused.stderr == (
+        "Error: Only the instance operator (API_KEY, or a key with the 'operator' scope) lists "
+        "projects; a project's admin key manages its own project's keys.\n"
+        "  required scope: operator\n"
+    )
+    other = team_b("keys", "list")  # the default project is not there for B's key
+    assert other.exit_code == 3
+    assert other.stderr.startswith("Error: Project 00000000-0000-0000-0000-000000000001 not found")
+
+    made = team_b.ok("keys", "create", "--project", str(project.project_id), "--name", "bot")
+    assert f"in project {project.project_id}." in made.stdout
+    listed = json.loads(
+        team_b.ok("keys", "list", "--project", str(project.project_id), "--json").stdout
+    )
+    assert sorted(k["name"] for k in listed) == ["b-admin", "bot"]

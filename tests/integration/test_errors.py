@@ -189,17 +189,17 @@ async def test_key_without_write_scope_cannot_put(client: httpx.AsyncClient) -> 
 
 async def test_non_admin_key_cannot_administer(other_project_client: httpx.AsyncClient) -> None:
     calls = [
-        ("POST", "/v1/projects", {"name": "sneaky"}),
-        ("GET", "/v1/projects", None),
-        ("POST", f"/v1/projects/{DEFAULT_PROJECT_ID}/keys", {"name": "k"}),
-        ("GET", f"/v1/projects/{DEFAULT_PROJECT_ID}/keys", None),
-        ("PUT", "/v1/models/openai/gpt-x", {}),
+        ("POST", "/v1/projects", {"name": "sneaky"}, "operator"),
+        ("GET", "/v1/projects", None, "operator"),
+        ("POST", f"/v1/projects/{DEFAULT_PROJECT_ID}/keys", {"name": "k"}, "admin"),
+        ("GET", f"/v1/projects/{DEFAULT_PROJECT_ID}/keys", None, "admin"),
+        ("PUT", "/v1/models/openai/gpt-x", {}, "operator"),
     ]
-    for method, url, body in calls:
+    for method, url, body, needed in calls:
         response = await other_project_client.request(method, url, json=body)
         problem = assert_problem(response, 403)
-        assert problem["required_scope"] == "admin"
-        assert "'admin'" in problem["detail"]
+        assert problem["required_scope"] == needed
+        assert f"'{needed}'" in problem["detail"]
 
 
 # --- 404 ---------------------------------------------------------------------------------------

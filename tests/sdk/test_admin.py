@@ -3,6 +3,8 @@ errors a non-admin key, an unknown project and a duplicate name get."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 import pytest
 
@@ -98,3 +100,43 @@ async def test_the_async_client_manages_projects_and_keys(aledger: AsyncPromptLe
     assert [k.name for k in keys] == ["billing-bot"]
     revoked = await aledger.revoke_key(project.project_id, created.key_id)
     assert revoked.revoked_at is not None
+
+
+def test_a_project_admin_manages_its_project_only(ledger: PromptLedger, live_url: str) -> None:
+    """Issue #11: a project's ``admin`` key is no longer instance-wide; the operator's is."""
+    a, b = ledger.create_project("team-a"), ledger.create_project("team-b")
+    a_writer = ledger.create_key(a.project_id, "a-writer", scopes=["prompts:write", "execute"])
+    with PromptLedger(live_url, a_writer.key) as team_a:
+        team_a.create_prompt("a_only", "secret {{ x }}")
+        a_run = team_a.execute("a_only", {"x": "1"}, model="openai/gpt-4o-mini")
+    b_admin = ledger.create_key(b.project_id, "b-admin", scopes=["admin"])
+
+    with PromptLedger(live_url, b_admin.key) as team_b:
+        for hidden in (
+            lambda: team_b.create_key(a.project_id, "mine", scopes=["admin"]),
+            lambda: team_b.list_keys(a.project_id),
+            lambda: team_b.revoke_key(a.project_id, a_writer.key_id),
+        ):
+            with pytest.raises(NotFoundError):  # another project is not there for B's key
+                hidden()
+        for attempt in (
+            team_b.list_projects,
+            lambda: team_b.create_project("c"),
+            lambda: team_b.set_model("openai", "gpt-4o-mini", input_price_per_mtok=0),
+        ):
+            with pytest.raises(PermissionDeniedError) as denied:
+                attempt()
+            assert denied.value.status == 403
+            assert denied.value.body["required_scope"] == "operator"
+        with pytest.raises(NotFoundError):
+            team_b.get_prompt("a_only")
+        with pytest.raises(NotFoundError):
+            team_b.get_execution(str(a_run.execution_id))
+
+        deputy = team_b.create_key(b.project_id, "deputy", scopes=["prompts:read"])
+        assert {k.name for k in team_b.list_keys(b.project_id).items} == {"b-admin", "deputy"}
+        assert team_b.revoke_key(b.project_id, deputy.key_id).revoked_at is not None
+
+    model = ledger.set_model("openai", "gpt-4o-mini", input_price_per_mtok=0.2)
+    assert model.input_price_per_mtok == Decimal("0.2")
+    assert [k.name for k in ledger.list_keys(a.project_id).items] == ["a-writer"]

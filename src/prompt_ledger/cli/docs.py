@@ -55,7 +55,7 @@ promptledger prompts diff summarize 1 2
 promptledger prompts label summarize production 2 --reason "reviewed" --actor martin
 promptledger prompts pull exported --label production
 
-# Projects and API keys (admin key)
+# Projects (the operator key) and API keys (an admin key of the project, or the operator key)
 promptledger projects create checkout
 promptledger projects list
 promptledger keys create --name ci --scope prompts:read --scope prompts:write

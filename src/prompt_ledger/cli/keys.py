@@ -1,5 +1,6 @@
-"""``promptledger keys`` and ``promptledger projects``: API keys and the projects they belong
-to (both need an admin key)."""
+"""``promptledger keys`` and ``promptledger projects``: API keys (a project's ``admin`` key
+manages that project's; the instance operator's key, any project's) and the projects they
+belong to (the operator's key only)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ DEFAULT_PROJECT = "00000000-0000-0000-0000-000000000001"
 (not imported, to keep the CLI's start cheap)."""
 
 keys_app = typer.Typer(
-    help="API keys of a project: create (the secret is shown once), list, revoke.",
+    help="API keys of a project: create (the secret is shown once), list, revoke. Needs an admin "
+    "key of the project, or the instance operator's key.",
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys", rich_help_panel=CLIENT_PANEL)
-projects_app = typer.Typer(help="Projects: create and list.", no_args_is_help=True)
+projects_app = typer.Typer(
+    help="Projects: create and list. Needs the instance operator's key.", no_args_is_help=True
+)
 app.add_typer(projects_app, name="projects", rich_help_panel=CLIENT_PANEL)
 
 ProjectOption = Annotated[
@@ -42,6 +46,7 @@ class Scope(StrEnum):
     traces_write = "traces:write"
     analytics_read = "analytics:read"
     admin = "admin"
+    operator = "operator"
 
 
 @keys_app.command("create")

@@ -52,6 +52,11 @@ WHERE project_id = %(project_id)s
   AND (%(after)s::timestamptz IS NULL OR created_at < %(after)s::timestamptz)
 ORDER BY created_at DESC LIMIT %(limit)s;
 
+-- lock_api_key --
+-- A key of a project, locked until its revocation commits
+SELECT key_id, scopes FROM api_keys
+WHERE project_id = %(project_id)s AND key_id = %(key_id)s FOR UPDATE;
+
 -- revoke_api_key --
 -- Revoke a key of a project (idempotent: the first revocation time is kept)
 UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())

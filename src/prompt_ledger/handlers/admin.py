@@ -1,4 +1,5 @@
-"""Administration endpoints: the model catalogue, projects and API keys."""
+"""Administration endpoints: the model catalogue and projects (the instance operator's), and
+API keys (a project's admins for their own project, the operator for any)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ async def revoke_key(call: Call) -> Reply:
     )
 
 
-ADMIN = Scope.ADMIN
+ADMIN = Scope.ADMIN  # a project's admin, for its own project (checked by the service)
+OPERATOR = Scope.OPERATOR  # the instance operator alone
 KEYS = "/v1/projects/{project_id}/keys"
 
 ENDPOINTS = [
@@ -102,7 +104,7 @@ ENDPOINTS = [
         "/v1/models/{provider}/{model_name:path}",
         put_model,
         "Create or update a model and its prices",
-        ADMIN,
+        OPERATOR,
         body=ModelBody,
         response=Model,
         tag="models",
@@ -112,7 +114,7 @@ ENDPOINTS = [
         "/v1/projects",
         create_project,
         "Create a project",
-        ADMIN,
+        OPERATOR,
         body=ProjectBody,
         response=Project,
         status=201,
@@ -123,7 +125,7 @@ ENDPOINTS = [
         "/v1/projects",
         list_projects,
         "List projects",
-        ADMIN,
+        OPERATOR,
         query=PageQuery,
         response=Page[Project],
         tag="admin",

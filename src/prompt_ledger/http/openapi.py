@@ -9,10 +9,15 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from prompt_ledger import __version__
+from prompt_ledger.auth import Scope
 from prompt_ledger.http.endpoint import Endpoint
 
 _PARAM = re.compile(r"{([a-zA-Z_]+)(?::[a-z]+)?}")
 REF = "#/components/schemas/{model}"
+_REQUIRES = {
+    Scope.ADMIN: "Requires scope `admin` in this project, or the instance operator.",
+    Scope.OPERATOR: "Requires the instance operator (the bootstrap key, or scope `operator`).",
+}
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -56,7 +61,9 @@ def openapi_document(title: str, endpoints: list[Endpoint]) -> dict[str, Any]:
         }
         if ep.scope is not None:
             op["security"] = [{"ApiKey": []}, {"Bearer": []}]
-            op["description"] = f"Requires scope `{ep.scope.value}` (or `admin`)."
+            op["description"] = _REQUIRES.get(
+                ep.scope, f"Requires scope `{ep.scope.value}` (or `admin`, or `operator`)."
+            )
         if ep.body is not None:
             op["requestBody"] = {
                 "required": True,

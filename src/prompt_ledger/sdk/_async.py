@@ -300,10 +300,33 @@ class AsyncPromptLedger:
     ) -> Page[Model]:
         return await self._request(specs.list_models(provider, limit, cursor))
 
-    # --- projects and API keys (admin scope) ---------------------------------------------
+    async def set_model(
+        self,
+        provider: str,
+        model_name: str,
+        *,
+        max_tokens: int | None = None,
+        supports_streaming: bool = False,
+        input_price_per_mtok: float | None = None,
+        output_price_per_mtok: float | None = None,
+    ) -> Model:
+        """Create or replace a model of the shared catalogue and its prices (USD per 1M tokens).
+        Needs the instance operator's key."""
+        return await self._request(
+            specs.set_model(
+                provider,
+                model_name,
+                max_tokens=max_tokens,
+                supports_streaming=supports_streaming,
+                input_price_per_mtok=input_price_per_mtok,
+                output_price_per_mtok=output_price_per_mtok,
+            )
+        )
+
+    # --- projects (the instance operator) and API keys (a project's admin, or the operator) ---
 
     async def create_project(self, name: str) -> Project:
-        """Create a project (409 when the name is taken)."""
+        """Create a project (409 when the name is taken). Needs the instance operator's key."""
         return await self._request(specs.create_project(name))
 
     async def list_projects(self, *, limit: int = 50, cursor: str | None = None) -> Page[Project]:
@@ -313,7 +336,8 @@ class AsyncPromptLedger:
         self, project_id: str | UUID, name: str, *, scopes: Sequence[str] | None = None
     ) -> CreatedKey:
         """Create an API key of a project. ``key`` of the answer is the secret, shown once.
-        Without ``scopes`` the server grants prompts:read, prompts:write and execute."""
+        Without ``scopes`` the server grants prompts:read, prompts:write and execute. A
+        project's ``admin`` key manages that project's keys; the operator's, any project's."""
         return await self._request(specs.create_key(project_id, name, scopes))
 
     async def list_keys(

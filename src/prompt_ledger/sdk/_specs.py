@@ -295,7 +295,30 @@ def list_models(provider: str | None, limit: int, cursor: str | None) -> Spec[Pa
     )
 
 
-# --- projects and API keys (admin) ----------------------------------------------------------
+def set_model(
+    provider: str,
+    model_name: str,
+    *,
+    max_tokens: int | None,
+    supports_streaming: bool,
+    input_price_per_mtok: float | None,
+    output_price_per_mtok: float | None,
+) -> Spec[Model]:
+    # An upsert of the whole entry: sending it twice leaves the same row, so it may be resent.
+    return Spec(
+        "PUT",
+        f"/v1/models/{quote(provider, safe='')}/{quote(model_name, safe='/')}",
+        _model(Model),
+        body={
+            "max_tokens": max_tokens,
+            "supports_streaming": supports_streaming,
+            "input_price_per_mtok": input_price_per_mtok,
+            "output_price_per_mtok": output_price_per_mtok,
+        },
+    )
+
+
+# --- projects (the instance operator) and API keys (a project's admin) ----------------------
 
 
 def create_project(name: str) -> Spec[Project]:

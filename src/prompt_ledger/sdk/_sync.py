@@ -311,10 +311,33 @@ class PromptLedger:
     ) -> Page[Model]:
         return self._request(specs.list_models(provider, limit, cursor))
 
-    # --- projects and API keys (admin scope) ---------------------------------------------
+    def set_model(
+        self,
+        provider: str,
+        model_name: str,
+        *,
+        max_tokens: int | None = None,
+        supports_streaming: bool = False,
+        input_price_per_mtok: float | None = None,
+        output_price_per_mtok: float | None = None,
+    ) -> Model:
+        """Create or replace a model of the shared catalogue and its prices (USD per 1M tokens).
+        Needs the instance operator's key."""
+        return self._request(
+            specs.set_model(
+                provider,
+                model_name,
+                max_tokens=max_tokens,
+                supports_streaming=supports_streaming,
+                input_price_per_mtok=input_price_per_mtok,
+                output_price_per_mtok=output_price_per_mtok,
+            )
+        )
+
+    # --- projects (the instance operator) and API keys (a project's admin, or the operator) ---
 
     def create_project(self, name: str) -> Project:
-        """Create a project (409 when the name is taken)."""
+        """Create a project (409 when the name is taken). Needs the instance operator's key."""
         return self._request(specs.create_project(name))
 
     def list_projects(self, *, limit: int = 50, cursor: str | None = None) -> Page[Project]:
@@ -324,7 +347,8 @@ class PromptLedger:
         self, project_id: str | UUID, name: str, *, scopes: Sequence[str] | None = None
     ) -> CreatedKey:
         """Create an API key of a project. ``key`` of the answer is the secret, shown once.
-        Without ``scopes`` the server grants prompts:read, prompts:write and execute."""
+        Without ``scopes`` the server grants prompts:read, prompts:write and execute. A
+        project's ``admin`` key manages that project's keys; the operator's, any project's."""
         return self._request(specs.create_key(project_id, name, scopes))
 
     def list_keys(

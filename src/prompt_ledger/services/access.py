@@ -1,15 +1,15 @@
-"""Projects and their API keys (admin scope): the operator manages every project, a project's
-admin key only its own project's keys."""
+"""Projects (the instance operator's) and their API keys (each project's admins, or the
+operator). Who may do what is decided here, from the caller's Principal."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from prompt_ledger.auth import KeyCache, Principal, hash_key, new_key
+from prompt_ledger.auth import KeyCache, Principal, Scope, hash_key, new_key
 from prompt_ledger.bodies import CreatedKey, KeyBody, Page, cursor_value, page_of
 from prompt_ledger.cache import payload
 from prompt_ledger.db.store import Database, Queries
-from prompt_ledger.errors import Conflict, NotFound
+from prompt_ledger.errors import Conflict, Forbidden, NotFound
 from prompt_ledger.records import ApiKey, Project
 
 
@@ -48,6 +48,8 @@ class Access:
 
     async def create_key(self, who: Principal, project_id: UUID, body: KeyBody) -> CreatedKey:
         who.require_project(project_id)
+        if Scope.OPERATOR in body.scopes:
+            who.require_operator("grants the 'operator' scope")
         secret, prefix = new_key()
         async with self._db.connect() as q:
             await self._project(q, project_id)
@@ -88,6 +90,16 @@ class Access:
     async def revoke_key(self, who: Principal, project_id: UUID, key_id: UUID) -> ApiKey:
         who.require_project(project_id)
         async with self._db.transaction() as q:
+            found = await q.row("lock_api_key", project_id=project_id, key_id=key_id)
+            if (
+                found is not None
+                and Scope.OPERATOR.value in found["scopes"]
+                and not who.is_operator
+            ):
+                raise Forbidden(
+                    "Only the instance operator may revoke an operator key.",
+                    required_scope=Scope.OPERATOR.value,
+                )
             key = await q.one("revoke_api_key", ApiKey, project_id=project_id, key_id=key_id)
             # Every process forgets cached keys when this commits; revocation is immediate.
             await q.execute("notify_cache", payload=payload(self._keys.name, "*"))
