@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -40,12 +41,15 @@ def demo_settings(database_url: str) -> Settings:
 class LiveServer:
     """An ASGI app served by uvicorn on 127.0.0.1 (a free port), in a thread."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        """``options``: more ``uvicorn.Config`` settings."""
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, lifespan="on", log_level="warning", access_log=False, **options
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="live-gateway"

@@ -8,15 +8,48 @@ import json
 from collections.abc import Callable
 from typing import Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 from prompt_ledger.auth import Scope
 from prompt_ledger.errors import ValidationFailed
+from prompt_ledger.json_types import BODY, refuse_coercion
 from prompt_ledger.records import Label, LabelEvent, Message, PromptSummary, Version
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
 LABEL_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+PROVIDER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}$"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+\-]*(/[A-Za-z0-9_.:@+\-]+)*$"
+CURSOR_PATTERN = r"^[A-Za-z0-9_\-]{1,500}$"
 MAX_TEMPLATE_CHARS = 200_000
+MAX_INT = 2**31 - 1  # PostgreSQL's integer
+MAX_PRICE = 999_999.999999  # the price columns are NUMERIC(12, 6)
+
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "name": {"type": "string", "pattern": NAME_PATTERN, "description": "Prompt name."},
+    "label": {"type": "string", "pattern": LABEL_PATTERN},
+    "number": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+    "provider": {"type": "string", "pattern": PROVIDER_PATTERN},
+    "model_name": {
+        "type": "string",
+        "pattern": MODEL_NAME_PATTERN,
+        "maxLength": 100,
+        "description": "May hold slashes (e.g. meta-llama/Llama-3.1-8B).",
+    },
+    "project_id": {"type": "string", "format": "uuid"},
+    "key_id": {"type": "string", "format": "uuid"},
+    "execution_id": {"type": "string", "format": "uuid"},
+}
+"""The JSON Schema of each path parameter, by name: the OpenAPI documents say what the handlers
+check (handlers.common), from the same patterns. A malformed id is simply not found (404)."""
 
 
 class Body(BaseModel):
@@ -24,11 +57,36 @@ class Body(BaseModel):
         extra="forbid", str_max_length=MAX_TEMPLATE_CHARS, protected_namespaces=()
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.context is BODY and info.field_name is not None:
+            refuse_coercion(cls.model_fields[info.field_name].annotation, value)
+        return value
+
+
+def _given(name: str) -> JsonDict:
+    """JSON Schema: the field is present and not null."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+def exactly_one_of(*names: str) -> JsonDict:
+    """JSON Schema of a cross-field rule that a model validator enforces."""
+    given: list[JsonValue] = [_given(n) for n in names]
+    return {"oneOf": given}
+
+
+def not_both(*names: str) -> JsonDict:
+    given: list[JsonValue] = [_given(n) for n in names]
+    return {"not": {"allOf": given}}
+
 
 # --- prompts -------------------------------------------------------------------------------
 
 
 class PromptContentBody(Body):
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("template_source", "messages"))
+
     template_source: str | None = Field(
         default=None,
         description="Jinja2 text template (a text prompt).",
@@ -62,6 +120,10 @@ class PutPromptBody(PromptContentBody):
 
 
 class CodePrompt(Body):
+    model_config = ConfigDict(
+        json_schema_extra=exactly_one_of("template_source", "template", "messages")
+    )
+
     name: str = Field(pattern=NAME_PATTERN)
     template_source: str | None = Field(default=None, description="Alias: template.")
     template: str | None = None
@@ -89,7 +151,7 @@ class RegisterBody(Body):
 class ResolveItem(Body):
     name: str = Field(pattern=NAME_PATTERN)
     label: str | None = Field(default=None, pattern=LABEL_PATTERN)
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class ResolveBody(Body):
@@ -101,11 +163,11 @@ class ResolveBody(Body):
 class RenderBody(Body):
     variables: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(default=None, pattern=LABEL_PATTERN)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class LabelBody(Body):
-    version: int = Field(ge=1, description="Version number the label should point at.")
+    version: int = Field(ge=1, le=MAX_INT, description="Version number the label should point at.")
     reason: str | None = Field(default=None, max_length=2000)
     actor: str | None = Field(default=None, max_length=100)
 
@@ -115,20 +177,28 @@ class ActivateBody(Body):
     actor: str | None = Field(default=None, max_length=100)
 
 
+class RemoveLabelQuery(Body):
+    reason: str | None = Field(default=None, max_length=2000)
+    actor: str | None = Field(default=None, max_length=100)
+
+
 class PromptQuery(Body):
     label: str | None = Field(default=None, pattern=LABEL_PATTERN)
-    version: int | None = Field(default=None, ge=1)
-
-    @model_validator(mode="after")
-    def _one_selector(self) -> Self:
-        if self.label is not None and self.version is not None:
-            raise ValueError("give label or version, not both")
-        return self
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_INT,
+        description="With label: the version the label must point at (404 if it does not).",
+    )
 
 
 class PageQuery(Body):
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: str | None = Field(
+        default=None,
+        pattern=CURSOR_PATTERN,
+        description="Opaque: the next_cursor of the previous page (any other value is a 422).",
+    )
 
 
 class PromptListQuery(PageQuery):
@@ -139,8 +209,8 @@ class PromptListQuery(PageQuery):
 
 
 class DiffQuery(Body):
-    from_: int = Field(alias="from", ge=1)
-    to: int = Field(ge=1)
+    from_: int = Field(alias="from", ge=1, le=MAX_INT)
+    to: int = Field(ge=1, le=MAX_INT)
 
 
 class HistoryQuery(PageQuery):
@@ -224,18 +294,18 @@ PromptPage = Page[PromptSummary]
 
 
 class ModelBody(Body):
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_INT)
     supports_streaming: bool = False
     input_price_per_mtok: float | None = Field(
-        default=None, ge=0, description="USD per 1M input tokens."
+        default=None, ge=0, le=MAX_PRICE, description="USD per 1M input tokens."
     )
     output_price_per_mtok: float | None = Field(
-        default=None, ge=0, description="USD per 1M output tokens."
+        default=None, ge=0, le=MAX_PRICE, description="USD per 1M output tokens."
     )
 
 
 class ModelQuery(PageQuery):
-    provider: str | None = Field(default=None, max_length=50)
+    provider: str | None = Field(default=None, pattern=PROVIDER_PATTERN)
 
 
 class ProjectBody(Body):

@@ -1,15 +1,16 @@
 """The catalogue of HTTP functions: which endpoints each deployable function serves (the API
 functions, and the web console over them).
 
-Every function also answers ``GET /health`` (200 only when the database answers) and
-``GET /openapi.json`` (its part of the API)."""
+Every function also answers ``GET /health`` (200 only when the database answers),
+``GET /livez``, ``GET /metrics`` and ``GET /openapi.json`` (its part of the API, these
+included)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from prompt_ledger import __version__, console, metrics
-from prompt_ledger.bodies import Health
+from prompt_ledger.bodies import PATH_PARAMETERS, Health
 from prompt_ledger.handlers import admin, executions, prompts
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
@@ -42,7 +43,8 @@ def build(
 
     async def openapi(call: Call) -> Reply:
         if not document:
-            document.update(openapi_document(f"PromptLedger {name}", own))
+            title = f"PromptLedger {name}"
+            document.update(openapi_document(title, served, PATH_PARAMETERS))
         return Reply(document)
 
     async def prometheus(call: Call) -> Reply:
@@ -50,32 +52,29 @@ def build(
         payload, media_type = metrics.exposition()
         return Reply(payload, media_type=media_type)
 
-    return HttpFunction(
-        name,
-        [
-            *own,
-            Endpoint(
-                "GET",
-                "/health",
-                health,
-                "Liveness and database check",
-                None,
-                response=Health,
-                tag="ops",
-            ),
-            Endpoint(
-                "GET",
-                "/livez",
-                live,
-                "Liveness (the process answers; no I/O)",
-                None,
-                response=Health,
-                tag="ops",
-            ),
-            Endpoint("GET", "/metrics", prometheus, "Prometheus metrics", None, tag="ops"),
-            Endpoint(
-                "GET", "/openapi.json", openapi, "This function's OpenAPI document", None, tag="ops"
-            ),
-        ],
-        container,
-    )
+    served = [
+        *own,
+        Endpoint(
+            "GET",
+            "/health",
+            health,
+            "Liveness and database check",
+            None,
+            response=Health,
+            tag="ops",
+        ),
+        Endpoint(
+            "GET",
+            "/livez",
+            live,
+            "Liveness (the process answers; no I/O)",
+            None,
+            response=Health,
+            tag="ops",
+        ),
+        Endpoint("GET", "/metrics", prometheus, "Prometheus metrics", None, tag="ops"),
+        Endpoint(
+            "GET", "/openapi.json", openapi, "This function's OpenAPI document", None, tag="ops"
+        ),
+    ]
+    return HttpFunction(name, served, container)

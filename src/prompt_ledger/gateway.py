@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -27,10 +27,12 @@ def create_gateway(
     settings: Settings | None = None,
     *,
     with_worker: bool = False,
+    functions: Sequence[str] | None = None,
 ) -> Starlette:
     """Serve every function. Pass a ready container (tests) or let the lifespan build one.
 
-    ``with_worker`` also runs a queue worker in this process (``promptledger dev``)."""
+    ``with_worker`` also runs a queue worker in this process (``promptledger dev``); with
+    ``functions`` (names of the catalogue) only those are served, as their own deploys would."""
     state: dict[str, Container] = {}
     if container is not None:
         state["container"] = container
@@ -38,8 +40,9 @@ def create_gateway(
     async def provide() -> Container:
         return state["container"]
 
-    every = [endpoint for endpoints in FUNCTIONS.values() for endpoint in endpoints]
-    function = build("gateway", provide, every)
+    names = list(FUNCTIONS) if functions is None else list(functions)
+    every = [endpoint for name in names for endpoint in FUNCTIONS[name]]
+    function = build(names[0] if len(names) == 1 else "gateway", provide, every)
 
     async def endpoint(request: Request) -> Response:
         return await function(request)

@@ -587,9 +587,21 @@ async def test_exactly_one_kind_of_content(client: httpx.AsyncClient, body: dict
     assert "exactly one of template_source (text) or messages (chat)" in str(problem["errors"])
 
 
-async def test_empty_body_counts_as_empty_object(client: httpx.AsyncClient) -> None:
-    response = await send_raw(client, "PUT", "/v1/prompts/x", b"")
-    assert "exactly one of" in str(assert_problem(response, 422)["errors"])
+async def test_an_empty_body_is_an_empty_object_except_for_a_put(
+    client: httpx.AsyncClient,
+) -> None:
+    """As the OpenAPI documents say: a body whose fields all have defaults is optional; a PUT
+    replaces the resource, so it needs one (a bodiless PUT used to null a model's prices)."""
+    for url in ("/v1/prompts/x", "/v1/models/openai/gpt-x"):
+        problem = assert_problem(await send_raw(client, "PUT", url, b""), 422)
+        assert problem["errors"] == [
+            {"loc": ["body"], "msg": "a JSON object is required", "type": "missing"}
+        ]
+    await put_text(client, "x", "hi")
+    activated = await send_raw(client, "POST", "/v1/prompts/x/versions/1:activate", b"")
+    assert activated.status_code == 200, activated.text
+    null = await send_raw(client, "POST", "/v1/prompts/x/versions/1:activate", b"null")
+    assert assert_problem(null, 422)["detail"] == "The body must be a JSON object."
 
 
 async def test_template_syntax_error_reports_the_line(client: httpx.AsyncClient) -> None:
@@ -657,10 +669,19 @@ async def test_invalid_cursor_is_422(client: httpx.AsyncClient) -> None:
         assert problem["errors"][0]["loc"] == ["query", "cursor"]
 
 
+async def test_a_label_and_a_version_together_pin_each_other(client: httpx.AsyncClient) -> None:
+    """Both query parameters are valid alone, so together they are too (the OpenAPI document
+    cannot forbid the pair): the label must point at that version."""
+    await put_text(client, "p", "x")
+    assert (await client.put("/v1/prompts/p/labels/prod", json={"version": 1})).status_code == 200
+    pinned = await client.get("/v1/prompts/p?label=prod&version=1")
+    assert pinned.json()["resolved_by"] == "label:prod"
+    problem = assert_problem(await client.get("/v1/prompts/p?label=prod&version=2"), 404)
+    assert problem["detail"] == "Label 'prod' of prompt 'p' points at version 1, not 2."
+
+
 async def test_bad_query_parameters_are_422(client: httpx.AsyncClient) -> None:
     await put_text(client, "p", "x")
-    problem = assert_problem(await client.get("/v1/prompts/p?label=prod&version=1"), 422)
-    assert "give label or version, not both" in str(problem["errors"])
     for params, loc in [
         ({"limit": "abc"}, ["query", "limit"]),
         ({"limit": "0"}, ["query", "limit"]),
@@ -728,9 +749,13 @@ async def test_numbers_beyond_the_integer_columns_are_422(client: httpx.AsyncCli
     """Version numbers are int4 in PostgreSQL: a larger one is refused, never a 500."""
     await put_text(client, "p", "x")
     huge = 2**31
+    for response, where in (
+        (await client.get("/v1/prompts/p", params={"version": huge}), "query"),
+        (await client.post("/v1/prompts/p:render", json={"version": huge}), "body"),
+        (await client.put("/v1/prompts/p/labels/prod", json={"version": huge}), "body"),
+    ):  # the documented maximum
+        assert assert_problem(response, 422)["errors"][0]["loc"] == [where, "version"]
     for response in (
-        await client.get("/v1/prompts/p", params={"version": huge}),
-        await client.post("/v1/prompts/p:render", json={"version": huge}),
         await client.get("/v1/prompts/p/versions", params={"cursor": encode_cursor(huge)}),
         await client.get("/v1/prompts/p/labels/history", params={"cursor": encode_cursor(10**20)}),
     ):
@@ -738,7 +763,6 @@ async def test_numbers_beyond_the_integer_columns_are_422(client: httpx.AsyncCli
         assert "out of range" in problem["detail"]
     # in a path segment the number is only compared, so it simply matches no version
     assert_problem(await client.get(f"/v1/prompts/p/versions/{huge}"), 404)
-    assert_problem(await client.put("/v1/prompts/p/labels/prod", json={"version": huge}), 404)
     # more digits than Python converts: no such route
     assert_problem(await client.get("/v1/prompts/p/versions/" + "9" * 5000), 404)
 

@@ -13,8 +13,7 @@ from prompt_ledger.bodies import (
     PageQuery,
     ProjectBody,
 )
-from prompt_ledger.errors import ValidationFailed
-from prompt_ledger.handlers.common import path_uuid
+from prompt_ledger.handlers.common import path_text, path_uuid
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.records import ApiKey, Model, Project
 
@@ -25,19 +24,8 @@ async def list_models(call: Call) -> Reply:
 
 
 async def put_model(call: Call) -> Reply:
-    provider, model_name = str(call.path["provider"]), str(call.path["model_name"])
-    for key, value, limit in (("provider", provider, 50), ("model_name", model_name, 100)):
-        if not value or len(value) > limit or not value.isprintable():
-            raise ValidationFailed(
-                f"Invalid {key}.",
-                errors=[
-                    {
-                        "loc": ["path", key],
-                        "msg": f"1-{limit} printable characters",
-                        "type": "value",
-                    }
-                ],
-            )
+    provider = path_text(call, "provider", "provider")
+    model_name = path_text(call, "model_name", "model name")
     call.principal.require_operator("manages the shared model catalogue")
     model, created = await call.app.catalog.upsert(provider, model_name, call.body_as(ModelBody))
     return Reply(model, status=201 if created else 200)
@@ -107,6 +95,7 @@ ENDPOINTS = [
         OPERATOR,
         body=ModelBody,
         response=Model,
+        also=(201,),  # created
         tag="models",
     ),
     Endpoint(

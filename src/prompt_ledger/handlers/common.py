@@ -1,21 +1,29 @@
-"""Path parameter checks shared by handlers."""
+"""Path parameter checks shared by handlers: each checks what ``bodies.PATH_PARAMETERS``
+documents for that parameter."""
 
 from __future__ import annotations
 
 import re
 from uuid import UUID
 
-from prompt_ledger.bodies import LABEL_PATTERN, NAME_PATTERN
+from prompt_ledger.bodies import PATH_PARAMETERS
 from prompt_ledger.errors import NotFound, ValidationFailed
 from prompt_ledger.http.endpoint import Call
 
-_NAME = re.compile(NAME_PATTERN)
-_LABEL = re.compile(LABEL_PATTERN)
+_PATTERNS = {
+    key: re.compile(schema["pattern"])
+    for key, schema in PATH_PARAMETERS.items()
+    if "pattern" in schema
+}
 
 
-def path_text(call: Call, key: str, pattern: re.Pattern[str], what: str) -> str:
+def path_text(call: Call, key: str, what: str) -> str:
+    """The parameter, or 422 when it does not match its documented pattern (the whole value:
+    ``$`` alone would let a trailing newline through)."""
     value = str(call.path[key])
-    if not pattern.match(value):
+    pattern = _PATTERNS[key]
+    limit = PATH_PARAMETERS[key].get("maxLength")
+    if not pattern.fullmatch(value) or (limit is not None and len(value) > limit):
         raise ValidationFailed(
             f"Invalid {what} '{value[:100]}'.",
             errors=[
@@ -26,11 +34,11 @@ def path_text(call: Call, key: str, pattern: re.Pattern[str], what: str) -> str:
 
 
 def prompt_name(call: Call) -> str:
-    return path_text(call, "name", _NAME, "prompt name")
+    return path_text(call, "name", "prompt name")
 
 
 def label_name(call: Call) -> str:
-    return path_text(call, "label", _LABEL, "label")
+    return path_text(call, "label", "label")
 
 
 def path_uuid(call: Call, key: str, what: str) -> UUID:

@@ -20,6 +20,7 @@ from prompt_ledger.bodies import (
     PutPromptResult,
     RegisterBody,
     RegisterResponse,
+    RemoveLabelQuery,
     RenderBody,
     RenderResponse,
     ResolveBody,
@@ -116,12 +117,9 @@ async def set_label(call: Call) -> Reply:
 
 
 async def remove_label(call: Call) -> Reply:
+    q = call.query_as(RemoveLabelQuery)
     await call.app.registry.remove_label(
-        call.principal,
-        prompt_name(call),
-        label_name(call),
-        None,
-        call.request.query_params.get("reason"),
+        call.principal, prompt_name(call), label_name(call), q.actor, q.reason
     )
     return Reply(None, status=204)
 
@@ -206,6 +204,7 @@ ENDPOINTS = [
         body=PutPromptBody,
         response=PutPromptResult,
         status=201,
+        also=(200,),  # the content already existed: no new version (dedup)
     ),
     Endpoint(
         "GET",
@@ -276,5 +275,13 @@ ENDPOINTS = [
         body=LabelBody,
         response=LabelsResponse,
     ),
-    Endpoint("DELETE", P + "/labels/{label}", remove_label, "Remove a label", PROMOTE, status=204),
+    Endpoint(
+        "DELETE",
+        P + "/labels/{label}",
+        remove_label,
+        "Remove a label",
+        PROMOTE,
+        query=RemoveLabelQuery,
+        status=204,
+    ),
 ]

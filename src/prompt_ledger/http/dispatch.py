@@ -31,6 +31,7 @@ from prompt_ledger.errors import (
 from prompt_ledger.http.cors import Cors, is_preflight
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.problems import problem_response, validation_failed
+from prompt_ledger.json_types import BODY
 
 if TYPE_CHECKING:
     from prompt_ledger.container import Container
@@ -41,6 +42,7 @@ ContainerProvider = Callable[[], Awaitable["Container"]]
 _ANONYMOUS = Principal(uuid.UUID(int=0), frozenset())
 MAX_JSON_DEPTH = 128  # well below the 255 levels at which pydantic stops serialising
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+NO_BODY: Any = object()
 
 
 class HttpFunction:
@@ -107,9 +109,15 @@ class HttpFunction:
         query = _parse(endpoint.query, dict(request.query_params), "query")
         body = None
         if endpoint.body is not None:
-            body = _parse(
-                endpoint.body, await _read_json(request, app.settings.max_body_bytes), "body"
-            )
+            data = await _read_json(request, app.settings.max_body_bytes)
+            if data is NO_BODY and endpoint.body_required:
+                raise ValidationFailed(
+                    "This request needs a JSON body.",
+                    errors=[
+                        {"loc": ["body"], "msg": "a JSON object is required", "type": "missing"}
+                    ],
+                )
+            body = _parse(endpoint.body, {} if data is NO_BODY else data, "body", BODY)
         reply = await endpoint.handler(Call(request, app, principal, params, query, body, timings))
         return render(reply, request)
 
@@ -165,7 +173,9 @@ def render(reply: Reply, request: Request) -> Response:
     return Response(payload, status_code=reply.status, media_type=reply.media_type, headers=headers)
 
 
-def _parse(model: type[BaseModel] | None, data: Any, where: str) -> BaseModel | None:
+def _parse(
+    model: type[BaseModel] | None, data: Any, where: str, context: Any = None
+) -> BaseModel | None:
     if model is None:
         return None
     if not isinstance(data, dict):
@@ -174,12 +184,13 @@ def _parse(model: type[BaseModel] | None, data: Any, where: str) -> BaseModel | 
             errors=[{"loc": [where], "msg": "expected an object", "type": "object"}],
         )
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise validation_failed(exc, where) from None
 
 
 async def _read_json(request: Request, limit: int) -> Any:
+    """The JSON body, or NO_BODY when there is none."""
     declared = request.headers.get("content-length", "")
     # More than 18 digits is over any limit (and int() refuses over 4300 digits).
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
@@ -193,7 +204,7 @@ async def _read_json(request: Request, limit: int) -> Any:
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        return {}
+        return NO_BODY
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType(

@@ -67,6 +67,8 @@ class Endpoint:
     tag: str = "registry"
     in_schema: bool = True
     """False for the console's HTML pages: they are not part of the API's OpenAPI document."""
+    also: tuple[int, ...] = ()
+    """Other success statuses answered with the same body (e.g. 200 and 201 of an upsert)."""
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _convertors: dict[str, Convertor[Any]] = field(init=False, repr=False, compare=False)
 
@@ -74,6 +76,13 @@ class Endpoint:
         regex, _, convertors = compile_path(self.path)
         object.__setattr__(self, "_regex", regex)
         object.__setattr__(self, "_convertors", convertors)
+
+    @property
+    def body_required(self) -> bool:
+        """An empty body reads as ``{}`` where every field has a default, except for a PUT:
+        it replaces the resource, so it says what with. (The OpenAPI document says the same.)"""
+        fields = self.body.model_fields.values() if self.body is not None else ()
+        return self.method == "PUT" or any(f.is_required() for f in fields)
 
     def match(self, path: str) -> dict[str, Any] | None:
         found = self._regex.match(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -18,6 +19,7 @@ _REQUIRES = {
     Scope.ADMIN: "Requires scope `admin` in this project, or the instance operator.",
     Scope.OPERATOR: "Requires the instance operator (the bootstrap key, or scope `operator`).",
 }
+_STRING: dict[str, Any] = {"type": "string"}
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -32,9 +34,25 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "errors": {"type": "array", "items": {"type": "object"}},
     },
 }
+_PROBLEMS = {
+    400: "Malformed request (e.g. a body that is not JSON)",
+    401: "Missing, invalid or revoked API key",
+    403: "The key lacks the scope named by `required_scope`",
+    404: "Not found (or another project's)",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "The body is not JSON",
+    422: "Request validation failed (`errors` names each field)",
+    503: "The database is unavailable (retry after `Retry-After`)",
+}
 
 
-def openapi_document(title: str, endpoints: list[Endpoint]) -> dict[str, Any]:
+def openapi_document(
+    title: str,
+    endpoints: list[Endpoint],
+    path_parameters: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``path_parameters`` gives the schema of each path parameter by name (default: string)."""
     endpoints = [ep for ep in endpoints if ep.in_schema]
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for ep in endpoints:
@@ -53,7 +71,12 @@ def openapi_document(title: str, endpoints: list[Endpoint]) -> dict[str, Any]:
             "operationId": f"{ep.method.lower()}_{ep.handler.__name__}",
             "tags": [ep.tag],
             "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": (path_parameters or {}).get(name, _STRING),
+                }
                 for name in _PARAM.findall(ep.path)
             ]
             + _query_parameters(ep),
@@ -66,7 +89,7 @@ def openapi_document(title: str, endpoints: list[Endpoint]) -> dict[str, Any]:
             )
         if ep.body is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": ep.body_required,
                 "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
             }
         paths.setdefault(path, {})[ep.method.lower()] = op
@@ -85,15 +108,29 @@ def openapi_document(title: str, endpoints: list[Endpoint]) -> dict[str, Any]:
 
 
 def _responses(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status in (ep.status, *ep.also):
+        ok: dict[str, Any] = {"description": "No content" if status == 204 else "OK"}
+        if ep.response is not None and status != 204:
+            schema = refs[(ep.response, "serialization")]
+            ok["content"] = {"application/json": {"schema": schema}}
+        out[str(status)] = ok
+    if ep.method == "GET" and ep.response is not None:
+        out["304"] = {"description": "Not modified (the `If-None-Match` ETag still matches)"}
     problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
-    ok: dict[str, Any] = {"description": "OK"}
-    if ep.response is not None:
-        ok["content"] = {"application/json": {"schema": refs[(ep.response, "serialization")]}}
-    out: dict[str, Any] = {
-        str(ep.status): ok,
-        "default": {"description": "Problem", "content": problem},
-    }
+    for status, description in _PROBLEMS.items():
+        if _may_answer(ep, status):
+            out[str(status)] = {"description": description, "content": problem}
+    out["default"] = {"description": "Problem", "content": problem}
     return out
+
+
+def _may_answer(ep: Endpoint, status: int) -> bool:
+    if status in (401, 403):
+        return ep.scope is not None
+    if status in (400, 413, 415):
+        return ep.body is not None
+    return status != 409 or ep.method in {"POST", "PUT"}
 
 
 def _query_parameters(ep: Endpoint) -> list[dict[str, Any]]:

@@ -276,6 +276,12 @@ class Registry:
         version = None if row["version"] is None else Version.model_validate(row["version"])
         if version is None and label is not None:
             raise NotFound(f"Prompt '{name}' has no label '{label}'.")
+        pinned = label is not None and version_number is not None  # the label must be at it
+        if pinned and version is not None and version.version_number != version_number:
+            raise NotFound(
+                f"Label '{label}' of prompt '{name}' points at version "
+                f"{version.version_number}, not {version_number}."
+            )
         if version is None and version_number is not None:
             raise NotFound(f"Prompt '{name}' has no version {version_number}.")
         prompt = Prompt.model_validate(row["prompt"])
