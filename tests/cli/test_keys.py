@@ -101,8 +101,9 @@ def test_a_project_admin_gets_one_clear_line_for_the_operators_commands(
     refused = team_b("projects", "list")
     assert refused.exit_code == 6
     assert refused.stderr == (
-        "Error: Only the instance operator (API_KEY, or a key with the 'operator' scope) lists "
-        "projects; a project's admin key manages its own project's keys.\n"
+        "Error: Only the instance operator (the bootstrap key API_KEY, or a key with the "
+        "'operator' scope) may do this; a project's 'admin' key manages that project's keys "
+        "only.\n"
         "  required scope: operator\n"
     )
     other = team_b("keys", "list")  # the default project is not there for B's key
