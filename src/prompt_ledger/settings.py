@@ -7,6 +7,8 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prompt_ledger.startup import SettingsError
+
 DEFAULT_API_KEY = "dev-key-change-in-production"
 
 
@@ -121,9 +123,9 @@ class Settings(BaseSettings):
 
     def require_database_url(self) -> str:
         if not self.database_url:
-            raise RuntimeError(
-                "DATABASE_URL is not set. Set it, or use `promptledger dev`, which starts an "
-                "embedded PostgreSQL."
+            raise SettingsError(
+                "DATABASE_URL is not set: set it to your PostgreSQL URL, or use "
+                "`promptledger dev`, which starts an embedded PostgreSQL"
             )
         return libpq_url(self.database_url)
 

@@ -57,10 +57,3 @@ async def _refresh_gauges(container: Container) -> None:
         except Exception as exc:  # the database may be away; metrics must not kill the worker
             log.warning("could not refresh queue gauges: %s", exc)
         await asyncio.sleep(15)
-
-
-def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    asyncio.run(run_worker(Settings()))

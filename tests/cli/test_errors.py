@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from prompt_ledger.cli.output import EXIT_CODES, ExitCode, exit_code_for
+from prompt_ledger.cli.failures import EXIT_CODES, ExitCode, exit_code_for
 from prompt_ledger.cli.session import NO_KEY
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.sdk import (
@@ -33,7 +33,7 @@ UNKNOWN = "00000000-0000-0000-0000-00000000beef"
 
 def test_every_exit_code_is_documented() -> None:
     assert list(EXIT_CODES) == list(ExitCode)
-    assert [int(code) for code in ExitCode] == list(range(9))
+    assert [int(code) for code in ExitCode] == list(range(12))
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,8 @@ def test_an_unreachable_server_is_7() -> None:
     down = Cli(url)("prompts", "list")
     assert down.exit_code == 7
     assert down.stderr.startswith(f"Error: GET {url}/v1/prompts failed: ConnectError")
-    assert down.stderr.endswith("\n  Is the server running? Set --url or PROMPT_LEDGER_URL.\n")
+    assert down.stderr.endswith(". Is the server running? Check --url or PROMPT_LEDGER_URL.\n")
+    assert down.stderr.count("\n") == 1
     as_json = Cli(url)("run", "greet", "--json")
     assert as_json.exit_code == 7
     assert json.loads(as_json.stderr)["exit_code"] == 7

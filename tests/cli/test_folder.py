@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from prompt_ledger.cli import folder
-from prompt_ledger.cli.output import CLIError, ExitCode
+from prompt_ledger.cli.failures import CLIError, ExitCode
 
 
 def test_which_files_are_prompts(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ def run(database_url: str) -> CliRunner:
         (["migrate"], "Database migrated to head.\n", {"revision": "head"}),
         (
             ["jobs", "recover"],
-            "recover: RecoveryReport(stalled_jobs_retried=0, orphans_requeued=0, "
-            "abandoned_sync_runs=0)\n",
+            "recover: 0 stalled jobs retried, 0 orphaned executions re-queued, "
+            "0 abandoned sync runs failed\n",
             {"stalled_jobs_retried": 0, "orphans_requeued": 0, "abandoned_sync_runs": 0},
         ),
         (["jobs", "prune"], "prune: done\n", {"pruned": True}),

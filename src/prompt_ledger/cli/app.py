@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from prompt_ledger import __version__
-from prompt_ledger.cli.output import EXIT_CODES
+from prompt_ledger.cli.failures import DEBUG_MODE, EXIT_CODES, GuardedGroup
 from prompt_ledger.cli.session import DEFAULT_URL, ENV_KEY, ENV_URL, Connection
 
 SERVER_PANEL = "Server (needs the server extra)"
@@ -16,11 +16,12 @@ CLIENT_PANEL = "Client (talks to a server)"
 EPILOG = (
     "Client commands talk to a server: --url and --api-key, or "
     f"{ENV_URL} and {ENV_KEY}. Add --json for output meant for scripts.\n\n"
-    "Exit codes:\n\n"
+    "Errors are one line on stderr (the traceback with --debug or DEBUG=true). Exit codes:\n\n"
     + "\n".join(f"- {int(code)}: {meaning}" for code, meaning in EXIT_CODES.items())
 )
 
 app = typer.Typer(
+    cls=GuardedGroup,
     help="PromptLedger: versioned prompts, executions and their ledger.",
     epilog=EPILOG,
     no_args_is_help=True,
@@ -55,6 +56,13 @@ def root(
             show_default=False,
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of an error, and debug logs (also: DEBUG=true).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -63,3 +71,5 @@ def root(
     ] = False,
 ) -> None:
     ctx.obj = Connection(url=url, api_key=api_key or None)
+    if debug:
+        ctx.meta[DEBUG_MODE] = True

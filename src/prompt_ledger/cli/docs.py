@@ -19,7 +19,7 @@ import typer.rich_utils
 from typer.core import TyperCommand, TyperGroup
 
 from prompt_ledger.cli import app
-from prompt_ledger.cli.output import EXIT_CODES
+from prompt_ledger.cli.failures import EXIT_CODES
 
 WIDTH = 100
 REGENERATE = "python -m prompt_ledger.cli.docs > docs/cli.md"

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from prompt_ledger.cli.app import CLIENT_PANEL, app
-from prompt_ledger.cli.output import CLIError, ExitCode, JsonFlag, Output, dash, usd, when
+from prompt_ledger.cli.failures import CLIError, ExitCode
+from prompt_ledger.cli.output import JsonFlag, Output, dash, usd, when
 from prompt_ledger.cli.session import session, take
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def run(
         if not (provider and sep and model_name):
             raise typer.BadParameter("expected provider/model_name", param_hint="--model")
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         options: RunOptions = {
             "model": model,
             "params": params or None,
@@ -195,7 +196,7 @@ def list_executions(
 ) -> None:
     """List executions, newest first."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         found = take(
             ledger.list_executions,
             limit,
@@ -237,7 +238,7 @@ def show(
     """Show one execution: what ran, on what, with what, and what came back (--json adds its
     spans)."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         execution = ledger.get_execution(execution_id)
     out.emit(execution.to_dict(), lambda: _show(out, execution))
 

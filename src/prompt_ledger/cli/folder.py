@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from prompt_ledger.cli.output import CLIError, ExitCode
+from prompt_ledger.cli.failures import CLIError, ExitCode
 
 TEXT_SUFFIXES = (".j2", ".jinja", ".txt", ".md")
 CHAT_SUFFIXES = (".json",)

@@ -67,7 +67,7 @@ def create_key(
     """Create an API key and print its secret: it is shown this once (only its hash is
     stored)."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         created = ledger.create_key(
             project, name, scopes=None if scopes is None else [s.value for s in scopes]
         )
@@ -90,7 +90,7 @@ def list_keys(
 ) -> None:
     """List a project's API keys, newest first (prefixes and scopes, never the secrets)."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         keys = take(ledger.list_keys, limit, project)
     out.emit(
         [k.to_dict() for k in keys],
@@ -121,7 +121,7 @@ def revoke_key(
 ) -> None:
     """Revoke an API key, at once in every server process (revoking twice is harmless)."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         key = ledger.revoke_key(project, key_id)
     out.emit(
         key.to_dict(),
@@ -137,7 +137,7 @@ def create_project(
 ) -> None:
     """Create a project (its keys then see only its prompts and executions)."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         project = ledger.create_project(name)
     out.emit(
         project.to_dict(),
@@ -153,7 +153,7 @@ def list_projects(
 ) -> None:
     """List projects in name order."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         projects = take(ledger.list_projects, limit)
     out.emit(
         [p.to_dict() for p in projects],

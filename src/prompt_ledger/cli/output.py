@@ -1,5 +1,5 @@
-"""What the client commands print, in one place: a table (or plain text) for people, JSON for
-scripts (``--json``), errors on stderr, and the exit code each error maps to.
+"""What the commands print, in one place: a table (or plain text) for people, JSON for scripts
+(``--json``), errors on stderr (how: :mod:`prompt_ledger.cli.failures`).
 
 Tables are rendered at the terminal's width (``COLUMNS`` when set; unwrapped in a pipe),
 without trailing spaces; colour only on a terminal. Progress bars and spinners go to stderr,
@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import IntEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -22,97 +21,28 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from prompt_ledger.cli.failures import JSON_MODE, CLIError, as_cli_error, report
+
 if TYPE_CHECKING:
     from prompt_ledger.sdk.errors import PromptLedgerAPIError
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    UNEXPECTED = 1
-    USAGE = 2
-    NOT_FOUND = 3
-    CONFLICT = 4
-    VALIDATION = 5
-    AUTH = 6
-    UNAVAILABLE = 7
-    FAILED = 8
-
-
-EXIT_CODES: dict[ExitCode, str] = {
-    ExitCode.OK: "success",
-    ExitCode.UNEXPECTED: "unexpected error",
-    ExitCode.USAGE: "usage error: unknown command or option, missing or invalid argument",
-    ExitCode.NOT_FOUND: "not found: prompt, version, label, execution, project or key",
-    ExitCode.CONFLICT: "conflict: e.g. editing a tracking-mode prompt, a duplicate project",
-    ExitCode.VALIDATION: (
-        "invalid input: refused by the server (400/422: template errors, missing variables, "
-        "unknown model) or a template file that cannot be read"
-    ),
-    ExitCode.AUTH: "no API key, or the key is unknown, revoked or lacks the scope",
-    ExitCode.UNAVAILABLE: "server unreachable, unavailable or too slow (5xx, 429, timeouts)",
-    ExitCode.FAILED: "the execution failed: the provider failed, or it ended failed/cancelled",
-}
 
 UNWRAPPED = 1000
 """Table width off a terminal when ``COLUMNS`` is unset: rows are never wrapped."""
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of text.")]
+
+def _remember_json(ctx: typer.Context, value: bool) -> bool:
+    """``--json`` is noted for :mod:`prompt_ledger.cli.failures`: errors are JSON too."""
+    if value:
+        ctx.meta[JSON_MODE] = True
+    return value
 
 
-class CLIError(Exception):
-    """A failure of a client command, with its exit code and, for ``--json``, its details."""
-
-    def __init__(
-        self, message: str, code: ExitCode, details: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.details = dict(details or {})
-
-
-def exit_code_for(error: PromptLedgerAPIError) -> ExitCode:
-    """The exit code of an SDK error."""
-    from prompt_ledger.sdk import errors
-
-    mapping: list[tuple[type[Exception], ExitCode]] = [
-        (errors.ProviderError, ExitCode.FAILED),
-        (errors.NotFoundError, ExitCode.NOT_FOUND),
-        (errors.ConflictError, ExitCode.CONFLICT),
-        (errors.ValidationError, ExitCode.VALIDATION),
-        (errors.BadRequestError, ExitCode.VALIDATION),
-        (errors.AuthenticationError, ExitCode.AUTH),
-        (errors.PermissionDeniedError, ExitCode.AUTH),
-        (errors.ConfigurationError, ExitCode.AUTH),
-        (errors.APIConnectionError, ExitCode.UNAVAILABLE),
-        (errors.ServerError, ExitCode.UNAVAILABLE),
-        (errors.RateLimitError, ExitCode.UNAVAILABLE),
-        (errors.WaitTimeoutError, ExitCode.UNAVAILABLE),
-    ]
-    return next((code for kind, code in mapping if isinstance(error, kind)), ExitCode.UNEXPECTED)
-
-
-def as_cli_error(error: PromptLedgerAPIError) -> CLIError:
-    """The SDK error as the CLI reports it: the server's explanation (``detail``) with the
-    field problems it lists, or the SDK's message; for ``--json`` the problem document."""
-    from prompt_ledger.sdk import errors
-
-    explained = isinstance(error, errors.APIStatusError) and bool(error.body.get("detail"))
-    lines = [error.detail if explained else error.message]
-    if not (isinstance(error, errors.ValidationError) and error.missing):  # the detail names them
-        for problem in error.errors or []:
-            where = ".".join(str(part) for part in problem.get("loc", []))
-            lines.append(f"  {where}: {problem.get('msg', '')}" if where else f"  {problem}")
-    if isinstance(error, errors.PermissionDeniedError) and error.body.get("required_scope"):
-        lines.append(f"  required scope: {error.body['required_scope']}")
-    if isinstance(error, errors.APIStatusError) and error.execution_id:
-        lines.append(f"  execution: {error.execution_id}")
-    if type(error) is errors.APIConnectionError:
-        lines.append("  Is the server running? Set --url or PROMPT_LEDGER_URL.")
-    details: dict[str, Any] = {"status": error.status}
-    if error.body:
-        details["problem"] = error.body
-    return CLIError("\n".join(lines), exit_code_for(error), details)
+JsonFlag = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print JSON (for scripts) instead of text.", callback=_remember_json
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,17 +84,9 @@ class Output:
 
     def fail(self, error: CLIError | PromptLedgerAPIError) -> NoReturn:
         """Report ``error`` on stderr and exit with its code."""
-        failure = error if isinstance(error, CLIError) else as_cli_error(error)
-        if self.json_mode:
-            document = {
-                "error": failure.message,
-                "exit_code": int(failure.code),
-                **failure.details,
-            }
-            typer.echo(json.dumps(document, ensure_ascii=False, default=_default), err=True)
-        else:
-            typer.echo(f"Error: {failure.message}", err=True)
-        raise typer.Exit(int(failure.code))
+        report(
+            error if isinstance(error, CLIError) else as_cli_error(error), json_mode=self.json_mode
+        )
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int) -> Iterator[Callable[[], None]]:
@@ -224,5 +146,10 @@ def usd(value: Decimal | None) -> str:
 
 
 def _default(value: object) -> str:
-    """JSON for what ``json`` cannot encode (datetimes, decimals, UUIDs)."""
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    """JSON for what ``json`` cannot encode: datetimes, decimals (fixed-point, never ``0E-8``),
+    UUIDs."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)

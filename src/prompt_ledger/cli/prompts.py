@@ -13,15 +13,8 @@ import typer
 
 from prompt_ledger.cli import folder
 from prompt_ledger.cli.app import CLIENT_PANEL, app
-from prompt_ledger.cli.output import (
-    CLIError,
-    JsonFlag,
-    Output,
-    as_cli_error,
-    dash,
-    exit_code_for,
-    when,
-)
+from prompt_ledger.cli.failures import CLIError, as_cli_error, code_for_status
+from prompt_ledger.cli.output import JsonFlag, Output, dash, when
 from prompt_ledger.cli.session import session, take
 
 if TYPE_CHECKING:
@@ -57,7 +50,7 @@ def list_prompts(
 ) -> None:
     """List prompts in name order, with their active version and labels."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         prompts = take(
             ledger.list_prompts,
             limit,
@@ -96,7 +89,7 @@ def get(
     """Show a prompt and its active version (or --label / --version): details, then the
     template."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         prompt = ledger.get_prompt(name, label=label, version=version)
     out.emit(prompt.to_dict(), lambda: _show_prompt(out, prompt))
 
@@ -140,7 +133,7 @@ def versions(
 ) -> None:
     """List a prompt's versions, newest first, with the labels pointing at each."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         found = take(ledger.list_versions, limit, name)
         labels = ledger.list_labels(name)
     by_version: dict[int, list[str]] = {}
@@ -177,7 +170,7 @@ def diff(
     """Unified diff of two versions: the template, then (when they differ) the model
     defaults."""
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         result = ledger.diff(name, from_version, to_version)
 
     def text() -> None:
@@ -228,7 +221,7 @@ def label(
     if (version is None) != remove:
         raise typer.BadParameter("give VERSION, or --remove (not both)", param_hint="VERSION")
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         if remove:
             ledger.remove_label(name, label, reason=reason)
             out.emit(
@@ -311,7 +304,7 @@ def push(
     if tracking and (owner_team or message):
         raise typer.BadParameter("--owner-team and --message apply to full mode only")
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         files = [folder.read(path) for path in folder.template_paths(directory)]
         if tracking:
             pushed = _register(ledger, files, created_by)
@@ -441,10 +434,10 @@ def pull(
     alone. Without --name, prompts with no active version (or without the --label) are
     skipped.
     """
-    from prompt_ledger.sdk import Prompt, PromptRef, ResolveFailure, errors
+    from prompt_ledger.sdk import Prompt, PromptRef, ResolveFailure
 
     out = Output(json_output)
-    with session(ctx, out) as ledger:
+    with session(ctx) as ledger:
         wanted = names or [
             p.name
             for p in ledger.paginate(ledger.list_prompts, label=label, limit=200)
@@ -480,8 +473,7 @@ def pull(
         out.note(f"skipped {failure.name}: {failure.detail}")
     if names and failures:
         first = failures[0]
-        code = exit_code_for(errors.error_from_problem(first.status, {"detail": first.detail}))
-        out.fail(CLIError(f"{first.name}: {first.detail}", code))
+        out.fail(CLIError(f"{first.name}: {first.detail}", code_for_status(first.status)))
 
 
 def _write(directory: Path, prompt: Prompt) -> dict[str, Any]:

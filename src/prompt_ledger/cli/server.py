@@ -1,7 +1,9 @@
 """Server-side commands: run the stack, its processes, migrations and upkeep.
 
-They need the ``server`` extra; server modules are imported inside each command so the client
-commands work on the base install."""
+They need the ``server`` extra (``dev`` without ``DATABASE_URL``: the ``local`` extra). Server
+modules are imported inside each command, after the settings are loaded (which says which extra
+is missing), so the client commands work on the base install. Each command checks what it needs
+first (settings, port, database) and fails with one line (:mod:`prompt_ledger.cli.failures`)."""
 
 from __future__ import annotations
 
@@ -14,32 +16,54 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 
 from prompt_ledger.cli.app import SERVER_PANEL, app, console
+from prompt_ledger.cli.failures import DEBUG_MODE
 from prompt_ledger.cli.output import JsonFlag, Output
 
 if TYPE_CHECKING:
     from prompt_ledger.settings import Settings
 
 DATA_DIR = Path(".promptledger")
+PortOption = Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")]
 
 
-def _settings() -> Settings:
-    from prompt_ledger.settings import Settings
+def _settings(ctx: typer.Context, *, log_level: int = logging.WARNING) -> Settings:
+    """The validated settings (``--debug`` turns DEBUG on), and logging at ``log_level``
+    (DEBUG with DEBUG on)."""
+    from prompt_ledger.startup import load_settings
 
-    return Settings()
+    settings = load_settings(debug=True if ctx.meta.get(DEBUG_MODE) else None)
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+def _database(ctx: typer.Context, *, log_level: int = logging.WARNING) -> Settings:
+    """The settings of a command that needs the database: its URL set, and answering."""
+    from prompt_ledger.startup import check_database
+
+    settings = _settings(ctx, log_level=log_level)
+    check_database(settings.require_database_url(), settings.db_connect_timeout)
+    return settings
 
 
 @app.command(rich_help_panel=SERVER_PANEL)
 def migrate(
+    ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     json_output: JsonFlag = False,
 ) -> None:
     """Upgrade the database schema (ours and procrastinate's) to REVISION."""
+    settings = _database(ctx)
     from prompt_ledger import migrate as migrations
 
-    migrations.upgrade(_settings().require_database_url(), revision)
+    migrations.upgrade(settings.require_database_url(), revision)
     Output(json_output).emit(
         {"revision": revision},
         lambda: console.print(f"[green]Database migrated to {revision}.[/green]"),
@@ -47,54 +71,57 @@ def migrate(
 
 
 @app.command("seed-models", rich_help_panel=SERVER_PANEL)
-def seed_models(json_output: JsonFlag = False) -> None:
+def seed_models(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Load the curated model list with prices (idempotent)."""
-    count = asyncio.run(_seed(_settings()))
+    settings = _database(ctx)
+    from prompt_ledger.devstack import seed_models as seed
+
+    count = asyncio.run(seed(settings))
     Output(json_output).emit(
         {"models": count}, lambda: console.print(f"[green]{count} models loaded.[/green]")
     )
 
 
-async def _seed(settings: Settings) -> int:
-    from prompt_ledger.container import Container
-
-    container = Container(settings)
-    try:
-        return await container.catalog.seed()
-    finally:
-        await container.aclose()
-
-
 @app.command(rich_help_panel=SERVER_PANEL)
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
-    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
+    port: PortOption = None,
 ) -> None:
     """Serve every function from one gateway process."""
-    import uvicorn
+    from prompt_ledger.startup import check_database, claim_port
 
-    from prompt_ledger.gateway import create_gateway
-
-    settings = _settings()
-    uvicorn.run(
-        create_gateway(settings=settings),
-        host=host,
-        port=port or settings.port,
-        log_level="debug" if settings.debug else "info",
+    settings = _settings(ctx, log_level=logging.INFO)
+    sock = claim_port(host, port or settings.port)
+    try:
+        check_database(settings.require_database_url(), settings.db_connect_timeout)
+        from prompt_ledger.gateway import create_gateway
+        from prompt_ledger.http.serving import serve_on
+    except BaseException:
+        sock.close()
+        raise
+    serve_on(
+        sock, create_gateway(settings=settings), log_level="debug" if settings.debug else "info"
     )
 
 
 @app.command(rich_help_panel=SERVER_PANEL)
 def function(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Function to serve, e.g. registry.")],
-    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
+    port: PortOption = None,
 ) -> None:
     """Serve one function exactly as deployed (functions-framework, ASGI mode)."""
+    settings = _settings(ctx)
     from prompt_ledger.functions import FUNCTIONS
     from prompt_ledger.migrate import schema_dir
+    from prompt_ledger.startup import check_database, claim_port
 
     if target not in FUNCTIONS:
         raise typer.BadParameter(f"unknown function {target!r}; choose from {sorted(FUNCTIONS)}")
+    port = port or settings.port
+    claim_port("0.0.0.0", port).close()  # noqa: S104 - functions-framework binds every interface
+    check_database(settings.require_database_url(), settings.db_connect_timeout)
     source = schema_dir().parent / "functions" / "main.py"
     argv = [
         sys.executable,
@@ -105,17 +132,18 @@ def function(
         "--target",
         target,
         "--port",
-        str(port or _settings().port),
+        str(port),
     ]
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the function server
 
 
 @app.command(rich_help_panel=SERVER_PANEL)
-def worker() -> None:
+def worker(ctx: typer.Context) -> None:
     """Run a queue worker: queued executions and the periodic upkeep."""
-    from prompt_ledger.worker import main as worker_main
+    settings = _database(ctx, log_level=logging.INFO)
+    from prompt_ledger.worker import run_worker
 
-    worker_main()
+    asyncio.run(run_worker(settings))
 
 
 jobs_app = typer.Typer(help="Run one periodic task once (for platform cron).", no_args_is_help=True)
@@ -123,28 +151,28 @@ app.add_typer(jobs_app, name="jobs", rich_help_panel=SERVER_PANEL)
 
 
 @jobs_app.command("recover")
-def jobs_recover(json_output: JsonFlag = False) -> None:
+def jobs_recover(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Retry stalled jobs, re-queue orphaned executions, fail abandoned sync runs."""
-    report = asyncio.run(_maintenance("recover"))
+    from prompt_ledger.services.maintenance import RecoveryReport
+
+    report = asyncio.run(_maintenance(_database(ctx), "recover"))
+    assert isinstance(report, RecoveryReport)
     Output(json_output).emit(
-        dataclasses.asdict(report)
-        if dataclasses.is_dataclass(report) and not isinstance(report, type)
-        else {"report": str(report)},
-        lambda: console.print(f"[green]recover:[/green] {report}"),
+        dataclasses.asdict(report), lambda: console.print(f"[green]recover:[/green] {report}")
     )
 
 
 @jobs_app.command("prune")
-def jobs_prune(json_output: JsonFlag = False) -> None:
+def jobs_prune(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Delete finished queue jobs older than JOB_RETENTION_HOURS (the ledger keeps everything)."""
-    asyncio.run(_maintenance("prune"))
+    asyncio.run(_maintenance(_database(ctx), "prune"))
     Output(json_output).emit({"pruned": True}, lambda: console.print("[green]prune: done[/green]"))
 
 
-async def _maintenance(task: str) -> object:
+async def _maintenance(settings: Settings, task: str) -> object:
     from prompt_ledger.container import Container
 
-    container = Container(_settings())
+    container = Container(settings)
     await container.open()
     try:
         if task == "recover":
@@ -157,56 +185,35 @@ async def _maintenance(task: str) -> object:
 
 @app.command(rich_help_panel=SERVER_PANEL)
 def dev(
-    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")] = None,
+    ctx: typer.Context,
+    port: PortOption = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
 ) -> None:
     """Run the whole stack locally: embedded PostgreSQL when DATABASE_URL is unset, migrations,
-    the model list and the gateway. Prints the URL and the API key."""
-    import uvicorn
+    the model list, the gateway and a worker. Prints the URL and the API key."""
+    from prompt_ledger.startup import claim_port
 
-    from prompt_ledger import migrate as migrations
-    from prompt_ledger.gateway import create_gateway
+    settings = _settings(ctx)
+    sock = claim_port(host, port or settings.port)  # a busy port is said before anything else
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    try:
+        from prompt_ledger.devstack import banner, prepare
+        from prompt_ledger.gateway import create_gateway
+        from prompt_ledger.http.serving import serve_on
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = _settings()
-    if not settings.database_url:
-        from prompt_ledger.embedded import EmbeddedPostgres
-
-        with console.status("Starting embedded PostgreSQL..."):
-            server = EmbeddedPostgres(DATA_DIR.resolve() / "pgdata")
-        settings = settings.model_copy(update={"database_url": server.url})
-        db_note = f"embedded PostgreSQL (data in {DATA_DIR / 'pgdata'})"
-    else:
-        db_note = "DATABASE_URL"
-    with console.status("Migrating..."):
-        migrations.upgrade(settings.require_database_url())
-    count = asyncio.run(_seed(settings))
-    port = port or settings.port
-    no_keys = not (
-        settings.openai_api_key or settings.openai_base_url or settings.anthropic_api_key
-    )
-    if no_keys:
-        settings = settings.model_copy(update={"demo_fallback": True})
-    provider_note = (
-        "[magenta]offline demo provider[/magenta] answers every model (no provider key set); "
-        "executions are recorded with served_by=demo"
-        if no_keys
-        else "real providers (keys from the environment)"
-    )
-    console.print(
-        Panel.fit(
-            f"[bold]PromptLedger[/bold] is running at [cyan]http://{host}:{port}[/cyan]\n"
-            f"Console:  open that URL and sign in with the API key; API docs at "
-            f"[cyan]http://{host}:{port}/docs[/cyan]\n"
-            f"API key:  [yellow]{settings.api_key.get_secret_value()}[/yellow]\n"
-            f"Database: {db_note}\nModels:   {count} loaded\nLLM:      {provider_note}\n"
-            f"Worker:   running in this process\n\n"
-            f"Try:  curl -H 'X-API-Key: {settings.api_key.get_secret_value()}' "
-            f"http://{host}:{port}/v1/prompts",
-            title="promptledger dev",
-            border_style="green",
-        )
-    )
-    uvicorn.run(
-        create_gateway(settings=settings, with_worker=True), host=host, port=port, log_level="info"
+        status = Console(stderr=True).status
+        stack = prepare(settings, DATA_DIR, status)
+    except BaseException:
+        sock.close()
+        raise
+    lines = Table.grid(padding=(0, 2))
+    for label, value in banner(stack, url):
+        lines.add_row(f"[bold]{label}[/bold]", value)
+    console.print(Panel.fit(lines, title="promptledger dev", border_style="green"))
+    serve_on(
+        sock,
+        create_gateway(settings=stack.settings, with_worker=True),
+        log_level="debug" if settings.debug else "warning",
+        access_log=settings.debug,
+        on_ready=lambda: console.print(f"[green]Ready[/green] at {url}", highlight=False),
     )

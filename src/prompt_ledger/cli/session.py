@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from prompt_ledger.cli.output import CLIError, ExitCode, Output
+from prompt_ledger.cli.failures import CLIError, ExitCode
 
 if TYPE_CHECKING:
     from prompt_ledger.sdk import Page, PromptLedger
@@ -36,19 +36,33 @@ class Connection:
 
 
 @contextlib.contextmanager
-def session(ctx: typer.Context, out: Output) -> Iterator[PromptLedger]:
-    """An SDK client for the global options; an SDK error or a :class:`CLIError` raised in the
-    block is reported by ``out`` and ends the command with its exit code."""
-    from prompt_ledger.sdk import PromptLedger, PromptLedgerAPIError
+def session(ctx: typer.Context) -> Iterator[PromptLedger]:
+    """An SDK client for the global options. Its errors (and a :class:`CLIError`) raised in
+    the block end the command: :mod:`prompt_ledger.cli.failures` reports them."""
+    from prompt_ledger.sdk import PromptLedger
 
     connection = ctx.find_object(Connection) or Connection()
+    check_url(connection.url)
+    if not connection.api_key:
+        raise CLIError(NO_KEY, ExitCode.AUTH)
+    with PromptLedger(connection.url, connection.api_key) as ledger:
+        yield ledger
+
+
+def check_url(url: str) -> None:
+    """Refuse a server URL that cannot be one (before any request is attempted)."""
+    import httpx
+
     try:
-        if not connection.api_key:
-            raise CLIError(NO_KEY, ExitCode.AUTH)
-        with PromptLedger(connection.url, connection.api_key) as ledger:
-            yield ledger
-    except (PromptLedgerAPIError, CLIError) as error:
-        out.fail(error)
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        parsed = None
+    if parsed is None or parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise CLIError(
+            f"Invalid server URL {url!r} (--url or {ENV_URL}): expected "
+            "http://host:port or https://host",
+            ExitCode.CONFIG,
+        )
 
 
 def take(fetch: Callable[..., Page[T]], limit: int, /, *args: Any, **filters: Any) -> list[T]:

@@ -21,6 +21,12 @@ class RecoveryReport:
     orphans_requeued: int
     abandoned_sync_runs: int
 
+    def __str__(self) -> str:
+        return (
+            f"{self.stalled_jobs_retried} stalled jobs retried, {self.orphans_requeued} "
+            f"orphaned executions re-queued, {self.abandoned_sync_runs} abandoned sync runs failed"
+        )
+
 
 class Maintenance:
     def __init__(self, db: Database, queue: Queue, settings: Settings) -> None:
