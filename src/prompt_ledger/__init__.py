@@ -1,8 +1,9 @@
 """PromptLedger: a self-hosted control plane for GenAI prompts.
 
-``from prompt_ledger import PromptLedger, AsyncPromptLedger`` gives the SDK clients. They are
-imported on first access, so ``import prompt_ledger`` (e.g. by the CLI or the server) stays
-cheap and never loads httpx or pydantic by itself.
+``from prompt_ledger import PromptLedger, AsyncPromptLedger`` gives the SDK clients, and every
+other public name of :mod:`prompt_ledger.sdk` (its errors, ``ProviderError`` included, and types).
+They are imported on first access, so ``import prompt_ledger`` (e.g. by the CLI or the server)
+stays cheap and never loads httpx or pydantic by itself.
 """
 
 from __future__ import annotations
@@ -14,38 +15,86 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from prompt_ledger.sdk import (
         APIConnectionError,
+        ApiKey,
         APIStatusError,
         APITimeoutError,
         AsyncPromptLedger,
         AuthenticationError,
+        BadRequestError,
+        ConfigurationError,
         ConflictError,
+        CreatedKey,
+        DiffResult,
         Execution,
+        ExecutionFilters,
+        Label,
+        LabelEvent,
+        Model,
         NotFoundError,
+        Page,
         PermissionDeniedError,
+        Project,
         Prompt,
+        PromptFilters,
         PromptLedger,
         PromptLedgerAPIError,
+        PromptOptions,
+        PromptRef,
+        PromptSummary,
+        ProviderError,
         RateLimitError,
+        RegisterResult,
+        RenderResult,
+        ResolveFailure,
+        RunOptions,
+        SavedPrompt,
         ServerError,
+        TokenUsage,
         ValidationError,
+        Version,
+        WaitTimeoutError,
     )
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiKey",
     "AsyncPromptLedger",
     "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
     "ConflictError",
+    "CreatedKey",
+    "DiffResult",
     "Execution",
+    "ExecutionFilters",
+    "Label",
+    "LabelEvent",
+    "Model",
     "NotFoundError",
+    "Page",
     "PermissionDeniedError",
+    "Project",
     "Prompt",
+    "PromptFilters",
     "PromptLedger",
     "PromptLedgerAPIError",
+    "PromptOptions",
+    "PromptRef",
+    "PromptSummary",
+    "ProviderError",
     "RateLimitError",
+    "RegisterResult",
+    "RenderResult",
+    "ResolveFailure",
+    "RunOptions",
+    "SavedPrompt",
     "ServerError",
+    "TokenUsage",
     "ValidationError",
+    "Version",
+    "WaitTimeoutError",
     "__version__",
 ]
 _SDK = frozenset(__all__) - {"__version__"}

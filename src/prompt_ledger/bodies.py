@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -50,6 +50,10 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 """The JSON Schema of each path parameter, by name: the OpenAPI documents say what the handlers
 check (handlers.common), from the same patterns. A malformed id is simply not found (404)."""
+
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_INT)]
+"""A version number: within PostgreSQL's integer, as every integer a request gives is bounded by
+what the database holds (too large a number is refused by validation, never by the database)."""
 
 
 class Body(BaseModel):
@@ -338,6 +342,20 @@ class Health(BaseModel):
     version: str
 
 
+class Index(BaseModel):
+    """``GET /``: what this function is and where its API is."""
+
+    name: str
+    function: str = Field(description="registry, executions, ... or gateway (all of them).")
+    version: str
+    description: str
+    links: dict[str, str] = Field(
+        description="Paths of this function's openapi document, docs (when served), health, "
+        "livez and metrics."
+    )
+    endpoints: list[str] = Field(description="The API this function serves: 'METHOD /path'.")
+
+
 # --- cursors -------------------------------------------------------------------------------
 
 
@@ -368,6 +386,8 @@ def cursor_value(cursor: str | None, kind: type[str] | type[int]) -> Any:
     """Decode a cursor and check it holds the kind of key the list is ordered by."""
     value = decode_cursor(cursor)
     if value is not None and (type(value) is not kind):
+        raise bad_cursor()
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # beyond a bigint key
         raise bad_cursor()
     return value
 

@@ -1,9 +1,9 @@
 """The catalogue of HTTP functions: which endpoints each deployable function serves (the API
 functions, and the web console over them).
 
-Every function also answers ``GET /health`` (200 only when the database answers),
-``GET /livez``, ``GET /metrics`` and ``GET /openapi.json`` (its part of the API, these
-included)."""
+Every function also answers ``GET /`` (an index: what it is, where its API is), ``GET /health``
+(200 only when the database answers), ``GET /livez``, ``GET /metrics`` and ``GET /openapi.json``
+(its part of the API, these included)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from prompt_ledger import __version__, console, metrics
 from prompt_ledger.bodies import PATH_PARAMETERS, Health
 from prompt_ledger.handlers import admin, executions, prompts
+from prompt_ledger.handlers.home import index_endpoint
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.openapi import openapi_document
@@ -77,4 +78,4 @@ def build(
             "GET", "/openapi.json", openapi, "This function's OpenAPI document", None, tag="ops"
         ),
     ]
-    return HttpFunction(name, served, container)
+    return HttpFunction(name, [*served, index_endpoint(name, served)], container)

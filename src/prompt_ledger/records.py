@@ -5,16 +5,37 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 DEFAULT_PROJECT_ID = "00000000-0000-0000-0000-000000000001"  # owns the bootstrap key (API_KEY)
 
 PromptMode = Literal["full", "tracking"]
 VersionStatus = Literal["active", "draft", "archived"]
 VersionKind = Literal["text", "chat"]
+
+
+class Money(Decimal):
+    """An amount of US dollars: a Decimal that prints in fixed point (``0.00000000``, never
+    ``0E-8``), in ``print`` as in JSON, in the API as in the SDK and the CLI."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return format(self, "f")
+
+    def __repr__(self) -> str:
+        return f"Money('{self!s}')"
+
+
+USD = Annotated[
+    Decimal,
+    AfterValidator(Money),
+    PlainSerializer(str, return_type=str, when_used="json"),
+    Field(description='US dollars, as a fixed-point decimal string (e.g. "0.00012000").'),
+]
 
 
 class Record(BaseModel):
@@ -82,8 +103,8 @@ class Model(Record):
     model_name: str
     max_tokens: int | None = None
     supports_streaming: bool = False
-    input_price_per_mtok: Decimal | None = None
-    output_price_per_mtok: Decimal | None = None
+    input_price_per_mtok: USD | None = None
+    output_price_per_mtok: USD | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -131,9 +152,9 @@ class Execution(Record):
     response_tokens: int | None = None
     latency_ms: int | None = None
     provider_latency_ms: int | None = None
-    input_price_per_mtok: Decimal | None = None
-    output_price_per_mtok: Decimal | None = None
-    cost_usd: Decimal | None = None
+    input_price_per_mtok: USD | None = None
+    output_price_per_mtok: USD | None = None
+    cost_usd: USD | None = None
     error_type: str | None = None
     error_message: str | None = None
     attempts: int

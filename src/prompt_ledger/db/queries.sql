@@ -300,7 +300,8 @@ SELECT execution_id, request_hash, status, execution_mode FROM executions
 WHERE project_id = %(project_id)s AND idempotency_key = %(idempotency_key)s;
 
 -- finish_execution --
--- Record the outcome of an attempt and write its span, in one statement
+-- Record the outcome of an attempt and write its span, in one statement; answer the execution
+-- with its spans (as execution_spans reads them)
 WITH finished AS (
     UPDATE executions
     SET status = %(status)s::text,
@@ -326,8 +327,11 @@ WITH finished AS (
            f.prompt_tokens, f.response_tokens, %(span_attributes)s
     FROM finished f
     WHERE f.status IN ('succeeded', 'failed')
+    RETURNING span_id, trace_id, name, kind, status, duration_ms, model, prompt_tokens,
+              completion_tokens, attributes
 )
-SELECT * FROM finished;
+SELECT f.*, COALESCE((SELECT jsonb_agg(to_jsonb(s)) FROM span s), '[]'::jsonb) AS spans
+FROM finished f;
 
 -- claim_execution --
 -- A worker's job takes an execution for one attempt: a queued one, or a running one whose

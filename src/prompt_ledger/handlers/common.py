@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from uuid import UUID
 
-from prompt_ledger.bodies import PATH_PARAMETERS
+from prompt_ledger.bodies import MAX_INT, PATH_PARAMETERS
 from prompt_ledger.errors import NotFound, ValidationFailed
 from prompt_ledger.http.endpoint import Call
 
@@ -46,3 +46,16 @@ def path_uuid(call: Call, key: str, what: str) -> UUID:
         return UUID(str(call.path[key]))
     except ValueError:
         raise NotFound(f"{what} '{str(call.path[key])[:100]}' not found.") from None
+
+
+def version_number(call: Call) -> int:
+    """The ``{number:int}`` of a version path, within what the database holds."""
+    number = int(call.path["number"])
+    if not 1 <= number <= MAX_INT:
+        raise ValidationFailed(
+            f"Invalid version number {str(number)[:20]}: expected 1 to {MAX_INT}.",
+            errors=[
+                {"loc": ["path", "number"], "msg": f"must be 1 to {MAX_INT}", "type": "range"}
+            ],
+        )
+    return number

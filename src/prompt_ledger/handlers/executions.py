@@ -11,7 +11,6 @@ from prompt_ledger.bodies_executions import (
 )
 from prompt_ledger.handlers.common import path_uuid
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
-from prompt_ledger.records import Execution
 from prompt_ledger.services.outcomes import Trace
 
 
@@ -75,7 +74,7 @@ ENDPOINTS = [
         "Run a prompt synchronously",
         EXECUTE,
         body=RunBody,
-        response=Execution,
+        response=ExecutionDetail,
         tag="executions",
     ),
     Endpoint(
@@ -85,7 +84,7 @@ ENDPOINTS = [
         "Submit an execution to the queue (202; durably accepted)",
         EXECUTE,
         body=RunBody,
-        response=Execution,
+        response=ExecutionDetail,
         status=202,
         tag="executions",
     ),

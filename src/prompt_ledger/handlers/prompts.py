@@ -27,7 +27,7 @@ from prompt_ledger.bodies import (
     ResolveResponse,
     VersionPage,
 )
-from prompt_ledger.handlers.common import label_name, prompt_name
+from prompt_ledger.handlers.common import label_name, prompt_name, version_number
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.records import Version
 
@@ -72,9 +72,7 @@ async def list_versions(call: Call) -> Reply:
 
 async def get_version(call: Call) -> Reply:
     return Reply(
-        await call.app.registry.get_version(
-            call.principal, prompt_name(call), int(call.path["number"])
-        )
+        await call.app.registry.get_version(call.principal, prompt_name(call), version_number(call))
     )
 
 
@@ -86,15 +84,13 @@ async def diff(call: Call) -> Reply:
 async def activate(call: Call) -> Reply:
     call.body_as(ActivateBody)
     return Reply(
-        await call.app.registry.activate(
-            call.principal, prompt_name(call), int(call.path["number"])
-        )
+        await call.app.registry.activate(call.principal, prompt_name(call), version_number(call))
     )
 
 
 async def archive(call: Call) -> Reply:
     return Reply(
-        await call.app.registry.archive(call.principal, prompt_name(call), int(call.path["number"]))
+        await call.app.registry.archive(call.principal, prompt_name(call), version_number(call))
     )
 
 

@@ -186,7 +186,7 @@ def _parse(
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        raise validation_failed(exc, where) from None
+        raise validation_failed(exc, where, empty=where == "body" and not data) from None
 
 
 async def _read_json(request: Request, limit: int) -> Any:

@@ -25,11 +25,19 @@ def problem_response(error: PromptLedgerError, *, instance: str | None = None) -
     )
 
 
-def validation_failed(exc: ValidationError, where: str) -> ValidationFailed:
-    """Name every field problem, including unknown fields, without echoing huge inputs."""
+def validation_failed(exc: ValidationError, where: str, *, empty: bool = False) -> ValidationFailed:
+    """Name every field problem, including unknown fields, without echoing huge inputs. The
+    detail names the fields (``(required)`` when missing) and states rules across fields."""
     errors: list[dict[str, Any]] = []
     for item in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = [where, *item["loc"]]
         errors.append({"loc": loc, "msg": item["msg"], "type": item["type"]})
-    names = ", ".join(".".join(str(p) for p in e["loc"][1:]) or where for e in errors[:5])
-    return ValidationFailed(f"Invalid {where}: {names}.", errors=errors)
+    names = []
+    for error in errors[:5]:
+        field = ".".join(str(part) for part in error["loc"][1:])
+        if not field:  # a rule of the whole body, e.g. "give exactly one of ..."
+            names.append(str(error["msg"]).removeprefix("Value error, "))
+        else:
+            names.append(f"{field} (required)" if error["type"] == "missing" else field)
+    lead = f"The {where} is empty" if empty else f"Invalid {where}"
+    return ValidationFailed(f"{lead}: {', '.join(names)}.", errors=errors)

@@ -71,7 +71,7 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    execution: Execution
+    execution: ExecutionDetail
     provider_seconds: float
     replayed: bool = False
 
@@ -149,7 +149,7 @@ class Executions:
         provider_seconds = time.perf_counter() - provider_started
         finished = await self._outcomes.succeeded(attempt, completion, provider_seconds)
         if finished is None:  # pragma: no cover - a sync run is never finished by anyone else
-            return RunOutcome(await self._get(who, execution_id), provider_seconds)
+            return RunOutcome(await self.get(who, execution_id), provider_seconds)
         return RunOutcome(_view(finished, prepared, body), provider_seconds)
 
     # --- async -----------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class Executions:
         correlation_id: str | None,
         trace: Trace,
         defer: Defer,
-    ) -> tuple[Execution, bool]:
+    ) -> tuple[ExecutionDetail, bool]:
         """Durably accept an execution: its row and its queue job commit together."""
         key = idempotency_key or body.idempotency_key
         request_hash = _request_hash(body)
@@ -344,14 +344,9 @@ class Executions:
 
     # --- internals -----------------------------------------------------------------------------
 
-    async def _get(self, who: Principal, execution_id: UUID) -> Execution:
-        """The execution as run/submit answer it (spans are for GET /v1/executions/{id})."""
-        detail = await self.get(who, execution_id)
-        return Execution.model_validate(detail.model_dump(by_alias=True, exclude={"spans"}))
-
     async def _replay(
         self, who: Principal, key: str, request_hash: str, *, sync: bool
-    ) -> Execution | None:
+    ) -> ExecutionDetail | None:
         async with self._db.connect() as q:
             found = await q.row(
                 "find_execution_by_key", project_id=who.project_id, idempotency_key=key
@@ -376,7 +371,7 @@ class Executions:
                 headers={"Retry-After": "1"},
                 execution_id=str(found["execution_id"]),
             )
-        return await self._get(who, found["execution_id"])
+        return await self.get(who, found["execution_id"])
 
     async def _prepare(self, who: Principal, body: RunBody) -> Prepared:
         provider, model_name = None, None
@@ -484,9 +479,9 @@ class Executions:
         }
 
 
-def _view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> Execution:
-    """The execution as just written, without reading it back."""
-    return Execution.model_validate(
+def _view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> ExecutionDetail:
+    """The execution as just written (with its spans once finished), without reading it back."""
+    return ExecutionDetail.model_validate(
         {
             **row,
             "prompt_name": prepared.prompt.name,
