@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,8 @@ from prompt_ledger.functions import FUNCTIONS, build
 from prompt_ledger.settings import Settings
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+WORKER_RESTART_SECONDS = 5.0
+log = logging.getLogger("prompt_ledger.gateway")
 
 
 def create_gateway(
@@ -54,16 +57,7 @@ def create_gateway(
             state["container"] = Container(settings or Settings())
         app = state["container"]
         await app.open()
-        worker = None
-        if with_worker:
-            worker = asyncio.create_task(
-                app.queue.run_worker(
-                    app,
-                    concurrency=app.settings.worker_concurrency,
-                    shutdown_grace=app.settings.worker_shutdown_grace,
-                    install_signal_handlers=False,
-                )
-            )
+        worker = asyncio.create_task(_run_worker(app)) if with_worker else None
         try:
             yield
         finally:
@@ -78,3 +72,24 @@ def create_gateway(
         routes=[Route("/{path:path}", endpoint, methods=METHODS)],
         lifespan=lifespan,
     )
+
+
+async def _run_worker(app: Container) -> None:
+    """The in-process worker, restarted after a failure (the database went away and came
+    back): the gateway keeps serving, and queued executions run again once it can."""
+    while True:
+        try:
+            await app.queue.run_worker(
+                app,
+                concurrency=app.settings.worker_concurrency,
+                shutdown_grace=app.settings.worker_shutdown_grace,
+                install_signal_handlers=False,
+            )
+            return
+        except Exception as exc:
+            log.warning(
+                "the in-process worker stopped; restarting in %.0f s",
+                WORKER_RESTART_SECONDS,
+                exc_info=exc,
+            )
+            await asyncio.sleep(WORKER_RESTART_SECONDS)

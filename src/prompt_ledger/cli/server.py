@@ -31,20 +31,18 @@ DATA_DIR = Path(".promptledger")
 PortOption = Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")]
 
 
-def _settings(ctx: typer.Context, *, log_level: int = logging.WARNING) -> Settings:
-    """The validated settings (``--debug`` turns DEBUG on), and logging at ``log_level``
-    (DEBUG with DEBUG on)."""
+def _settings(ctx: typer.Context, *, log_level: int = logging.ERROR) -> Settings:
+    """The validated settings (``--debug`` turns DEBUG on), and logging at ``log_level``: a
+    one-shot command's only output is its result or its error, a service logs what it does."""
+    from prompt_ledger import logs
     from prompt_ledger.startup import load_settings
 
     settings = load_settings(debug=True if ctx.meta.get(DEBUG_MODE) else None)
-    logging.basicConfig(
-        level=logging.DEBUG if settings.debug else log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(log_level, debug=settings.debug)
     return settings
 
 
-def _database(ctx: typer.Context, *, log_level: int = logging.WARNING) -> Settings:
+def _database(ctx: typer.Context, *, log_level: int = logging.ERROR) -> Settings:
     """The settings of a command that needs the database: its URL set, and answering."""
     from prompt_ledger.startup import check_database
 
@@ -191,9 +189,13 @@ def dev(
 ) -> None:
     """Run the whole stack locally: embedded PostgreSQL when DATABASE_URL is unset, migrations,
     the model list, the gateway and a worker. Prints the URL and the API key."""
-    from prompt_ledger.startup import claim_port
+    from prompt_ledger.startup import MissingExtra, claim_port, need
 
-    settings = _settings(ctx)
+    try:
+        need("server")
+    except MissingExtra as missing:  # dev needs the server and, usually, the embedded database
+        raise MissingExtra("local", missing.missing) from None
+    settings = _settings(ctx, log_level=logging.WARNING)
     sock = claim_port(host, port or settings.port)  # a busy port is said before anything else
     url = f"http://{host}:{sock.getsockname()[1]}"
     try:
