@@ -75,14 +75,9 @@ CLIENT_COMMANDS: dict[str, list[str]] = {
     "projects create": ["projects", "create", "checkout"],
     "projects list": ["projects", "list"],
 }
-CLEAN_ENV: dict[str, str | None] = {
-    name: None
-    for name in [
-        *map(str.upper, Settings.model_fields),
-        "PROMPT_LEDGER_URL",
-        "PROMPT_LEDGER_API_KEY",
-    ]
-}
+CLEAN_ENV: dict[str, str | None] = dict.fromkeys(
+    [*map(str.upper, Settings.model_fields), "PROMPT_LEDGER_URL", "PROMPT_LEDGER_API_KEY"]
+)
 """Unset for every command run here: the settings and the client's server and key."""
 
 
