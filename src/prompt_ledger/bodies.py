@@ -382,12 +382,15 @@ def bad_cursor() -> ValidationFailed:
     )
 
 
-def cursor_value(cursor: str | None, kind: type[str] | type[int]) -> Any:
-    """Decode a cursor and check it holds the kind of key the list is ordered by."""
+def cursor_value(
+    cursor: str | None, kind: type[str] | type[int], *, maximum: int = 2**63 - 1
+) -> Any:
+    """Decode a cursor and check it holds the kind of key the list is ordered by (an integer
+    key within its column's range: ``maximum``)."""
     value = decode_cursor(cursor)
     if value is not None and (type(value) is not kind):
         raise bad_cursor()
-    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # beyond a bigint key
+    if isinstance(value, int) and not -maximum - 1 <= value <= maximum:
         raise bad_cursor()
     return value
 

@@ -64,8 +64,11 @@ def test_run_prints_the_response_and_a_summary(cli: Cli, ledger: PromptLedger) -
         ).stdout
     )
     recorded = ledger.get_execution(as_json["execution_id"])
-    spanless = {k: v for k, v in recorded.to_dict().items() if k != "spans"}
-    assert {k: v for k, v in as_json.items() if k != "spans"} == spanless  # spans come later
+    shown = json.loads(cli.ok("executions", "show", as_json["execution_id"], "--json").stdout)
+    assert as_json == shown == recorded.to_dict()  # the run's answer is the ledger's record
+    assert [span["kind"] for span in as_json["spans"]] == ["llm"]
+    assert as_json["cost_usd"] == "0.00000000"  # fixed point, never 0E-8
+    assert as_json["input_price_per_mtok"] == "0.150000"
     assert recorded.variables == {"name": "Bob", "team": "Dev"}
     assert recorded.params == {"temperature": 0.2, "max_tokens": 300}
     assert (recorded.environment, recorded.correlation_id) == ("production", "order-42")

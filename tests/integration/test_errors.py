@@ -229,7 +229,7 @@ async def test_unknown_prompt_is_404(
     assert "'nope'" in problem["detail"]
 
 
-@pytest.mark.parametrize("url", ["/v1/nope", "/v2/prompts", "/nope", "/v1/prompts/a/b/c/d"])
+@pytest.mark.parametrize("url", ["/v1/nope", "/v2/prompts", "/nope", "/v1", "/v1/prompts/a/b/c/d"])
 async def test_unknown_route_is_404(client: httpx.AsyncClient, url: str) -> None:
     assert slug(assert_problem(await client.get(url), 404)) == "not-found"
     # routing comes before authentication: no key, same answer
@@ -594,14 +594,36 @@ async def test_an_empty_body_is_an_empty_object_except_for_a_put(
     replaces the resource, so it needs one (a bodiless PUT used to null a model's prices)."""
     for url in ("/v1/prompts/x", "/v1/models/openai/gpt-x"):
         problem = assert_problem(await send_raw(client, "PUT", url, b""), 422)
-        assert problem["errors"] == [
-            {"loc": ["body"], "msg": "a JSON object is required", "type": "missing"}
-        ]
+        assert problem["errors"][0] == {
+            "loc": ["body"],
+            "msg": "a JSON object is required",
+            "type": "missing",
+        }
     await put_text(client, "x", "hi")
     activated = await send_raw(client, "POST", "/v1/prompts/x/versions/1:activate", b"")
     assert activated.status_code == 200, activated.text
     null = await send_raw(client, "POST", "/v1/prompts/x/versions/1:activate", b"null")
     assert assert_problem(null, 422)["detail"] == "The body must be a JSON object."
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "detail"),
+    [
+        (
+            "PUT",
+            "/v1/prompts/x",
+            "The body is empty: give exactly one of template_source (text) or messages (chat).",
+        ),
+        ("POST", "/v1/executions:run", "The body is empty: prompt_name (required)."),
+        ("POST", "/v1/projects", "The body is empty: name (required)."),
+        ("PUT", "/v1/prompts/x/labels/prod", "The body is empty: version (required)."),
+    ],
+)
+async def test_an_empty_body_says_what_is_missing(
+    client: httpx.AsyncClient, method: str, url: str, detail: str
+) -> None:
+    for empty in (b"", b"{}"):
+        assert assert_problem(await send_raw(client, method, url, empty), 422)["detail"] == detail
 
 
 async def test_template_syntax_error_reports_the_line(client: httpx.AsyncClient) -> None:
@@ -746,23 +768,63 @@ async def test_admin_bodies_are_validated(client: httpx.AsyncClient) -> None:
 
 
 async def test_numbers_beyond_the_integer_columns_are_422(client: httpx.AsyncClient) -> None:
-    """Version numbers are int4 in PostgreSQL: a larger one is refused, never a 500."""
+    """Every integer of a request is bounded by what the database holds (version numbers are
+    int4): a larger one is refused by request validation, naming the field, never by the
+    database or with a 500."""
     await put_text(client, "p", "x")
-    huge = 2**31
-    for response, where in (
-        (await client.get("/v1/prompts/p", params={"version": huge}), "query"),
-        (await client.post("/v1/prompts/p:render", json={"version": huge}), "body"),
-        (await client.put("/v1/prompts/p/labels/prod", json={"version": huge}), "body"),
-    ):  # the documented maximum
-        assert assert_problem(response, 422)["errors"][0]["loc"] == [where, "version"]
-    for response in (
-        await client.get("/v1/prompts/p/versions", params={"cursor": encode_cursor(huge)}),
-        await client.get("/v1/prompts/p/labels/history", params={"cursor": encode_cursor(10**20)}),
-    ):
-        problem = assert_problem(response, 422)
-        assert "out of range" in problem["detail"]
-    # in a path segment the number is only compared, so it simply matches no version
-    assert_problem(await client.get(f"/v1/prompts/p/versions/{huge}"), 404)
+    huge = 99999999999999999999
+    run = {"prompt_name": "p", "variables": {}}
+    cases = [
+        (await client.get("/v1/prompts/p", params={"version": huge}), "Invalid query: version."),
+        (await client.get("/v1/prompts/p", params={"version": 2**31}), "Invalid query: version."),
+        (
+            await client.post("/v1/prompts/p:render", json={"version": huge}),
+            "Invalid body: version.",
+        ),
+        (
+            await client.put("/v1/prompts/p/labels/prod", json={"version": huge}),
+            "Invalid body: version.",
+        ),
+        (
+            await client.get("/v1/prompts/p/diff", params={"from": 1, "to": huge}),
+            "Invalid query: to.",
+        ),
+        (
+            await client.post(
+                "/v1/prompts:resolve", json={"prompts": [{"name": "p", "version": huge}]}
+            ),
+            "Invalid body: prompts.0.version.",
+        ),
+        (await client.get("/v1/executions", params={"version": huge}), "Invalid query: version."),
+        (
+            await client.post("/v1/executions:run", json={**run, "version": huge}),
+            "Invalid body: version.",
+        ),
+        (
+            await client.post("/v1/executions:run", json={**run, "params": {"seed": 2**64}}),
+            "Invalid body: params.seed.",
+        ),
+        (
+            await client.put("/v1/models/openai/x", json={"max_tokens": huge}),
+            "Invalid body: max_tokens.",
+        ),
+        (
+            await client.put("/v1/models/openai/x", json={"input_price_per_mtok": 10**7}),
+            "Invalid body: input_price_per_mtok.",
+        ),
+    ]
+    for response, detail in cases:
+        assert assert_problem(response, 422)["detail"] == detail
+    for path in (f"/v1/prompts/p/versions/{huge}", f"/v1/prompts/p/versions/{2**31}"):
+        problem = assert_problem(await client.get(path), 422)
+        assert problem["errors"][0]["loc"] == ["path", "number"]
+        problem = assert_problem(await client.post(f"{path}:activate", json={}), 422)
+        assert problem["detail"].startswith("Invalid version number")
+    # forged cursors beyond the key's column (version numbers: int4, label events: int8)
+    for path, cursor in (("versions", 2**31), ("labels/history", 2**63)):
+        params = {"cursor": encode_cursor(cursor)}
+        problem = assert_problem(await client.get(f"/v1/prompts/p/{path}", params=params), 422)
+        assert problem["detail"] == "Invalid cursor."
     # more digits than Python converts: no such route
     assert_problem(await client.get("/v1/prompts/p/versions/" + "9" * 5000), 404)
 

@@ -360,8 +360,11 @@ async def test_demo_fallback_serves_unconfigured_providers_for_free(database_url
         assert body["served_by"] == "demo"
         assert body["provider"] == "openai"  # what was asked for stays recorded
         assert body["status"] == "succeeded"
-        assert Decimal(body["cost_usd"]) == 0
+        assert body["cost_usd"] == "0.00000000"  # fixed point: never "0E-8"
         assert body["response_text"].startswith("[demo provider")
+        assert [span["kind"] for span in body["spans"]] == ["llm"]  # as GET shows it later
+        later = (await api.get(f"/v1/executions/{body['execution_id']}")).json()
+        assert later["spans"] == body["spans"]
 
 
 async def test_model_defaults_then_server_default(api: httpx.AsyncClient, stub: StubLLM) -> None:

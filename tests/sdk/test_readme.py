@@ -34,6 +34,7 @@ def test_the_readme_sdk_example_runs(
             ledger.close()  # an application keeps its client; the test closes it
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("[demo provider")  # the response text, then cost and tokens
+    assert " 0.00000000 " in "\n".join(printed)  # the demo's cost, in fixed point (not 0E-8)
     assert "succeeded" in printed
     assert "Hello Eve! Welcome to PromptLedger." in printed
     assert printed[-1] == "404 Prompt 'missing' not found."

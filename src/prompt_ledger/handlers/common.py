@@ -49,13 +49,14 @@ def path_uuid(call: Call, key: str, what: str) -> UUID:
 
 
 def version_number(call: Call) -> int:
-    """The ``{number:int}`` of a version path, within what the database holds."""
+    """The ``{number:int}`` of a version path, within what the database holds (0 is simply
+    a version that does not exist)."""
     number = int(call.path["number"])
-    if not 1 <= number <= MAX_INT:
+    if number > MAX_INT:
         raise ValidationFailed(
-            f"Invalid version number {str(number)[:20]}: expected 1 to {MAX_INT}.",
+            f"Invalid version number {str(number)[:20]}: versions go up to {MAX_INT}.",
             errors=[
-                {"loc": ["path", "number"], "msg": f"must be 1 to {MAX_INT}", "type": "range"}
+                {"loc": ["path", "number"], "msg": f"must be at most {MAX_INT}", "type": "range"}
             ],
         )
     return number

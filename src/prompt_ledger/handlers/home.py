@@ -6,6 +6,7 @@ before this endpoint; every other request keeps this index."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from prompt_ledger import __version__
@@ -16,6 +17,8 @@ DESCRIPTION = (
     "PromptLedger: versioned prompts, executions and their ledger. Authenticate with "
     "X-API-Key (or Authorization: Bearer); errors are RFC 9457 problem+json."
 )
+_CONVERTOR = re.compile(r"{(\w+):\w+}")
+"""``{number:int}`` is shown as ``{number}``."""
 LINKS = {
     "openapi": "/openapi.json",
     "docs": "/docs",
@@ -34,7 +37,9 @@ def index_endpoint(function: str, endpoints: Sequence[Endpoint]) -> Endpoint:
         version=__version__,
         description=DESCRIPTION,
         links={rel: path for rel, path in LINKS.items() if ("GET", path) in served},
-        endpoints=[f"{e.method} {e.path}" for e in endpoints if e.tag != "ops"],
+        endpoints=[
+            e.method + " " + _CONVERTOR.sub(r"{\1}", e.path) for e in endpoints if e.tag != "ops"
+        ],
     )
 
     async def index(call: Call) -> Reply:

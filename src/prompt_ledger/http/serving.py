@@ -4,13 +4,23 @@ accepts requests."""
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from prompt_ledger.startup import StartupError
+
+
+class _Stopped(Exception):
+    """SIGTERM, after uvicorn's graceful shutdown."""
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
 
 
 class _Server(uvicorn.Server):
@@ -32,14 +42,19 @@ def serve_on(
     access_log: bool = True,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``app`` on ``sock`` until SIGINT/SIGTERM (a graceful shutdown, then return)."""
+    """Serve ``app`` on ``sock`` until SIGINT/SIGTERM (a graceful shutdown, then return, so
+    exit handlers run: the embedded PostgreSQL of ``promptledger dev`` is stopped by one)."""
     config = uvicorn.Config(app, lifespan="on", log_level=log_level, access_log=access_log)
     server = _Server(config, on_ready)
+    # uvicorn re-raises the signal it handled once it has shut down; SIGTERM's default action
+    # would then kill the process before its exit handlers run.
+    previous = signal.signal(signal.SIGTERM, _stopped)
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it handled: the normal way out
+    except (KeyboardInterrupt, _Stopped):  # the signal, re-raised: the normal way out
         return
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
     if not server.started:
         raise StartupError("The server did not start: its start-up failed (see the log above).")

@@ -1,0 +1,46 @@
+"""Every number a request can carry is bounded by what the database (or a provider) holds, so
+too large a value is a 422 from request validation, never a database error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from prompt_ledger import bodies, bodies_executions
+from prompt_ledger.bodies import Body
+
+
+def request_models() -> list[type[Body]]:
+    found = []
+    for module in (bodies, bodies_executions):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Body) and value is not Body:
+                found.append(value)
+    return found
+
+
+def unbounded(schema: Any, where: str = "") -> Iterator[str]:
+    """Paths of integer and number fields with no maximum, in a JSON schema."""
+    if isinstance(schema, dict):
+        if schema.get("type") in {"integer", "number"} and not (
+            {"maximum", "exclusiveMaximum"} & schema.keys()
+        ):
+            yield where
+        for key, value in schema.items():
+            yield from unbounded(value, f"{where}.{key}" if where else key)
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            yield from unbounded(value, f"{where}[{index}]")
+
+
+@pytest.mark.parametrize("model", request_models(), ids=lambda m: m.__name__)
+def test_every_number_of_a_request_is_bounded(model: type[Body]) -> None:
+    found = list(unbounded(model.model_json_schema(mode="validation")))
+    assert not found, f"{model.__name__}: give these fields a maximum (le=/lt=): {found}"
+
+
+def test_the_models_are_found() -> None:
+    names = {m.__name__ for m in request_models()}
+    assert {"PutPromptBody", "RunBody", "ExecutionParams", "PromptQuery", "ModelBody"} <= names
