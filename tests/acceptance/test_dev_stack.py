@@ -150,7 +150,8 @@ def test_make_dev_on_a_fresh_clone(tmp_path: Path) -> None:
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, clone / name)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_KEY", "DEBUG"}}
+    own = {"DATABASE_URL", "API_KEY", "DEBUG", "MAKELEVEL", "MAKEFLAGS", "MFLAGS"}  # a shell's
+    env = {k: v for k, v in os.environ.items() if k not in own}
     env |= {"PORT": str(port), "PYTHON": sys.executable}
     log = tmp_path / "make-dev.log"
     with log.open("wb") as out:
