@@ -346,14 +346,17 @@ class Index(BaseModel):
     """``GET /``: what this function is and where its API is."""
 
     name: str
-    function: str = Field(description="registry, executions, ... or gateway (all of them).")
+    function: str = Field(description="registry, executions, console, or gateway (all of them).")
     version: str
     description: str
     links: dict[str, str] = Field(
-        description="Paths of this function's openapi document, docs (when served), health, "
-        "livez and metrics."
+        description="Paths this function serves: the console, docs (Swagger UI), its OpenAPI "
+        "document, health, livez, metrics."
     )
-    endpoints: list[str] = Field(description="The API this function serves: 'METHOD /path'.")
+    functions: dict[str, list[str]] = Field(
+        description="The API functions this process serves, each with its endpoints "
+        "('METHOD /path')."
+    )
 
 
 # --- cursors -------------------------------------------------------------------------------

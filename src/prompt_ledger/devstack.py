@@ -71,8 +71,9 @@ def banner(stack: LocalStack, url: str) -> list[tuple[str, str]]:
         else "real providers (keys from the environment)"
     )
     return [
-        ("URL", url),
-        ("API key", stack.settings.api_key.get_secret_value()),
+        ("URL", f"{url} (open it in a browser for the console)"),
+        ("Docs", f"{url}/docs"),
+        ("API key", f"{stack.settings.api_key.get_secret_value()} (sign in with it)"),
         ("Data", stack.data),
         ("LLM", llm),
         ("Models", f"{stack.models} loaded"),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from prompt_ledger import __version__, console, metrics
 from prompt_ledger.bodies import PATH_PARAMETERS, Health
 from prompt_ledger.handlers import admin, executions, prompts
-from prompt_ledger.handlers.home import index_endpoint
+from prompt_ledger.handlers.home import front_door
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.openapi import openapi_document
@@ -78,4 +78,4 @@ def build(
             "GET", "/openapi.json", openapi, "This function's OpenAPI document", None, tag="ops"
         ),
     ]
-    return HttpFunction(name, [*served, index_endpoint(name, served)], container)
+    return HttpFunction(name, front_door(name, served, API), container)

@@ -67,7 +67,7 @@ def dev_stack(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], tmp_path: Path) -> None:
-    url, _ = dev_stack
+    url, log = dev_stack
     headers = {"X-API-Key": DEV_KEY}
     created = httpx.put(
         f"{url}/v1/prompts/doc_summarizer",
@@ -96,7 +96,7 @@ def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], tmp_
     assert opened.status_code == 200
     assert str(opened.url) == f"{url}/sign-in"
     assert "<h1>Sign in</h1>" in opened.text
-    assert f"{url}/docs" in printed
+    assert f"{url}/docs" in log.read_text()
     docs = httpx.get(f"{url}/docs")
     assert docs.status_code == 200
     assert "swagger-ui" in docs.text

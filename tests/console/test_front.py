@@ -33,7 +33,8 @@ async def test_the_root_is_a_json_index_for_api_clients(
     assert index.status_code == 200
     assert index.headers["content-type"] == "application/json"
     body = index.json()
-    assert body["docs"] == "/docs"
+    assert body["links"]["docs"] == "/docs"
+    assert body["links"]["console"] == "/"
     assert set(body["functions"]) == set(API)
     assert "POST /v1/executions:run" in body["functions"]["executions"]
 

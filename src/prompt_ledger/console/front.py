@@ -1,12 +1,12 @@
-"""The front door: ``/`` (the console for browsers, a JSON index for API clients) and ``/docs``
-(the OpenAPI documents of every function in Swagger UI, with "try it" using an API key)."""
+"""The front door: ``/`` (the console for browsers; API clients get the JSON index of
+:mod:`prompt_ledger.handlers.home`) and ``/docs`` (the OpenAPI documents of every function in
+Swagger UI, with "try it" using an API key)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from prompt_ledger import __version__
 from prompt_ledger.console.web import SESSION_COOKIE, Visit, endpoint, html, redirect
 from prompt_ledger.errors import NotFound
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
@@ -14,25 +14,6 @@ from prompt_ledger.http.openapi import openapi_document
 from prompt_ledger.services.sessions import SessionEnded
 
 Catalogue = Mapping[str, Sequence[Endpoint]]
-
-
-def wants_html(call: Call) -> bool:
-    """Browsers ask for text/html; API clients (curl's */* included) get JSON."""
-    return "text/html" in call.request.headers.get("accept", "")
-
-
-def index(api: Catalogue) -> dict[str, Any]:
-    return {
-        "service": "PromptLedger",
-        "version": __version__,
-        "console": "/",
-        "docs": "/docs",
-        "openapi": "/openapi.json",
-        "functions": {
-            name: sorted({f"{ep.method} {ep.path}" for ep in endpoints if ep.in_schema})
-            for name, endpoints in api.items()
-        },
-    }
 
 
 async def _visitor(call: Call) -> Visit | None:
@@ -47,8 +28,7 @@ def endpoints(api: Catalogue) -> list[Endpoint]:
     documents: dict[str, dict[str, Any]] = {}  # built on first request
 
     async def home(call: Call) -> Reply:
-        if not wants_html(call):
-            return Reply(index(api))
+        """Browsers only: API clients get the index (prompt_ledger.handlers.home)."""
         return redirect("/prompts" if await _visitor(call) else "/sign-in")
 
     async def docs(call: Call) -> Reply:
@@ -70,7 +50,7 @@ def endpoints(api: Catalogue) -> list[Endpoint]:
         return Reply(documents[name])
 
     return [
-        endpoint("GET", "/", home, "The console (browsers) or an index of the API (JSON)"),
+        endpoint("GET", "/", home, "The console (browsers; API clients get the JSON index)"),
         endpoint("GET", "/docs", docs, "API documentation (Swagger UI)"),
         endpoint("GET", "/docs/openapi/{name}.json", document, "A function's OpenAPI document"),
     ]

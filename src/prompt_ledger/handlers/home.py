@@ -1,13 +1,12 @@
-"""``GET /`` of every function: a small JSON index saying what this function is and where its
-API, OpenAPI document, docs and health check are, for API-only deploys and curl users.
-
-The console (HTML for browsers) takes ``/`` over by answering ``Accept: text/html`` requests
-before this endpoint; every other request keeps this index."""
+"""``GET /`` of every function, in one place: a small JSON index saying what this function is
+and where its API, OpenAPI document, docs and health check are (for API clients, curl, and
+API-only deploys); a browser (``Accept: text/html``) gets the console's page instead, where the
+function serves the console."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prompt_ledger import __version__
 from prompt_ledger.bodies import Index
@@ -20,37 +19,47 @@ DESCRIPTION = (
 _CONVERTOR = re.compile(r"{(\w+):\w+}")
 """``{number:int}`` is shown as ``{number}``."""
 LINKS = {
-    "openapi": "/openapi.json",
     "docs": "/docs",
+    "openapi": "/openapi.json",
     "health": "/health",
     "livez": "/livez",
     "metrics": "/metrics",
 }
 
 
-def index_endpoint(function: str, endpoints: Sequence[Endpoint]) -> Endpoint:
-    """``GET /`` for the function serving ``endpoints``; links only to what it serves."""
-    served = {(e.method, e.path) for e in endpoints}
-    page = Index(
+def wants_html(call: Call) -> bool:
+    """Browsers ask for text/html; API clients (curl's ``*/*`` included) get JSON."""
+    return "text/html" in call.request.headers.get("accept", "")
+
+
+def front_door(
+    function: str, served: Sequence[Endpoint], api: Mapping[str, Sequence[Endpoint]]
+) -> list[Endpoint]:
+    """``served`` with its ``GET /``: the index, or the console's page (a ``GET /`` among
+    ``served``) for browsers. ``api`` is the catalogue of API functions: the index lists those
+    whose endpoints this function serves."""
+    page = next((e for e in served if e.method == "GET" and e.path == "/"), None)
+    paths = {(e.method, e.path) for e in served}
+    links = {"console": "/"} if page is not None else {}
+    links |= {rel: path for rel, path in LINKS.items() if ("GET", path) in paths}
+    index = Index(
         name="PromptLedger",
         function=function,
         version=__version__,
         description=DESCRIPTION,
-        links={rel: path for rel, path in LINKS.items() if ("GET", path) in served},
-        endpoints=[
-            e.method + " " + _CONVERTOR.sub(r"{\1}", e.path) for e in endpoints if e.tag != "ops"
-        ],
+        links=links,
+        functions={
+            name: [e.method + " " + _CONVERTOR.sub(r"{\1}", e.path) for e in endpoints]
+            for name, endpoints in api.items()
+            if endpoints and all((e.method, e.path) in paths for e in endpoints)
+        },
     )
 
-    async def index(call: Call) -> Reply:
-        return Reply(page)
+    async def root(call: Call) -> Reply:
+        if page is not None and wants_html(call):
+            return await page.handler(call)
+        return Reply(index)
 
-    return Endpoint(
-        "GET",
-        "/",
-        index,
-        "What this function is, and where its API, docs and health check are",
-        None,
-        response=Index,
-        tag="ops",
-    )
+    summary = "What this function is, and where its API, docs and health check are"
+    door = Endpoint("GET", "/", root, summary, None, response=Index, tag="ops", in_schema=False)
+    return [*(e for e in served if e is not page), door]
