@@ -1,5 +1,6 @@
-"""Every number a request can carry is bounded by what the database (or a provider) holds, so
-too large a value is a 422 from request validation, never a database error."""
+"""Every number a request can carry (API bodies and queries, console forms) is bounded by what
+the database (or a provider) holds, so too large a value is refused by request validation, never
+by the database."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ from typing import Any
 
 import pytest
 
-from prompt_ledger import bodies, bodies_executions
 from prompt_ledger.bodies import Body
 
 
 def request_models() -> list[type[Body]]:
-    found = []
-    for module in (bodies, bodies_executions):
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Body) and value is not Body:
-                found.append(value)
-    return found
+    """Every request model (a :class:`Body`): the API's, and the console's forms."""
+    import prompt_ledger.functions  # noqa: F401 - imports every function's modules
+
+    found: list[type[Body]] = []
+    pending = list(Body.__subclasses__())
+    while pending:
+        model = pending.pop()
+        if model not in found and "[" not in model.__name__:  # not a generic's parametrisation
+            found.append(model)
+            pending += model.__subclasses__()
+    return sorted(found, key=lambda m: (m.__module__, m.__name__))
 
 
 def unbounded(schema: Any, where: str = "") -> Iterator[str]:
@@ -44,3 +49,4 @@ def test_every_number_of_a_request_is_bounded(model: type[Body]) -> None:
 def test_the_models_are_found() -> None:
     names = {m.__name__ for m in request_models()}
     assert {"PutPromptBody", "RunBody", "ExecutionParams", "PromptQuery", "ModelBody"} <= names
+    assert {"MoveForm", "PlayForm"} <= names  # the console's forms

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from prompt_ledger.auth import Scope
-from prompt_ledger.bodies import Body
+from prompt_ledger.bodies import Body, VersionNumber
 from prompt_ledger.bodies_executions import RunBody
 from prompt_ledger.console.web import Visit, endpoint, form_as, is_htmx, page
 from prompt_ledger.errors import ValidationFailed
@@ -20,7 +20,7 @@ VAR = "var."  # form fields of template variables are named var.<variable>
 
 
 class PlayForm(Body):
-    version: int = Field(ge=1)
+    version: VersionNumber
     model: str | None = Field(default=None, max_length=151, description="provider/model_name")
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)

@@ -7,7 +7,14 @@ from urllib.parse import quote
 from pydantic import Field
 
 from prompt_ledger.auth import Scope
-from prompt_ledger.bodies import LABEL_PATTERN, Body, DiffQuery, PageQuery, PromptListQuery
+from prompt_ledger.bodies import (
+    LABEL_PATTERN,
+    Body,
+    DiffQuery,
+    PageQuery,
+    PromptListQuery,
+    VersionNumber,
+)
 from prompt_ledger.console.diffview import side_by_side
 from prompt_ledger.console.web import Visit, endpoint, form_as, page, query_of, redirect
 from prompt_ledger.handlers.common import prompt_name
@@ -97,7 +104,7 @@ async def diff_page(visit: Visit) -> Reply:
 
 class MoveForm(Body):
     label: str = Field(pattern=LABEL_PATTERN)
-    version: int = Field(ge=1)
+    version: VersionNumber
     reason: str = Field(min_length=1, max_length=2000, description="Kept in the label history.")
 
 
