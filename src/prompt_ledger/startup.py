@@ -207,6 +207,23 @@ def database_failure(error: BaseException) -> BaseException | None:
     return next((e for e in causes(error) if isinstance(e, tuple(kinds))), None)
 
 
+SCHEMA_MISSING = (
+    "The database has no PromptLedger schema, or an outdated one ({reason}): run "
+    "`promptledger migrate` (DATABASE_URL names the database)"
+)
+_UNDEFINED = {"42P01", "42703", "42883", "3F000"}
+"""SQLSTATEs of a missing table, column, function or schema: migrations not run."""
+
+
+def schema_missing(error: BaseException) -> SettingsError | None:
+    """:class:`SettingsError` when ``error`` (or a cause) says a table, column, function or
+    schema does not exist: the database was not migrated (or not to this version)."""
+    for found in causes(error):
+        if getattr(found, "sqlstate", None) in _UNDEFINED:
+            return SettingsError(SCHEMA_MISSING.format(reason=_first_line(found)))
+    return None
+
+
 def causes(error: BaseException) -> list[BaseException]:
     """``error`` and the exceptions it was raised from (or while handling), outermost first,
     as a traceback would show them (``raise ... from None`` ends the chain)."""

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,7 +38,7 @@ from prompt_ledger.cli.failures import ExitCode
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import Settings
 from tests.base_install import install_folder, run_cli
-from tests.conftest import DEV_KEY
+from tests.conftest import DEV_KEY, create_database, drop_database
 from tests.live_gateway import LiveServer, demo_settings, free_port_url
 from tests.pg_proxy import PgProxy
 
@@ -158,6 +159,24 @@ def test_unreachable_database(name: str) -> None:
         "Check DATABASE_URL",
     )
     assert result.stdout == ""  # dev: no banner
+
+
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A database nobody migrated."""
+    name = f"pl_empty_{uuid.uuid4().hex[:12]}"
+    yield create_database(server_url, name)
+    drop_database(server_url, name)
+
+
+@pytest.mark.parametrize("name", [*ONE_SHOT[1:], "worker"])
+def test_database_not_migrated(name: str, empty_database_url: str) -> None:
+    """(``migrate`` is the cure, ``dev`` migrates by itself, and a server answers 503 with the
+    same advice.)"""
+    result = invoke(SERVER_COMMANDS[name], DATABASE_URL=empty_database_url)
+    assert_one_line(
+        result, ExitCode.CONFIG, "has no PromptLedger schema", "run `promptledger migrate`"
+    )
 
 
 @pytest.mark.parametrize("name", ONE_SHOT)

@@ -6,6 +6,7 @@ response of every client in this module, including the set-up calls)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.records import DEFAULT_PROJECT_ID
 from prompt_ledger.settings import DEFAULT_API_KEY, Settings
+from tests.conftest import create_database, drop_database
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEMS = "https://promptledger.dev/problems/"
@@ -1048,3 +1050,28 @@ async def test_database_unavailable_is_503() -> None:
             )
     finally:
         await container.aclose()
+
+
+async def test_a_database_not_migrated_is_503_saying_so(server_url: str) -> None:
+    name = f"pl_empty_{uuid.uuid4().hex[:12]}"
+    settings = Settings(
+        _env_file=None,
+        database_url=create_database(server_url, name),
+        api_key=DEFAULT_API_KEY,
+        environment="test",
+    )
+    container = Container(settings)
+    await container.open()
+    try:
+        transport = httpx.ASGITransport(app=create_gateway(container))
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            headers={"X-API-Key": DEFAULT_API_KEY},
+        ) as http:
+            guard(http)
+            problem = assert_problem(await http.get("/v1/prompts"), 503)
+            assert "run `promptledger migrate`" in problem["detail"]
+    finally:
+        await container.aclose()
+        drop_database(server_url, name)

@@ -29,6 +29,7 @@ from prompt_ledger.startup import (
     database_failure,
     database_unavailable,
     need,
+    schema_missing,
     settings_error,
 )
 
@@ -70,8 +71,8 @@ EXIT_CODES: dict[ExitCode, str] = {
     ),
     ExitCode.FAILED: "the execution failed: the provider failed, or it ended failed/cancelled",
     ExitCode.CONFIG: (
-        "a setting is missing or wrong: DATABASE_URL unset, a value of the wrong type, the "
-        "default API_KEY in production, a --url that is not a PromptLedger server"
+        "a setting is missing or wrong: DATABASE_URL unset or not migrated, a value of the "
+        "wrong type, the default API_KEY in production, a --url that is not PromptLedger"
     ),
     ExitCode.MISSING_EXTRA: (
         "the command needs an extra that is not installed: "
@@ -132,6 +133,8 @@ def explain(error: BaseException) -> CLIError:
     database = database_failure(error)  # before our errors that wrap it: it has the reason
     if database is not None:
         return CLIError(str(database_unavailable(database)), ExitCode.UNAVAILABLE)
+    if (unmigrated := schema_missing(error)) is not None:
+        return CLIError(str(unmigrated), ExitCode.CONFIG)
     for found in chain:
         if isinstance(found, StartupError):
             code = next((c for kind, c in _STARTUP_CODES if isinstance(found, kind)), None)
@@ -146,7 +149,7 @@ def explain(error: BaseException) -> CLIError:
             )
         if _is_settings_error(found):
             return CLIError(str(settings_error(found)), ExitCode.CONFIG)
-    reason = " ".join(str(error).split())[:300]
+    reason = " ".join(str(error).split())[:300].rstrip(".")
     return CLIError(
         f"Unexpected error: {type(error).__name__}"
         + (f": {reason}" if reason else "")

@@ -21,6 +21,7 @@ from prompt_ledger.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from prompt_ledger.startup import schema_missing
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -137,6 +138,8 @@ class translate_errors:
             exc, psycopg_pool.PoolTimeout | psycopg.OperationalError | psycopg.errors.AdminShutdown
         ):
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from exc
+        if (unmigrated := schema_missing(exc)) is not None:
+            raise ServiceUnavailable(str(unmigrated)) from exc
         if isinstance(exc, psycopg.DataError):
             # A value PostgreSQL cannot hold: NUL in text, \u0000 or NaN in jsonb, an integer
             # beyond its column's range. Only request values reach queries, so the caller's fault.
