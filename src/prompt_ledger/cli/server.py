@@ -59,9 +59,14 @@ def migrate(
 ) -> None:
     """Upgrade the database schema (ours and procrastinate's) to REVISION."""
     settings = _database(ctx)
+    from alembic.util.exc import CommandError
+
     from prompt_ledger import migrate as migrations
 
-    migrations.upgrade(settings.require_database_url(), revision)
+    try:
+        migrations.upgrade(settings.require_database_url(), revision)
+    except CommandError as exc:  # e.g. an unknown revision
+        raise typer.BadParameter(str(exc), param_hint="REVISION") from None
     Output(json_output).emit(
         {"revision": revision},
         lambda: console.print(f"[green]Database migrated to {revision}.[/green]"),
