@@ -111,12 +111,7 @@ class HttpFunction:
         if endpoint.body is not None:
             data = await _read_json(request, app.settings.max_body_bytes)
             if data is NO_BODY and endpoint.body_required:
-                raise ValidationFailed(
-                    "This request needs a JSON body.",
-                    errors=[
-                        {"loc": ["body"], "msg": "a JSON object is required", "type": "missing"}
-                    ],
-                )
+                raise _no_body(endpoint.body)
             body = _parse(endpoint.body, {} if data is NO_BODY else data, "body", BODY)
         reply = await endpoint.handler(Call(request, app, principal, params, query, body, timings))
         return render(reply, request)
@@ -187,6 +182,21 @@ def _parse(
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise validation_failed(exc, where, empty=where == "body" and not data) from None
+
+
+def _no_body(model: type[BaseModel]) -> ValidationFailed:
+    """A required body that is absent: the detail says what the body needs (its required
+    fields, or the rule it breaks, e.g. one of two fields), else that a PUT replaces it all."""
+    absent = {"loc": ["body"], "msg": "a JSON object is required", "type": "missing"}
+    try:
+        model.model_validate({}, context=BODY)
+    except ValidationError as exc:
+        named = validation_failed(exc, "body", empty=True)
+        return ValidationFailed(named.detail, errors=[absent, *(named.errors or [])])
+    return ValidationFailed(
+        "The body is empty: a PUT replaces the resource, so send all of it as a JSON object.",
+        errors=[absent],
+    )
 
 
 async def _read_json(request: Request, limit: int) -> Any:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies import (
-    INT4_MAX,
+    MAX_INT,
     CodePrompt,
     DiffResponse,
     Page,
@@ -330,7 +330,7 @@ class Registry:
     async def list_versions(
         self, who: Principal, name: str, *, limit: int, cursor: str | None
     ) -> Page[Version]:
-        before = cursor_value(cursor, int, maximum=INT4_MAX)
+        before = cursor_value(cursor, int, maximum=MAX_INT)
         async with self._db.connect() as q:
             prompt = await self._find(q, who, name)
             items = await q.all(
