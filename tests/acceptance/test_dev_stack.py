@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,14 +33,24 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def dev_stack(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def workdir() -> Iterator[Path]:
+    """A folder outside pytest's (whose root pytest resets to mode 700 at every session start,
+    other sessions on the machine included, while the embedded PostgreSQL, run as its own user
+    when we are root, must reach its data)."""
+    path = Path(tempfile.mkdtemp(prefix="pl-dev-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dev_stack(workdir: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "API_KEY", "PORT"}}
-    log = tmp_path / "dev.log"
+    log = workdir / "dev.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(CLI), "dev", "--port", str(port)],
-            cwd=tmp_path,
+            cwd=workdir,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -66,7 +77,7 @@ def dev_stack(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             process.kill()
 
 
-def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], tmp_path: Path) -> None:
+def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], workdir: Path) -> None:
     url, log = dev_stack
     headers = {"X-API-Key": DEV_KEY}
     created = httpx.put(
@@ -89,7 +100,7 @@ def test_dev_serves_the_seed_registry_examples(dev_stack: tuple[str, Path], tmp_
 
     models = httpx.get(f"{url}/v1/models", headers=headers).json()["items"]
     assert any(m["model_name"] == "gpt-4o-mini" for m in models)
-    assert (tmp_path / ".promptledger" / "pgdata" / "PG_VERSION").is_file()
+    assert (workdir / ".promptledger" / "pgdata" / "PG_VERSION").is_file()
 
     # the printed URL, opened in a browser, is the console; /docs shows the API
     opened = httpx.get(url, headers={"Accept": "text/html"}, follow_redirects=True)
@@ -130,10 +141,10 @@ def _until_ready(log: Path, timeout: float = 30) -> list[str]:
     pytest.fail(f"no 'Ready' line:\n{log.read_text()}")
 
 
-def test_make_dev_on_a_fresh_clone(tmp_path: Path) -> None:
+def test_make_dev_on_a_fresh_clone(workdir: Path) -> None:
     """`make dev` in a copy of the repository with no virtualenv and no database: it creates
     .venv, installs, starts PostgreSQL, and prints at most 15 lines before "Ready"."""
-    clone = tmp_path / "clone"
+    clone = workdir / "clone"
     files = (
         subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -153,7 +164,7 @@ def test_make_dev_on_a_fresh_clone(tmp_path: Path) -> None:
     own = {"DATABASE_URL", "API_KEY", "DEBUG", "MAKELEVEL", "MAKEFLAGS", "MFLAGS"}  # a shell's
     env = {k: v for k, v in os.environ.items() if k not in own}
     env |= {"PORT": str(port), "PYTHON": sys.executable}
-    log = tmp_path / "make-dev.log"
+    log = workdir / "make-dev.log"
     with log.open("wb") as out:
         make = subprocess.Popen(
             ["make", "dev"],
