@@ -13,17 +13,21 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# --- build: compilers available, wheels built into a virtualenv --------------------------------
+# --- build: wheels only, at the versions of locks/server.txt --------------------------------------
+# Every pinned dependency ships a wheel for linux x86_64 and aarch64 on CPython 3.11, so no
+# compiler is installed and --only-binary refuses a source build. The dependencies come first (a
+# layer that changes only with the lock), then the project itself.
 FROM ${PYTHON_IMAGE} AS build
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential \
-    && rm -rf /var/lib/apt/lists/*
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
+COPY locks/server.txt ./locks/server.txt
+RUN /opt/venv/bin/pip install --only-binary=:all: -r locks/server.txt
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/venv/bin/pip install ".[server]"
+RUN /opt/venv/bin/pip install --no-deps . \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 # --- runtime: no compilers, non-root, CA certificates for the providers' TLS -------------------
 FROM ${PYTHON_IMAGE} AS runtime

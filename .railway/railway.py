@@ -2,19 +2,31 @@
 
 The whole project: PostgreSQL, one service per HTTP function (``registry``, ``executions``), the
 queue ``worker`` and the two platform crons. Every service builds the repository's Dockerfile
-and only the start command differs; migrations run as each long-running service's pre-deploy
-command (idempotent, serialised by an advisory lock), never in a request.
+and only the start command differs; ``promptledger migrate`` (schema, then the model catalogue)
+is each long-running service's pre-deploy command (idempotent, serialised by an advisory lock),
+never in a request.
 
-Evaluated by the Railway CLI with ``python3`` (``pip install railway-sdk``); it imports nothing
-from PromptLedger, so the CLI's interpreter needs only ``railway-sdk``. ``tests/deploy`` renders
-it offline with ``main().to_graph()`` and checks it against ``src/prompt_ledger/deploy.py``.
+The Railway CLI evaluates this file with the ``python3`` first on its PATH (it loads the file,
+calls ``main()`` and prints ``to_graph()``), so that interpreter needs ``railway-sdk`` and
+nothing else: this file imports nothing from PromptLedger. Without installing anything into a
+system Python (PEP 668)::
+
+    uv run --no-project --with-requirements .railway/requirements.txt -- railway config apply
+
+``tests/deploy`` renders it offline the same way, checks it against
+``src/prompt_ledger/deploy.py`` and boots it locally.
+
+One URL reaches every function: each function service listens on the private network (``PORT``
+8080, ``HOST`` ``[::]`` for IPv4 and IPv6) and gets the others' private URL (``EXECUTIONS_URL``,
+``REGISTRY_URL``); it forwards the requests it does not serve. Railway-generated public domains
+cannot be declared here (its IaC leaves them out); ``railway domain --service registry`` makes one.
 
 Secrets are not in this file. ``API_KEY`` lives on ``registry`` and ``OPENAI_API_KEY`` on
-``executions`` (both ``preserve()``: keep what is set in Railway); the other services reference
-them, so each is set once, after the first ``railway config apply``::
-
-    railway variables --service registry --set "API_KEY=$(openssl rand -hex 32)"
-    railway variables --service executions --set "OPENAI_API_KEY=sk-..."
+``executions`` (both ``preserve()``: keep what is set in Railway) and the other services
+reference them. Railway's IaC has no generator that survives a second ``apply``, so ``API_KEY``
+may stay unset: ``promptledger migrate`` then generates the operator key, stores its hash and
+prints it once in the pre-deploy output (``promptledger operator-key rotate`` prints a new one).
+Without ``OPENAI_API_KEY`` the labelled demo provider answers (``DEMO_FALLBACK=auto``).
 
 ``PROMPTLEDGER_REPO=owner/name`` (optionally ``PROMPTLEDGER_BRANCH``) connects the services to
 that GitHub repository; without it they have no source and are deployed with
@@ -31,6 +43,8 @@ from railway_sdk import define_railway, github, postgres, preserve, project, ser
 PROJECT = "prompt-ledger"
 HEALTHCHECK = "/health"
 MIGRATE = "promptledger migrate"
+PORT = "8080"
+FUNCTIONS = ("registry", "executions", "console")
 
 
 def _source() -> dict[str, Any]:
@@ -38,6 +52,11 @@ def _source() -> dict[str, Any]:
     if not repo:
         return {}
     return {"source": github(repo, branch=os.environ.get("PROMPTLEDGER_BRANCH", "main"))}
+
+
+def _private_url(name: str) -> str:
+    """Another service's address on Railway's private network (resolved by Railway)."""
+    return f"http://${{{{{name}.RAILWAY_PRIVATE_DOMAIN}}}}:${{{{{name}.PORT}}}}"
 
 
 @define_railway
@@ -50,42 +69,29 @@ def main(ctx: Any = None) -> Any:
     base_env: dict[str, Any] = {
         "DATABASE_URL": db.env.DATABASE_URL,
         "ENVIRONMENT": "production",
+        "DEMO_FALLBACK": "auto",
     }
 
-    registry = service(
-        "registry",
-        **common,
-        start="functions-framework --source functions/main.py --target registry",
-        preDeploy=MIGRATE,
-        healthcheck=HEALTHCHECK,
-        healthcheckTimeout=120,
-        deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
-        env={**base_env, "API_KEY": preserve()},
-    )
-    # Every process validates its settings at start-up, and ENVIRONMENT=production refuses the
-    # default development key: all of them get the registry's API_KEY.
+    def function(name: str, env: dict[str, Any]) -> Any:
+        peers = {f"{o.upper()}_URL": _private_url(o) for o in FUNCTIONS if o != name}
+        return service(
+            name,
+            **common,
+            start=f"functions-framework --source functions/main.py --target {name}",
+            preDeploy=MIGRATE,
+            healthcheck=HEALTHCHECK,
+            healthcheckTimeout=120,
+            deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
+            env={**env, "PORT": PORT, "HOST": "[::]", **peers},
+        )
+
+    registry = function("registry", {**base_env, "API_KEY": preserve()})
+    # Every process authenticates the operator: all of them get the registry's API_KEY (empty
+    # while unset: the stored operator key then applies).
     app_env = {**base_env, "API_KEY": registry.env.API_KEY}
-    executions = service(
-        "executions",
-        **common,
-        start="functions-framework --source functions/main.py --target executions",
-        preDeploy=MIGRATE,
-        healthcheck=HEALTHCHECK,
-        healthcheckTimeout=120,
-        deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
-        env={**app_env, "OPENAI_API_KEY": preserve()},
-    )
+    executions = function("executions", {**app_env, "OPENAI_API_KEY": preserve()})
     # The web console calls the services in process: the executions function's environment.
-    console = service(
-        "console",
-        **common,
-        start="functions-framework --source functions/main.py --target console",
-        preDeploy=MIGRATE,
-        healthcheck=HEALTHCHECK,
-        healthcheckTimeout=120,
-        deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
-        env={**app_env, "OPENAI_API_KEY": executions.env.OPENAI_API_KEY},
-    )
+    console = function("console", {**app_env, "OPENAI_API_KEY": executions.env.OPENAI_API_KEY})
     worker = service(
         "worker",
         **common,

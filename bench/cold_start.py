@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def cold_start(source: Path, target: str, path: str, env: dict[str, str]) -> flo
         env={**env, "PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # gunicorn forks a worker: stop the whole group
     )
     try:
         deadline = started + 60
@@ -63,7 +65,7 @@ def cold_start(source: Path, target: str, path: str, env: dict[str, str]) -> flo
                 time.sleep(0.005)
         raise RuntimeError(f"{target} did not answer 200 within 60 s")
     finally:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 

@@ -4,7 +4,8 @@
 
 All behaviour lives in the prompt_ledger package; each target only delegates to it. Settings are
 validated here, at start-up, so a misconfigured deploy (e.g. the default API key in production)
-fails before serving; the database pool opens on the first request.
+fails before serving; the database pool opens on the first request. A request for another
+function's endpoint is forwarded to it when its URL is set (REGISTRY_URL, EXECUTIONS_URL, ...).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from prompt_ledger.container import LazyContainer
-from prompt_ledger.functions import build
+from prompt_ledger.functions import build, forwarder
 from prompt_ledger.startup import load_settings
 
 _settings = load_settings()  # a bad setting stops the deploy here, in one line
 _container = LazyContainer(lambda: _settings)
-_registry = build("registry", _container)
-_executions = build("executions", _container)
-_console = build("console", _container)
+_registry = build("registry", _container, forwarder=forwarder("registry", _settings))
+_executions = build("executions", _container, forwarder=forwarder("executions", _settings))
+_console = build("console", _container, forwarder=forwarder("console", _settings))
 
 
 @functions_framework.aio.http

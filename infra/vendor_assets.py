@@ -52,7 +52,8 @@ def _pack(name: str, version: str, into: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout
-    return into / json.loads(out)[0]["filename"]
+    filename: str = json.loads(out)[0]["filename"]
+    return into / filename
 
 
 def _strip_source_map(data: bytes) -> bytes:

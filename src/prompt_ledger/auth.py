@@ -113,11 +113,15 @@ def key_from_headers(x_api_key: str | None, authorization: str | None) -> str:
 
 
 class Authenticator:
-    """Resolves a presented key to a Principal: the bootstrap key (``API_KEY``) or a stored one."""
+    """Resolves a presented key to a Principal: the instance operator key or a project's key.
 
-    def __init__(self, db: Database, bootstrap_key: str, cache: KeyCache) -> None:
+    The operator key is ``API_KEY`` when the process has one; otherwise it is the key stored
+    (hashed) in the database by ``promptledger migrate`` / ``promptledger operator-key
+    rotate``, so a deploy that cannot generate ``API_KEY`` still has exactly one operator."""
+
+    def __init__(self, db: Database, operator_key: str | None, cache: KeyCache) -> None:
         self._db = db
-        self._bootstrap_hash = hash_key(bootstrap_key)
+        self._operator_hash = None if operator_key is None else hash_key(operator_key)
         self._cache = cache
 
     async def authenticate(self, secret: str) -> Principal:
@@ -127,20 +131,25 @@ class Authenticator:
 
     async def authenticate_digest(self, digest: str) -> Principal:
         """The principal of the key whose SHA-256 is ``digest`` (console sessions keep only
-        that): revoked keys and a rotated ``API_KEY`` are refused at once."""
-        if hmac.compare_digest(digest, self._bootstrap_hash):
+        that): revoked keys and a rotated operator key are refused at once."""
+        if self._operator_hash is not None and hmac.compare_digest(digest, self._operator_hash):
             return BOOTSTRAP
         cached = self._cache.get(digest, "")
         if cached is not None:
             return cached
         generation = self._cache.generation(digest)
         async with self._db.connect() as q:
-            row = await q.row("lookup_api_key", key_hash=digest)
+            row = await q.row(
+                "lookup_api_key", key_hash=digest, stored_operator=self._operator_hash is None
+            )
             if row is None:
                 raise Unauthorized("Invalid or revoked API key.")
-            last_used = row["last_used_at"]
-            if last_used is None or datetime.now(UTC) - last_used > timedelta(seconds=60):
-                await q.execute("touch_api_key", key_id=row["key_id"])
-        principal = Principal(row["project_id"], frozenset(row["scopes"]), row["key_id"])
+            if row["operator"]:
+                principal = BOOTSTRAP
+            else:
+                last_used = row["last_used_at"]
+                if last_used is None or datetime.now(UTC) - last_used > timedelta(seconds=60):
+                    await q.execute("touch_api_key", key_id=row["key_id"])
+                principal = Principal(row["project_id"], frozenset(row["scopes"]), row["key_id"])
         self._cache.put(digest, "", principal, generation)
         return principal

@@ -17,6 +17,7 @@ from prompt_ledger.services.access import Access
 from prompt_ledger.services.browse import Browse
 from prompt_ledger.services.catalog import Catalog
 from prompt_ledger.services.executions import Executions
+from prompt_ledger.services.operator import OperatorKeys
 from prompt_ledger.services.registry import PromptCache, Registry
 from prompt_ledger.services.sessions import Sessions
 from prompt_ledger.settings import Settings
@@ -39,7 +40,8 @@ class Container:
         self.prompt_cache: PromptCache = GroupCache("prompts", ttl)
         self.key_cache: KeyCache = GroupCache("keys", ttl)
         self.listener = Listener(self.db.url, [self.prompt_cache, self.key_cache])
-        self.auth = Authenticator(self.db, settings.api_key.get_secret_value(), self.key_cache)
+        self.auth = Authenticator(self.db, settings.operator_key, self.key_cache)
+        self.operator_keys = OperatorKeys(self.db, self.key_cache)
         self.registry = Registry(self.db, self.prompt_cache)
         self.catalog = Catalog(self.db)
         self.access = Access(self.db, self.key_cache)

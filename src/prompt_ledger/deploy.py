@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prompt_ledger.functions import FUNCTIONS
+from prompt_ledger.http.forward import url_variable
 
 Kind = Literal["web", "worker", "cron", "release"]
 
@@ -153,3 +154,16 @@ def topology(*, gateway: bool) -> tuple[Service, ...]:
     if gateway:
         return tuple(s for s in SERVICES if s.name not in replaced)
     return tuple(s for s in SERVICES if not s.replaces)
+
+
+# --- deploy: one URL reaches every function ----------------------------------------------------
+
+
+def peers(function: str) -> dict[str, str]:
+    """The URL variable of every other function, by variable: what a per-function deploy sets
+    on ``function`` so that its URL reaches every endpoint."""
+    return {
+        url_variable(other.name): other.name
+        for other in FUNCTION_SERVICES
+        if other.name != function
+    }

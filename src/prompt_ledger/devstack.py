@@ -31,7 +31,7 @@ class LocalStack:
 
     @property
     def demo(self) -> bool:
-        return self.settings.demo_fallback
+        return self.settings.demo_fallback is True
 
 
 def prepare(settings: Settings, data_dir: Path, status: Status) -> LocalStack:
@@ -56,9 +56,10 @@ def prepare(settings: Settings, data_dir: Path, status: Status) -> LocalStack:
 
 
 async def seed_models(settings: Settings) -> int:
+    """The curated model list (as ``promptledger migrate`` loads it); how many models it has."""
     container = Container(settings)
     try:
-        return await container.catalog.seed()
+        return (await container.catalog.seed()).curated
     finally:
         await container.aclose()
 
@@ -73,7 +74,7 @@ def banner(stack: LocalStack, url: str) -> list[tuple[str, str]]:
     return [
         ("URL", f"{url} (open it in a browser for the console)"),
         ("Docs", f"{url}/docs"),
-        ("API key", f"{stack.settings.api_key.get_secret_value()} (sign in with it)"),
+        ("API key", f"{stack.settings.operator_key or '(the stored operator key)'} (sign in with it)"),
         ("Data", stack.data),
         ("LLM", llm),
         ("Models", f"{stack.models} loaded"),

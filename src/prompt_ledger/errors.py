@@ -104,3 +104,29 @@ class ProviderFailed(PromptLedgerError):
     """The LLM provider failed a synchronous run; the execution is recorded as failed."""
 
     status, slug, title = 502, "provider-failed", "The LLM provider failed"
+
+
+# --- deploy: forwarding to the function that serves an endpoint ---------------------------------
+
+
+class FunctionFailed(PromptLedgerError):
+    """The function that serves the endpoint broke the connection or answered garbage."""
+
+    status, slug, title = 502, "function-failed", "The serving function failed"
+
+
+class FunctionUnavailable(ServiceUnavailable):
+    """The function that serves the endpoint cannot be reached (down, deploying, wrong URL)."""
+
+    slug, title = "function-unavailable", "The serving function is unavailable"
+
+
+class FunctionTimeout(PromptLedgerError):
+    status, slug, title = 504, "function-timeout", "The serving function did not answer in time"
+
+
+class ForwardLoop(PromptLedgerError):
+    """A forwarded request reached a function that does not serve it: a URL variable points at
+    the wrong function."""
+
+    status, slug, title = 508, "forward-loop", "Forwarding loop"

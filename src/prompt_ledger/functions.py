@@ -15,7 +15,9 @@ from prompt_ledger.handlers import admin, executions, prompts
 from prompt_ledger.handlers.home import front_door
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
+from prompt_ledger.http.forward import Forwarder
 from prompt_ledger.http.openapi import openapi_document
+from prompt_ledger.settings import Settings
 
 API: dict[str, Sequence[Endpoint]] = {
     "registry": [*prompts.ENDPOINTS, *admin.ENDPOINTS],
@@ -28,10 +30,18 @@ FUNCTIONS: dict[str, Sequence[Endpoint]] = {
 
 
 def build(
-    name: str, container: ContainerProvider, endpoints: Sequence[Endpoint] | None = None
+    name: str,
+    container: ContainerProvider,
+    endpoints: Sequence[Endpoint] | None = None,
+    *,
+    forwarder: Forwarder | None = None,
 ) -> HttpFunction:
-    """One function (or, with explicit endpoints, the gateway's union of them)."""
+    """One function (or, with explicit endpoints, the gateway's union of them).
+
+    A function knows the endpoints of the others: ``forwarder`` passes their requests on (a
+    per-function deploy is then reached through any one function's URL)."""
     own = list(FUNCTIONS[name] if endpoints is None else endpoints)
+    others = {} if endpoints is not None else {n: e for n, e in FUNCTIONS.items() if n != name}
 
     async def health(call: Call) -> Reply:
         await call.app.db.ping()
@@ -78,4 +88,13 @@ def build(
             "GET", "/openapi.json", openapi, "This function's OpenAPI document", None, tag="ops"
         ),
     ]
-    return HttpFunction(name, front_door(name, served, API), container)
+    return HttpFunction(
+        name, front_door(name, served, API), container, others=others, forwarder=forwarder
+    )
+
+
+def forwarder(name: str, settings: Settings) -> Forwarder:
+    """What function ``name`` uses to reach the others: their URLs from the settings, and a
+    timeout a provider call fits in (``PROVIDER_TIMEOUT`` plus a margin)."""
+    urls = {n: url for n, url in settings.function_urls.items() if n != name}
+    return Forwarder(name, urls, settings.provider_timeout + settings.forward_timeout_margin)

@@ -107,6 +107,11 @@ class Model(Record):
     output_price_per_mtok: USD | None = None
     created_at: datetime
     updated_at: datetime
+    source: Literal["catalog", "user"] = Field(
+        default="user",
+        description="catalog: from the curated list, updated by `promptledger migrate`; "
+        "user: created or changed through the API, never overwritten by it.",
+    )
 
 
 class Project(Record):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Self
+import os
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from prompt_ledger.startup import SettingsError
 
@@ -26,10 +33,11 @@ class Settings(BaseSettings):
         default=None,
         description="libpq URL of the database (postgres:// and postgresql:// accepted).",
     )
-    api_key: SecretStr = Field(
-        default=SecretStr(DEFAULT_API_KEY),
+    api_key: SecretStr | None = Field(
+        default=None,
         description="The instance operator's key (bootstrap): projects, the model catalogue, "
-        "the keys of every project.",
+        "the keys of every project. Unset: the development key, or in production the key "
+        "`promptledger migrate` generated and stored (hashed).",
     )
     environment: str = Field(default="development", description="development | production | ...")
     debug: bool = False
@@ -38,11 +46,12 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    demo_fallback: bool = Field(
+    demo_fallback: bool | Literal["auto"] = Field(
         default=False,
         description="Answer executions for unconfigured providers with the offline demo provider "
         "(labelled served_by=demo). `promptledger dev` turns it on when no provider key is set; "
-        "refused in production.",
+        "`true` is refused in production. `auto` (what the deploy files set): only while no "
+        "provider at all is configured, so a fresh deploy answers; allowed in production.",
     )
     provider_timeout: float = Field(default=60.0, gt=0, description="Seconds per provider call.")
     default_provider: str = "openai"
@@ -98,16 +107,56 @@ class Settings(BaseSettings):
         description="A console session ends after this many hours without a request (and "
         "after 7 days in any case).",
     )
+    # --- deploy: one URL reaches every function ---------------------------------------------
+    function_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URL of each other function, read from <NAME>_URL (REGISTRY_URL, "
+        "EXECUTIONS_URL, ... one per function of prompt_ledger.functions.FUNCTIONS); a request "
+        "for an endpoint another function serves is forwarded there. Accepts http://host:port, "
+        "host:port or a bare host.",
+    )
+    forward_timeout_margin: float = Field(
+        default=15.0,
+        ge=0,
+        description="Seconds a forwarded request may take beyond PROVIDER_TIMEOUT.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _FunctionUrls(settings_cls),
+            file_secret_settings,
+        )
+
+    @field_validator("function_urls")
+    @classmethod
+    def _normalise_function_urls(cls, urls: dict[str, str]) -> dict[str, str]:
+        return {name: base_url(url, f"{name.upper()}_URL") for name, url in urls.items() if url}
 
     @model_validator(mode="after")
     def _refuse_default_key_in_production(self) -> Self:
-        if self.is_production and self.api_key.get_secret_value() == DEFAULT_API_KEY:
+        given = self.api_key.get_secret_value() if self.api_key is not None else None
+        if self.is_production and given == DEFAULT_API_KEY:
             raise ValueError(
                 "API_KEY is the default development key; set a strong API_KEY when "
-                "ENVIRONMENT=production"
+                "ENVIRONMENT=production (or leave it unset: `promptledger migrate` then "
+                "generates an operator key)"
             )
-        if self.is_production and self.demo_fallback:
-            raise ValueError("DEMO_FALLBACK cannot be enabled when ENVIRONMENT=production")
+        if self.is_production and self.demo_fallback is True:
+            raise ValueError(
+                "DEMO_FALLBACK=true cannot be enabled when ENVIRONMENT=production "
+                "(DEMO_FALLBACK=auto answers only while no provider is configured)"
+            )
         return self
 
     @property
@@ -120,6 +169,14 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment.strip().lower() in {"production", "prod"}
+
+    @property
+    def operator_key(self) -> str | None:
+        """The operator key processes compare against: API_KEY, else the development key
+        outside production, else None (the key stored by `promptledger migrate`)."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        return None if self.is_production else DEFAULT_API_KEY
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -147,3 +204,39 @@ def libpq_url(url: str) -> str:
 def sqlalchemy_url(url: str) -> str:
     """The same database as a SQLAlchemy URL (alembic only; no ORM at run time)."""
     return "postgresql+psycopg://" + libpq_url(url).removeprefix("postgresql://")
+
+
+# --- deploy: one URL reaches every function --------------------------------------------------
+
+
+class _FunctionUrls(PydanticBaseSettingsSource):
+    """``function_urls`` from one ``<NAME>_URL`` variable per function of
+    :data:`prompt_ledger.functions.FUNCTIONS`, so a function added there gets its variable."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        from prompt_ledger.functions import FUNCTIONS
+
+        urls = {name: os.environ.get(f"{name.upper()}_URL", "").strip() for name in FUNCTIONS}
+        found = {name: url for name, url in urls.items() if url}
+        return {"function_urls": found} if found else {}
+
+
+def base_url(value: str, variable: str) -> str:
+    """``http://host:port``, ``host:port`` (Render's ``hostport``) or a bare host, as a base
+    URL without a trailing slash."""
+    text = value.strip()
+    if "://" not in text:
+        text = f"http://{text}"
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise ValueError(f"{variable}: invalid port in {value!r}") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+        raise ValueError(
+            f"{variable}: expected http://host:port, host:port or a host, got {value!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

@@ -4,8 +4,6 @@ migrations, the model list and the gateway; then the seeds' three registry curl 
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import shutil
 import signal
 import socket
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import DEV_KEY
+from tests.readme import curl_commands, readme_block, run_curl
 
 CLI = Path(sys.executable).with_name("promptledger")
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,53 +189,6 @@ def test_make_dev_on_a_fresh_clone(workdir: Path) -> None:
     while postmaster.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not postmaster.exists(), "the embedded PostgreSQL was left running"
-
-
-def readme_block(heading: str) -> str:
-    """The first ```bash block after a README heading."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    after = text[text.index(heading) :]
-    start = after.index("```bash\n") + len("```bash\n")
-    return after[start : after.index("```", start)]
-
-
-def curl_commands(block: str) -> list[list[str]]:
-    """Each curl command of a shell block, as argv (comments and line continuations handled)."""
-    tokens = shlex.split(block.replace("\\\n", " "), comments=True)
-    commands: list[list[str]] = []
-    for token in tokens:
-        if token == "curl":
-            commands.append([token])
-        elif commands:
-            commands[-1].append(token)
-    return commands
-
-
-def run_curl(argv: list[str], env: dict[str, str]) -> httpx.Response:
-    """The subset of curl the README uses: -X, -H, -d and one URL."""
-    method, headers, data, url = "GET", {}, None, ""
-    args = iter(argv[1:])
-    for arg in args:
-        if arg == "-X":
-            method = next(args)
-        elif arg == "-H":
-            name, _, value = next(args).partition(":")
-            headers[name.strip()] = value.strip()
-        elif arg == "-d":
-            data = next(args)
-        else:
-            url = arg
-
-    def expand(text: str) -> str:
-        return re.sub(r"\$(\w+)", lambda m: env[m.group(1)], text)
-
-    return httpx.request(
-        method,
-        expand(url),
-        headers={k: expand(v) for k, v in headers.items()},
-        content=None if data is None else data.encode(),
-        timeout=30,
-    )
 
 
 def test_readme_try_it_runs(dev_stack: tuple[str, Path]) -> None:

@@ -13,8 +13,11 @@ from typer.testing import CliRunner, Result
 from prompt_ledger.cli import app
 from prompt_ledger.sdk import PromptLedger
 from tests.live_gateway import DEV_KEY, live_url
+from tests.topology import one_url
 
-__all__ = ["live_url"]  # the shared live gateway fixture, made available to the CLI tests
+# Shared fixtures made available to the CLI tests: the live gateway, and one URL of either
+# topology (the gateway, or one function of a per-function deploy).
+__all__ = ["live_url", "one_url"]
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The command-line examples of README.md ("## Command line") and docs/cli.md ("## Examples"),
-run line by line against a live gateway: ``export`` sets the environment (the URL becomes the
+run line by line with ONE URL (the gateway's, or the registry's or the executions' URL of a
+per-function deploy): ``export`` sets the environment (the URL becomes the
 test gateway's), ``promptledger ...`` runs through the CLI, any other line through bash in a
 temporary folder. Every command must succeed; the README's sample output must be exact."""
 
@@ -66,9 +67,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_the_readme_examples_run(cli: Cli, workdir: Path) -> None:
+def test_the_readme_examples_run(one_url: str, workdir: Path) -> None:
     script = block(ROOT / "README.md", "## Command line")
-    outputs = run_examples(script, cli, workdir)
+    outputs = run_examples(script, Cli(one_url), workdir)
     pushes = [out for line, out in outputs.items() if " prompts push " in line]
     assert pushes[0] == block(ROOT / "README.md", "## Command line", "text")
     assert pushes[1].endswith("1 prompt: 0 created, 1 unchanged.\n")
@@ -77,10 +78,10 @@ def test_the_readme_examples_run(cli: Cli, workdir: Path) -> None:
     )
 
 
-def test_the_docs_examples_run(cli: Cli, workdir: Path) -> None:
+def test_the_docs_examples_run(one_url: str, workdir: Path) -> None:
     script = block(ROOT / "docs" / "cli.md", "## Examples")
     assert script == EXAMPLES  # docs/cli.md is generated: see test_docs
-    outputs = run_examples(script, cli, workdir)
+    outputs = run_examples(script, Cli(one_url), workdir)
     pushes = [out for line, out in outputs.items() if " prompts push " in line]
     assert [p.splitlines()[-1] for p in pushes] == [
         "2 prompts: 2 created, 0 unchanged.",

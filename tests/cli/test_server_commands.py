@@ -9,7 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from prompt_ledger.cli import app
+from prompt_ledger.services.catalog import CURATED_MODELS
 from tests.conftest import DEV_KEY
+
+CURATED = len(CURATED_MODELS)
 
 
 @pytest.fixture
@@ -20,7 +23,22 @@ def run(database_url: str) -> CliRunner:
 @pytest.mark.parametrize(
     ("args", "text", "data"),
     [
-        (["migrate"], "Database migrated to head.\n", {"revision": "head"}),
+        (
+            ["migrate"],
+            "Database migrated to head.\n"
+            f"Models: {CURATED} curated ({CURATED} added, 0 updated); models changed through the "
+            "API are kept.\nOperator key: API_KEY.\n",
+            {
+                "revision": "head",
+                "models": {"curated": CURATED, "added": 0, "updated": 0},  # the second run
+                "operator_key": {"source": "api_key"},
+            },
+        ),
+        (
+            ["migrate", "--no-models"],
+            "Database migrated to head.\nOperator key: API_KEY.\n",
+            {"revision": "head", "models": None, "operator_key": {"source": "api_key"}},
+        ),
         (
             ["jobs", "recover"],
             "recover: 0 stalled jobs retried, 0 orphaned executions re-queued, "
@@ -41,9 +59,9 @@ def test_one_shot_commands(
 
 def test_seed_models(run: CliRunner) -> None:
     plain = run.invoke(app, ["seed-models"], catch_exceptions=False)
-    assert plain.exit_code == 0
-    count = int(plain.stdout.split()[0])
-    assert plain.stdout == f"{count} models loaded.\n"
-    assert count > 0
+    assert (plain.exit_code, plain.stdout) == (
+        0,
+        f"{CURATED} curated models: {CURATED} added, 0 updated.\n",
+    )
     again = run.invoke(app, ["seed-models", "--json"], catch_exceptions=False)
-    assert json.loads(again.stdout) == {"models": count}  # idempotent
+    assert json.loads(again.stdout) == {"curated": CURATED, "added": 0, "updated": 0}  # idempotent

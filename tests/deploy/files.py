@@ -18,6 +18,7 @@ from typing import Any, cast
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 RENDER_PREFIX = "promptledger-"
+APP_IMAGE = "promptledger:local"  # the compose services built from the Dockerfile
 
 
 def load_yaml(path: Path) -> Any:
@@ -38,24 +39,23 @@ def app_json() -> dict[str, Any]:
 
 
 def railway_graph() -> dict[str, Any]:
-    """``.railway/railway.py`` evaluated as the Railway CLI does: load the file, call ``main``
-    with a context, render ``to_graph()``; offline."""
+    """``.railway/railway.py`` evaluated as the Railway CLI does (``evaluate_python`` in its
+    ``src/iac/eval.rs``): load the file by path, call ``main()`` with no argument, render
+    ``to_graph()``; offline."""
     path = ROOT / ".railway" / "railway.py"
     spec = importlib.util.spec_from_file_location("railway_iac_under_test", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    sdk = importlib.import_module("railway_sdk")
-    ctx = sdk.create_railway_context({"environment": "production"})
-    project = module.main(ctx)
+    project = module.main()
     return cast(dict[str, Any], project.to_graph())
 
 
 def railway_legacy_files() -> dict[str, dict[str, Any]]:
     """Per-service Config as Code files (legacy services only), by service name."""
     return {
-        path.stem: tomllib.loads(path.read_text())
+        path.name.removesuffix(".railway.toml"): tomllib.loads(path.read_text())
         for path in sorted((INFRA / "railway").glob("*.toml"))
     }
 

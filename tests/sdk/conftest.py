@@ -18,8 +18,11 @@ from prompt_ledger.gateway import create_gateway
 from tests.conftest import DEV_KEY
 from tests.live_gateway import demo_settings, live_url
 from tests.sdk.fakes import AsyncRecordingTransport, Log, RecordingTransport
+from tests.topology import one_url
 
-__all__ = ["live_url"]  # the shared live gateway fixture, made available to the SDK tests
+# Shared fixtures made available to the SDK tests: the live gateway, and one URL of either
+# topology (the gateway, or one function of a per-function deploy).
+__all__ = ["live_url", "one_url"]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""README.md's "## Python SDK" example, run as it is against a live gateway (the only setup is
-the environment it reads: PROMPT_LEDGER_URL and PROMPT_LEDGER_API_KEY)."""
+"""README.md's "## Python SDK" example, run as it is (the only setup is the environment it reads:
+PROMPT_LEDGER_URL and PROMPT_LEDGER_API_KEY) with ONE URL: the gateway's, or the registry's or
+the executions' URL of a per-function deploy (each function forwards what the other serves)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ def python_block(heading: str) -> str:
 
 
 def test_the_readme_sdk_example_runs(
-    live_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    one_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PROMPT_LEDGER_URL", live_url)
+    monkeypatch.setenv("PROMPT_LEDGER_URL", one_url)
     monkeypatch.setenv("PROMPT_LEDGER_API_KEY", DEV_KEY)
     namespace: dict[str, object] = {"__name__": "readme"}
     try:

@@ -25,6 +25,7 @@ from prompt_ledger.cli.failures import DEBUG_MODE
 from prompt_ledger.cli.output import JsonFlag, Output
 
 if TYPE_CHECKING:
+    from prompt_ledger.services.catalog import CatalogLoad
     from prompt_ledger.settings import Settings
 
 DATA_DIR = Path(".promptledger")
@@ -55,34 +56,53 @@ def _database(ctx: typer.Context, *, log_level: int = logging.ERROR) -> Settings
 def migrate(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    models: Annotated[
+        bool,
+        typer.Option(
+            "--models/--no-models", help="Load the curated model catalogue (at head only)."
+        ),
+    ] = True,
     json_output: JsonFlag = False,
 ) -> None:
-    """Upgrade the database schema (ours and procrastinate's) to REVISION."""
+    """Upgrade the database schema (ours and procrastinate's) to REVISION; at head, load the
+    curated model catalogue and, in production without API_KEY, create the operator key (printed
+    once). The release / pre-deploy step of every platform."""
     settings = _database(ctx)
     from alembic.util.exc import CommandError
 
     from prompt_ledger import migrate as migrations
+    from prompt_ledger.cli.operator import after_migrate, report_migrate
 
     try:
         migrations.upgrade(settings.require_database_url(), revision)
     except CommandError as exc:  # e.g. an unknown revision
         raise typer.BadParameter(str(exc), param_hint="REVISION") from None
-    Output(json_output).emit(
-        {"revision": revision},
-        lambda: console.print(f"[green]Database migrated to {revision}.[/green]"),
-    )
+    done = asyncio.run(after_migrate(settings, models=models)) if revision == "head" else None
+    report_migrate(Output(json_output), revision, done)
 
 
 @app.command("seed-models", rich_help_panel=SERVER_PANEL)
 def seed_models(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """Load the curated model list with prices (idempotent)."""
-    settings = _database(ctx)
-    from prompt_ledger.devstack import seed_models as seed
-
-    count = asyncio.run(seed(settings))
+    """Load the curated model list with prices (`migrate` does it too): adds missing models,
+    updates those still owned by the catalogue, never one changed through the API."""
+    loaded = asyncio.run(_seed(_database(ctx)))
     Output(json_output).emit(
-        {"models": count}, lambda: console.print(f"[green]{count} models loaded.[/green]")
+        dataclasses.asdict(loaded),
+        lambda: console.print(
+            f"[green]{loaded.curated} curated models: {loaded.added} added, "
+            f"{loaded.updated} updated.[/green]"
+        ),
     )
+
+
+async def _seed(settings: Settings) -> CatalogLoad:
+    from prompt_ledger.container import Container
+
+    container = Container(settings)
+    try:
+        return await container.catalog.seed()
+    finally:
+        await container.aclose()
 
 
 @app.command(rich_help_panel=SERVER_PANEL)

@@ -12,10 +12,15 @@ SELECT 1 AS ok;
 SELECT pg_notify('promptledger_cache', %(payload)s);
 
 -- lookup_api_key --
--- Find a live key by the SHA-256 of its secret
-SELECT key_id, project_id, scopes, last_used_at
+-- Find a live key by the SHA-256 of its secret; with stored_operator, the stored operator key
+-- too (operator = true: no project row, it acts as the instance operator)
+SELECT key_id, project_id, scopes, last_used_at, false AS operator
 FROM api_keys
-WHERE key_hash = %(key_hash)s AND revoked_at IS NULL;
+WHERE key_hash = %(key_hash)s AND revoked_at IS NULL
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, true
+FROM operator_key
+WHERE %(stored_operator)s::boolean AND key_hash = %(key_hash)s;
 
 -- touch_api_key --
 -- Record use of a key, at most once a minute (no write per request)
@@ -230,16 +235,17 @@ LIMIT %(limit)s;
 SELECT * FROM models WHERE provider = %(provider)s AND model_name = %(model_name)s;
 
 -- upsert_model --
--- Create or update a model and its prices
+-- Create or update a model and its prices through the API: the row becomes the user's
 INSERT INTO models AS m (provider, model_name, max_tokens, supports_streaming,
-                         input_price_per_mtok, output_price_per_mtok)
+                         input_price_per_mtok, output_price_per_mtok, source)
 VALUES (%(provider)s, %(model_name)s, %(max_tokens)s, %(supports_streaming)s,
-        %(input_price_per_mtok)s, %(output_price_per_mtok)s)
+        %(input_price_per_mtok)s, %(output_price_per_mtok)s, 'user')
 ON CONFLICT (provider, model_name) DO UPDATE
 SET max_tokens = EXCLUDED.max_tokens,
     supports_streaming = EXCLUDED.supports_streaming,
     input_price_per_mtok = EXCLUDED.input_price_per_mtok,
     output_price_per_mtok = EXCLUDED.output_price_per_mtok,
+    source = 'user',
     updated_at = now()
 RETURNING *, (xmax = 0) AS created;
 
@@ -430,7 +436,8 @@ WHERE execution_mode = 'sync' AND status = 'running'
 SELECT queue_name, status::text AS status, count(*) AS jobs
 FROM procrastinate_jobs GROUP BY queue_name, status;
 
--- === console (web console sessions and page queries) ========================================
+-- === console (web console sessions and page queries) =================================
+
 
 -- insert_console_session --
 -- Open a console session (only the SHA-256 of its cookie token is stored)
@@ -474,3 +481,40 @@ ORDER BY owner_team LIMIT 200;
 SELECT DISTINCT l.label FROM prompt_labels l JOIN prompts p ON p.prompt_id = l.prompt_id
 WHERE p.project_id = %(project_id)s
 ORDER BY l.label LIMIT 200;
+
+-- --- deploy (0003): catalogue loading and the stored operator key ---------------------------
+
+-- load_catalog_model --
+-- Insert a curated model, or update one still owned by the catalogue (never a user's row)
+INSERT INTO models AS m (provider, model_name, max_tokens, supports_streaming,
+                         input_price_per_mtok, output_price_per_mtok, source)
+VALUES (%(provider)s, %(model_name)s, %(max_tokens)s, %(supports_streaming)s,
+        %(input_price_per_mtok)s, %(output_price_per_mtok)s, 'catalog')
+ON CONFLICT (provider, model_name) DO UPDATE
+SET max_tokens = EXCLUDED.max_tokens,
+    supports_streaming = EXCLUDED.supports_streaming,
+    input_price_per_mtok = EXCLUDED.input_price_per_mtok,
+    output_price_per_mtok = EXCLUDED.output_price_per_mtok,
+    updated_at = now()
+WHERE m.source = 'catalog'
+  AND (m.max_tokens, m.supports_streaming, m.input_price_per_mtok, m.output_price_per_mtok)
+      IS DISTINCT FROM (EXCLUDED.max_tokens, EXCLUDED.supports_streaming,
+                        EXCLUDED.input_price_per_mtok, EXCLUDED.output_price_per_mtok)
+RETURNING (xmax = 0) AS created;
+
+-- get_operator_key --
+-- The stored operator key's prefix and creation time (never its hash)
+SELECT prefix, created_at FROM operator_key;
+
+-- create_operator_key --
+-- Store the operator key unless one exists (several pre-deploys may race: one wins)
+INSERT INTO operator_key (key_hash, prefix) VALUES (%(key_hash)s, %(prefix)s)
+ON CONFLICT (singleton) DO NOTHING
+RETURNING prefix, created_at;
+
+-- replace_operator_key --
+-- Store a new operator key in place of the old one
+INSERT INTO operator_key (key_hash, prefix) VALUES (%(key_hash)s, %(prefix)s)
+ON CONFLICT (singleton) DO UPDATE
+SET key_hash = EXCLUDED.key_hash, prefix = EXCLUDED.prefix, created_at = now()
+RETURNING prefix, created_at;

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,7 @@ from prompt_ledger import metrics
 from prompt_ledger.auth import Principal, key_from_headers
 from prompt_ledger.errors import (
     BadRequest,
+    ForwardLoop,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -30,6 +31,7 @@ from prompt_ledger.errors import (
 )
 from prompt_ledger.http.cors import Cors, is_preflight
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
+from prompt_ledger.http.forward import FORWARDED_BY, Forwarder, url_variable
 from prompt_ledger.http.problems import problem_response, validation_failed
 from prompt_ledger.json_types import BODY
 
@@ -45,14 +47,35 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 NO_BODY: Any = object()
 
 
+class Elsewhere(Exception):
+    """The request is for an endpoint another function serves."""
+
+    def __init__(self, function: str, endpoint: Endpoint) -> None:
+        super().__init__(function)
+        self.function = function
+        self.endpoint = endpoint
+
+
 class HttpFunction:
-    """A named set of endpoints served as one deployable function."""
+    """A named set of endpoints served as one deployable function.
+
+    ``others`` are the endpoints of the other functions of a per-function deploy: a request for
+    one of them is forwarded by ``forwarder`` to the function that serves it (or answered 404
+    naming that function and the variable that would reach it)."""
 
     def __init__(
-        self, name: str, endpoints: Sequence[Endpoint], container: ContainerProvider
+        self,
+        name: str,
+        endpoints: Sequence[Endpoint],
+        container: ContainerProvider,
+        *,
+        others: Mapping[str, Sequence[Endpoint]] | None = None,
+        forwarder: Forwarder | None = None,
     ) -> None:
         self.name = name
         self.endpoints = list(endpoints)
+        self.others = {function: list(eps) for function, eps in (others or {}).items()}
+        self.forwarder = forwarder
         self._container = container
         self._cors: Cors | None = None  # the container's, once known
 
@@ -61,8 +84,14 @@ class HttpFunction:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         timings: dict[str, float] = {}
         route = ["unmatched"]  # the endpoint's path pattern, once known (low-cardinality label)
+        forwarded = False
         try:
-            response = await self._handle(request, timings, route)
+            try:
+                response = await self._handle(request, timings, route)
+            except Elsewhere as elsewhere:
+                route[0] = elsewhere.endpoint.path
+                response = await self._forward(request, elsewhere, started)
+                forwarded = True
         except PromptLedgerError as error:
             response = problem_response(error, instance=request.url.path)
         except Exception:
@@ -78,11 +107,12 @@ class HttpFunction:
                 ),
                 instance=request.url.path,
             )
-        if self._cors is not None and "origin" in request.headers:
-            self._cors.decorate(request, response.headers)
+        if self._cors is not None and "origin" in request.headers and not forwarded:
+            self._cors.decorate(request, response.headers)  # (the serving function did)
         elapsed = time.perf_counter() - started
         response.headers["X-Request-ID"] = request_id[:128]
-        response.headers["Server-Timing"] = server_timing(elapsed, timings)
+        if not forwarded:  # a forwarded response carries the target's timings and the hop
+            response.headers["Server-Timing"] = server_timing(elapsed, timings)
         method = request.method if request.method in _METHODS else "OTHER"
         metrics.http_requests.labels(self.name, route[0], method, str(response.status_code)).inc()
         metrics.http_duration.labels(self.name, route[0], method).observe(elapsed)
@@ -92,6 +122,9 @@ class HttpFunction:
         self, request: Request, timings: dict[str, float], route: list[str]
     ) -> Response:
         path = request.url.path.rstrip("/") or "/"
+        elsewhere = self._elsewhere(request.method, path)
+        if elsewhere is not None:  # another function's: forwarded before anything opens here
+            raise elsewhere
         app = await self._container()
         self._cors = app.cors
         if is_preflight(request):  # before auth: browsers send no API key with it
@@ -136,6 +169,44 @@ class HttpFunction:
         if not allowed:
             raise NotFound(f"No endpoint {method} {path} in function '{self.name}'.")
         return sorted(allowed)
+
+    def _elsewhere(self, method: str, path: str) -> Elsewhere | None:
+        """The other function this request is for: one serving ``method path`` where this one
+        does not, or, when this one serves nothing on ``path``, one serving ``path`` at all
+        (it answers the preflight or the 405 itself)."""
+        ours = {endpoint.method for endpoint in self.endpoints if endpoint.match(path) is not None}
+        if method in ours or (method == "HEAD" and "GET" in ours) or not self.others:
+            return None
+        by_path: Elsewhere | None = None
+        for function, endpoints in self.others.items():
+            for endpoint in endpoints:
+                if endpoint.match(path) is None:
+                    continue
+                if endpoint.method == method or (method == "HEAD" and endpoint.method == "GET"):
+                    return Elsewhere(function, endpoint)
+                by_path = by_path or Elsewhere(function, endpoint)
+        return None if ours else by_path
+
+    async def _forward(self, request: Request, elsewhere: Elsewhere, started: float) -> Response:
+        function = elsewhere.function
+        where = f"{request.method} {request.url.path}"
+        if request.headers.get(FORWARDED_BY):
+            raise ForwardLoop(
+                f"{where} was forwarded here by the "
+                f"'{request.headers[FORWARDED_BY][:64]}' function, but this is the '{self.name}' "
+                f"function; it is served by '{function}': check "
+                f"{url_variable(function)} there.",
+                function=function,
+            )
+        if self.forwarder is None or self.forwarder.url(function) is None:
+            raise NotFound(
+                f"{where} is served by the '{function}' function, and this '{self.name}' "
+                f"function does not know its URL: set {url_variable(function)} on this service "
+                f"(or send the request to the {function} function).",
+                function=function,
+                variable=url_variable(function),
+            )
+        return await self.forwarder.send(request, function, started)
 
 
 def server_timing(total: float, outside: dict[str, float]) -> str:

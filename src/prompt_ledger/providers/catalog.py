@@ -25,6 +25,10 @@ class Providers:
             or (name == "anthropic" and s.anthropic_api_key is not None)
         )
 
+    def any_configured(self) -> bool:
+        """Whether any real provider has credentials (DEMO_FALLBACK=auto stops answering then)."""
+        return any(self.configured(name) for name in KNOWN if name != "demo")
+
     def serving(self, name: str) -> str:
         """The adapter that will answer for ``name``: itself, or ``demo`` when the demo fallback
         is on and ``name`` has no credentials. Never a silent substitution otherwise."""
@@ -41,7 +45,8 @@ class Providers:
             )
         if self.configured(name):
             return name
-        if self._settings.demo_fallback:
+        fallback = self._settings.demo_fallback
+        if fallback is True or (fallback == "auto" and not self.any_configured()):
             return "demo"
         key = "OPENAI_API_KEY (or OPENAI_BASE_URL)" if name == "openai" else "ANTHROPIC_API_KEY"
         raise ValidationFailed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,8 @@ from prompt_ledger.records import Model
 
 # A curated list with list prices as published by the providers (USD per 1M tokens), reviewed
 # 2026-11. Prices change: check them, and upsert your own with PUT /v1/models/{provider}/{name}.
-# `promptledger seed-models` loads it; re-running it updates prices in place.
+# `promptledger migrate` (and `seed-models`) loads it: missing models are added and the prices
+# of models still owned by the catalogue follow it; a model changed through the API is the user's.
 CURATED_MODELS: list[dict[str, Any]] = [
     {
         "provider": "openai",
@@ -125,14 +127,34 @@ class Catalog:
         assert row is not None
         return Model.model_validate(row), bool(row["created"])
 
-    async def seed(self) -> int:
-        """Load the curated list; returns how many models it holds."""
-        for entry in CURATED_MODELS:
-            body = ModelBody(
-                **{k: v for k, v in entry.items() if k not in {"provider", "model_name"}}
-            )
-            await self.upsert(entry["provider"], entry["model_name"], body)
-        return len(CURATED_MODELS)
+    async def seed(self) -> CatalogLoad:
+        """Insert the curated models that are missing and update those still owned by the
+        catalogue; rows a user created or changed through the API are left alone."""
+        added = updated = 0
+        async with self._db.transaction() as q:
+            for entry in CURATED_MODELS:
+                row = await q.row(
+                    "load_catalog_model",
+                    provider=entry["provider"],
+                    model_name=entry["model_name"],
+                    max_tokens=entry["max_tokens"],
+                    supports_streaming=entry["supports_streaming"],
+                    input_price_per_mtok=_price(entry["input_price_per_mtok"]),
+                    output_price_per_mtok=_price(entry["output_price_per_mtok"]),
+                )
+                if row is not None:
+                    added += bool(row["created"])
+                    updated += not row["created"]
+        return CatalogLoad(curated=len(CURATED_MODELS), added=added, updated=updated)
+
+
+@dataclass(frozen=True)
+class CatalogLoad:
+    """What loading the curated list did: models in the list, rows added, rows updated."""
+
+    curated: int
+    added: int
+    updated: int
 
 
 def _price(value: float | None) -> Decimal | None:
