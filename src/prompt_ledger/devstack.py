@@ -74,7 +74,10 @@ def banner(stack: LocalStack, url: str) -> list[tuple[str, str]]:
     return [
         ("URL", f"{url} (open it in a browser for the console)"),
         ("Docs", f"{url}/docs"),
-        ("API key", f"{stack.settings.operator_key or '(the stored operator key)'} (sign in with it)"),
+        (
+            "API key",
+            f"{stack.settings.operator_key or 'the stored operator key'} (sign in with it)",
+        ),
         ("Data", stack.data),
         ("LLM", llm),
         ("Models", f"{stack.models} loaded"),

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from prompt_ledger.cli.app import SERVER_PANEL, app
-from prompt_ledger.cli.output import CLIError, ExitCode, JsonFlag, Output
+from prompt_ledger.cli.failures import CLIError, ExitCode
+from prompt_ledger.cli.output import JsonFlag, Output
 
 if TYPE_CHECKING:
     from prompt_ledger.services.catalog import CatalogLoad
@@ -116,10 +117,10 @@ app.add_typer(operator_app, name="operator-key", rich_help_panel=SERVER_PANEL)
 
 
 @operator_app.command("rotate")
-def rotate(json_output: JsonFlag = False) -> None:
+def rotate(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Generate a new operator key, print it once and retire the old one (every process)."""
     out = Output(json_output)
-    settings = _settings(out)
+    settings = _stored_key_settings(ctx, out)
     created = asyncio.run(_rotate(settings))
     if json_output:
         out.json({"key": created.secret, "prefix": created.stored.prefix})
@@ -128,12 +129,12 @@ def rotate(json_output: JsonFlag = False) -> None:
 
 
 @operator_app.command("show")
-def show(json_output: JsonFlag = False) -> None:
+def show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Say which operator key this environment uses (never the key itself)."""
-    out = Output(json_output)
-    from prompt_ledger.settings import Settings
+    from prompt_ledger.cli.server import _database, _settings
 
-    settings = Settings()
+    out = Output(json_output)
+    settings = _settings(ctx)
     if settings.api_key is not None or not settings.is_production:
         source = "api_key" if settings.api_key is not None else "development"
         out.emit(
@@ -145,7 +146,7 @@ def show(json_output: JsonFlag = False) -> None:
             ),
         )
         return
-    stored = asyncio.run(_stored(settings))
+    stored = asyncio.run(_stored(_database(ctx)))
     if stored is None:
         out.fail(CLIError("No operator key yet: run `promptledger migrate`.", ExitCode.NOT_FOUND))
     out.emit(
@@ -157,10 +158,11 @@ def show(json_output: JsonFlag = False) -> None:
     )
 
 
-def _settings(out: Output) -> Settings:
-    from prompt_ledger.settings import Settings
+def _stored_key_settings(ctx: typer.Context, out: Output) -> Settings:
+    """The settings of a process that uses the stored key: production, no API_KEY."""
+    from prompt_ledger.cli.server import _database, _settings
 
-    settings = Settings()
+    settings = _settings(ctx)
     if not settings.is_production and settings.api_key is None:
         out.fail(
             CLIError(
@@ -177,7 +179,7 @@ def _settings(out: Output) -> Settings:
                 ExitCode.USAGE,
             )
         )
-    return settings
+    return _database(ctx)
 
 
 async def _rotate(settings: Settings) -> NewOperatorKey:
