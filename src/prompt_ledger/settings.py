@@ -138,6 +138,22 @@ class Settings(BaseSettings):
             file_secret_settings,
         )
 
+    @field_validator("demo_fallback", mode="before")
+    @classmethod
+    def _demo_fallback(cls, value: object) -> object:
+        """``true``/``false`` (any spelling pydantic reads as a boolean) or ``auto``: one error
+        for anything else."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text in {"1", "true", "t", "yes", "y", "on"}:
+            return True
+        if text in {"0", "false", "f", "no", "n", "off"}:
+            return False
+        raise ValueError("expected true, false or auto")
+
     @field_validator("function_urls")
     @classmethod
     def _normalise_function_urls(cls, urls: dict[str, str]) -> dict[str, str]:

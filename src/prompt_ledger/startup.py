@@ -130,6 +130,9 @@ def settings_error(exc: ValidationError) -> SettingsError:
             problems.append(message)
             continue
         field = str(error["loc"][0])
+        if field == "function_urls":  # read from one <NAME>_URL per function: the message names it
+            problems.append(message)
+            continue
         info = Settings.model_fields.get(field)
         secret = field.endswith(("_key", "_url")) or (
             info is not None and "SecretStr" in str(info.annotation)

@@ -36,7 +36,7 @@ from prompt_ledger.cli.app import CLIENT_PANEL, SERVER_PANEL
 from prompt_ledger.cli.docs import commands
 from prompt_ledger.cli.failures import ExitCode
 from prompt_ledger.gateway import create_gateway
-from prompt_ledger.settings import Settings
+from prompt_ledger.settings import DEFAULT_API_KEY, Settings
 from tests.base_install import install_folder, run_cli
 from tests.conftest import DEV_KEY, create_database, drop_database
 from tests.live_gateway import LiveServer, demo_settings, free_port_url
@@ -56,6 +56,8 @@ SERVER_COMMANDS: dict[str, list[str]] = {
     "serve": ["serve", "--host", "127.0.0.1", "--port", "{port}"],
     "function": ["function", "registry", "--port", "{port}"],
     "dev": ["dev", "--port", "{port}"],
+    "operator-key rotate": ["operator-key", "rotate"],
+    "operator-key show": ["operator-key", "show"],
 }
 ONE_SHOT = ["migrate", "seed-models", "jobs recover", "jobs prune"]
 LISTENING = ["serve", "function", "dev"]
@@ -352,8 +354,19 @@ def test_every_setting_with_a_wrong_value(variable: str, value: str) -> None:
     assert_one_line(result, ExitCode.CONFIG, f"Invalid setting: {variable}='{value}': ")
 
 
+def test_a_wrong_function_url() -> None:
+    result = invoke(["migrate"], EXECUTIONS_URL="ftp://nowhere")
+    assert_one_line(
+        result,
+        ExitCode.CONFIG,
+        "Invalid setting: EXECUTIONS_URL: expected http://host:port, host:port or a host, "
+        "got 'ftp://nowhere'",
+    )
+
+
 def test_every_typed_setting_is_checked() -> None:
     checked = {variable for variable, _ in _wrong_values()}
+    checked.add("FUNCTION_URLS")  # one <NAME>_URL per function: test_a_wrong_function_url
     untyped = {
         name.upper()
         for name, info in Settings.model_fields.items()
@@ -365,10 +378,12 @@ def test_every_typed_setting_is_checked() -> None:
 
 @pytest.mark.parametrize("name", list(SERVER_COMMANDS))
 def test_production_with_the_default_key(name: str, database_url: str) -> None:
+    # (Without API_KEY, production uses the operator key `migrate` stores: tests/deploy.)
     result = invoke(
         argv(SERVER_COMMANDS[name], port=free_port()),
         DATABASE_URL=database_url,
         ENVIRONMENT="production",
+        API_KEY=DEFAULT_API_KEY,
     )
     assert_one_line(
         result, ExitCode.CONFIG, "API_KEY is the default development key", "ENVIRONMENT=production"

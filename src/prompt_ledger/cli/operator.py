@@ -131,10 +131,10 @@ def rotate(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 @operator_app.command("show")
 def show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Say which operator key this environment uses (never the key itself)."""
-    from prompt_ledger.cli.server import _database, _settings
+    from prompt_ledger.cli.server import _database
 
     out = Output(json_output)
-    settings = _settings(ctx)
+    settings = _database(ctx)
     if settings.api_key is not None or not settings.is_production:
         source = "api_key" if settings.api_key is not None else "development"
         out.emit(
@@ -146,7 +146,7 @@ def show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
             ),
         )
         return
-    stored = asyncio.run(_stored(_database(ctx)))
+    stored = asyncio.run(_stored(settings))
     if stored is None:
         out.fail(CLIError("No operator key yet: run `promptledger migrate`.", ExitCode.NOT_FOUND))
     out.emit(
@@ -159,10 +159,11 @@ def show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
 
 def _stored_key_settings(ctx: typer.Context, out: Output) -> Settings:
-    """The settings of a process that uses the stored key: production, no API_KEY."""
-    from prompt_ledger.cli.server import _database, _settings
+    """The settings of a process that uses the stored key: production, no API_KEY (and the
+    database answering)."""
+    from prompt_ledger.cli.server import _database
 
-    settings = _settings(ctx)
+    settings = _database(ctx)
     if not settings.is_production and settings.api_key is None:
         out.fail(
             CLIError(
@@ -179,7 +180,7 @@ def _stored_key_settings(ctx: typer.Context, out: Output) -> Settings:
                 ExitCode.USAGE,
             )
         )
-    return _database(ctx)
+    return settings
 
 
 async def _rotate(settings: Settings) -> NewOperatorKey:
