@@ -109,11 +109,11 @@ class Settings(BaseSettings):
     )
     # --- deploy: one URL reaches every function ---------------------------------------------
     function_urls: dict[str, str] = Field(
-        default_factory=dict,
+        default={},
         description="Base URL of each other function, read from <NAME>_URL (REGISTRY_URL, "
-        "EXECUTIONS_URL, ... one per function of prompt_ledger.functions.FUNCTIONS); a request "
-        "for an endpoint another function serves is forwarded there. Accepts http://host:port, "
-        "host:port or a bare host.",
+        "EXECUTIONS_URL, ... one per function of prompt_ledger.functions.FUNCTIONS; or all at "
+        "once as JSON in FUNCTION_URLS); a request for an endpoint another function serves is "
+        "forwarded there. Accepts http://host:port, host:port or a bare host.",
     )
     forward_timeout_margin: float = Field(
         default=15.0,
