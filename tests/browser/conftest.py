@@ -114,6 +114,8 @@ def page(context: BrowserContext) -> Page:
 def sign_in(page: Page, live: Live, key: str = DEV_KEY) -> None:
     """Sign in with the keyboard alone: the key field has focus, Enter submits."""
     page.goto(f"{live.url}/sign-in")
+    # Autofocus lands after the page is parsed; keys typed before that are lost (seen under load).
+    expect(page.get_by_label("API key")).to_be_focused()
     page.keyboard.type(key)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/prompts$"))
