@@ -69,11 +69,15 @@ def test_without_retry_after_the_backoff_is_exponential_with_jitter() -> None:
     with ledger_for(script) as ledger:
         ledger.list_models()
     first, second = script.gaps()
-    assert 0.375 <= first < 1.0  # 0.5 s minus up to 25% (plus scheduling)
-    assert 0.75 <= second < 1.5  # 1 s minus up to 25%
-    delays = [backoff(attempt) for attempt in range(10)]
-    assert all(d <= MAX_RETRY_DELAY for d in delays)
-    assert delays[-1] >= MAX_RETRY_DELAY * 0.75
+    # Waited at least the schedule's lower bounds (a busy machine only ever waits longer, so no
+    # upper bound on a real sleep); the schedule itself is checked exactly below.
+    assert first >= 0.375  # 0.5 s minus up to 25%
+    assert second >= 0.75  # 1 s minus up to 25%
+    for attempt in range(10):
+        nominal = min(0.5 * 2.0**attempt, MAX_RETRY_DELAY)
+        samples = [backoff(attempt) for _ in range(200)]
+        assert all(nominal * 0.75 <= d <= nominal for d in samples)
+        assert len(set(samples)) > 1  # jittered
 
 
 def test_retries_stop_at_max_retries() -> None:
