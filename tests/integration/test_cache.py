@@ -14,7 +14,7 @@ from prompt_ledger.settings import Settings
 from tests.conftest import DEV_KEY
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 5) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not await check():
         if asyncio.get_running_loop().time() > deadline:

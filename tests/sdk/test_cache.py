@@ -34,7 +34,7 @@ def async_client(app: ASGIApp, log: Log, **options: Any) -> AsyncPromptLedger:
     )
 
 
-async def eventually_async(check: Callable[[], Any], what: str, seconds: float = 5.0) -> None:
+async def eventually_async(check: Callable[[], Any], what: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not await check():
         if time.monotonic() > deadline:
@@ -42,7 +42,7 @@ async def eventually_async(check: Callable[[], Any], what: str, seconds: float =
         await asyncio.sleep(0.01)
 
 
-def eventually(check: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
+def eventually(check: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
