@@ -42,7 +42,7 @@ class Container:
         self.listener = Listener(self.db.url, [self.prompt_cache, self.key_cache])
         self.auth = Authenticator(self.db, settings.operator_key, self.key_cache)
         self.operator_keys = OperatorKeys(self.db, self.key_cache)
-        self.registry = Registry(self.db, self.prompt_cache)
+        self.registry = Registry(self.db, self.prompt_cache, settings.template_render_seconds)
         self.catalog = Catalog(self.db)
         self.access = Access(self.db, self.key_cache)
         self.providers = Providers(settings)

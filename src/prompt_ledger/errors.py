@@ -89,6 +89,10 @@ class TemplateError(ValidationFailed):
     slug, title = "template", "Template error"
 
 
+class TemplateRefused(TemplateError):
+    """The sandbox refused or stopped the render (unsafe operation, budget used up)."""
+
+
 class MissingVariables(ValidationFailed):
     slug, title = "missing-variables", "Missing template variables"
 

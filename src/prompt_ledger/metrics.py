@@ -54,6 +54,13 @@ queue_jobs = Gauge(
     "Queue jobs in the database, by queue and status (read at scrape time).",
     ["queue", "status"],
 )
+renders_running = Gauge(
+    f"{PREFIX}_template_renders_running", "Template renders running now in this process."
+)
+renders_stopped = Counter(
+    f"{PREFIX}_template_renders_stopped_total",
+    "Template renders stopped or refused by the sandbox (budget used up, unsafe operation).",
+)
 cache_lookups = Counter(
     f"{PREFIX}_cache_lookups_total", "In-process cache lookups.", ["cache", "result"]
 )

@@ -3,7 +3,10 @@
 A template is user input. It is rendered by Jinja2's immutable sandbox with strict undefined, and
 nothing it builds may exceed MAX_RENDERED_CHARS: the size of what an operator, method, filter or
 block would build is worked out from its operands before Python allocates it, and one render's
-``range()`` items and built characters are budgeted. So a template can neither reach Python
+``range()`` items and built characters are budgeted. Its time is budgeted too: every loop
+iteration and every call (macros included) is a step, and a render stops at MAX_RENDER_STEPS
+steps or at its deadline, whichever comes first (both checked at every step, so a template that
+prints nothing is stopped as surely as one that builds). So a template can neither reach Python
 internals nor take the process down. Tied to Jinja2 3.1 internals (code generator, binop table,
 str.format wrapping): re-run tests/unit/test_templates.py on every Jinja upgrade.
 """
@@ -12,7 +15,9 @@ import contextvars
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Set, ValuesView
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set, ValuesView
+from dataclasses import dataclass
 from functools import update_wrapper
 from typing import Any, TypeVar
 
@@ -27,21 +32,64 @@ from markupsafe import Markup
 MAX_RENDERED_CHARS = 1_000_000  # the output, and any one value built while rendering
 MAX_BUILT_CHARS = 10 * MAX_RENDERED_CHARS  # all chars and items one render builds: no pile-up
 MAX_RANGE_ITEMS = 100_000  # across every range() of one render, so nested loops stay bounded
+MAX_RENDER_STEPS = 200_000  # loop iterations and calls (macros included) of one render
+RENDER_SECONDS = 2.0  # the default wall-clock budget of one render
 _MAX_POWER_EXPONENT = 64
-# What is left of the current render's budgets: [range() items, characters and items built]
-_budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("render_budget")
+_STEPS = "_counted_steps"  # the filter every {% for %} iterates through
 _T = TypeVar("_T")
+
+
+class RenderBudgetExceeded(SecurityError):
+    """The render used up its steps or its time: it was stopped."""
+
+
+@dataclass(slots=True)
+class _Budget:
+    """What is left of one render's budgets."""
+
+    range_items: int = MAX_RANGE_ITEMS
+    built: int = MAX_BUILT_CHARS  # characters and items
+    steps: int = MAX_RENDER_STEPS
+    deadline: float = float("inf")  # time.monotonic()
+
+    def step(self) -> None:
+        self.steps -= 1
+        if self.steps < 0:
+            raise RenderBudgetExceeded(
+                f"more than {MAX_RENDER_STEPS} loop iterations and calls in one render"
+            )
+        self.in_time()
+
+    def in_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RenderBudgetExceeded("the render took longer than its time budget")
+
+
+_budget: contextvars.ContextVar[_Budget] = contextvars.ContextVar("render_budget")
+
+
+def _current() -> _Budget:
+    """The current render's budget (a fresh one outside render_source, e.g. at compile time)."""
+    return _budget.get(None) or _Budget()
 
 
 def _bounded_range(*args: int) -> range:
     items = range(*args)
-    budget = _budget.get([MAX_RANGE_ITEMS, MAX_BUILT_CHARS])
-    budget[0] -= len(items)
-    if budget[0] < 0:
+    budget = _current()
+    budget.range_items -= len(items)
+    if budget.range_items < 0:
         raise SecurityError(
             f"range() would produce more than {MAX_RANGE_ITEMS} items in one render"
         )
     return items
+
+
+def _counted(items: Any) -> Iterator[Any]:
+    """Every ``{% for %}`` iterates through this: one step per iteration."""
+    budget = _current()
+    for item in items:
+        budget.step()
+        yield item
 
 
 def _weight(value: Any) -> int:
@@ -80,9 +128,10 @@ def _built(value: _T, what: str) -> _T:
     _check(_weight(value), what)
     budget = _budget.get(None)
     if budget is not None and isinstance(value, str | bytes | list | tuple | dict | set):
-        budget[1] -= len(value)
-        if budget[1] < 0:
+        budget.built -= len(value)
+        if budget.built < 0:
             raise SecurityError(f"template built more than {MAX_BUILT_CHARS} characters in all")
+        budget.in_time()
     return value
 
 
@@ -264,6 +313,7 @@ class _BoundedSandbox(sandbox.ImmutableSandboxedEnvironment):
         return _built(self.binop_table[operator_](left, right), operator_)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _current().step()  # a macro, caller(), loop(...) or method call
         target, name = getattr(__obj, "__self__", None), getattr(__obj, "__name__", "")
         if name == "join" and isinstance(target, str | bytes) and args:
             args = (list(args[0]), *args[1:])  # a generator is measured as a list
@@ -299,6 +349,13 @@ class _BoundedSandbox(sandbox.ImmutableSandboxedEnvironment):
             kept.append(part)
         return _built("".join(kept), "output")
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # every {% for %} iterates through _counted, so each iteration is a step
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, _STEPS, [], [], None, None, lineno=loop.lineno)
+        return tree
+
 
 _ENV = _BoundedSandbox(
     undefined=jinja2.StrictUndefined,
@@ -309,6 +366,7 @@ _ENV = _BoundedSandbox(
 )
 _ENV.globals.update(range=_bounded_range, lipsum=_bounded_lipsum)
 _ENV.filters.update({name: _guarded_filter(name, f) for name, f in _ENV.filters.items()})
+_ENV.filters[_STEPS] = _counted
 
 
 @functools.lru_cache(maxsize=1024)
@@ -322,10 +380,15 @@ def parse(source: str) -> nodes.Template:
     return _ENV.parse(source)
 
 
-def render_source(source: str, variables: Mapping[str, Any]) -> str:
-    """Render one template within fresh budgets (raises Jinja2 and Python errors as they come)."""
-    token = _budget.set([MAX_RANGE_ITEMS, MAX_BUILT_CHARS])
+def render_source(
+    source: str, variables: Mapping[str, Any], *, seconds: float = RENDER_SECONDS
+) -> str:
+    """Render one template within fresh budgets, ``seconds`` of wall-clock time included
+    (raises Jinja2 and Python errors as they come; RenderBudgetExceeded when it was stopped).
+    Compiling is not counted: it is bounded by the size of the source, and cached."""
+    template = _compiled(source)
+    token = _budget.set(_Budget(deadline=time.monotonic() + seconds))
     try:
-        return _compiled(source).render(dict(variables))
+        return template.render(dict(variables))
     finally:
         _budget.reset(token)

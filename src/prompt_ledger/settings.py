@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
+    template_render_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Wall-clock budget of one template render (besides its fixed budget of "
+        "loop iterations and calls); a render that uses it up is stopped with a 422.",
+    )
     cache_ttl_seconds: float = Field(
         default=30.0,
         ge=0,

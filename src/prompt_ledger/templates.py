@@ -1,14 +1,20 @@
 """Prompt templates: content, content hashing, declared variables and rendering.
 
 Rendering always goes through the sandbox (sandbox.py); the server and the SDK use this same
-module, so a preview, a local render and an execution render identically.
+module, so a preview, a local render and an execution render identically. Servers render off
+the event loop (:func:`render_off_loop`), in a few threads of their own: a template using up its
+budget delays no other request, and the process keeps answering (``/livez`` included).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import json
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,8 +22,15 @@ import jinja2
 from jinja2 import meta
 from jinja2.exceptions import SecurityError
 
-from prompt_ledger.errors import MissingVariables, TemplateError
-from prompt_ledger.sandbox import MAX_RENDERED_CHARS, parse, render_source
+from prompt_ledger import metrics
+from prompt_ledger.errors import MissingVariables, TemplateError, TemplateRefused
+from prompt_ledger.sandbox import (
+    MAX_RENDERED_CHARS,
+    RENDER_SECONDS,
+    RenderBudgetExceeded,
+    parse,
+    render_source,
+)
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]
 
@@ -130,10 +143,63 @@ class Rendered:
         return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages or [])
 
 
-def render(
-    content: PromptContent, variables: Mapping[str, Any], declared: Sequence[str]
+# Renders of one process run here, never on its event loop. A few threads: a template that uses
+# up its budget holds one for at most its time budget.
+_RENDERERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="render")
+
+
+async def render_off_loop(
+    content: PromptContent,
+    variables: Mapping[str, Any],
+    declared: Sequence[str],
+    *,
+    seconds: float = RENDER_SECONDS,
 ) -> Rendered:
-    """Render ``content`` with ``variables`` in the sandbox.
+    """:func:`render` in a render thread. Cancelling the caller (a client gone) leaves the
+    render to stop at its budget."""
+    job = functools.partial(_measured, content, variables, declared, seconds)
+    return await asyncio.get_running_loop().run_in_executor(_RENDERERS, job)
+
+
+def _measured(
+    content: PromptContent, variables: Mapping[str, Any], declared: Sequence[str], seconds: float
+) -> Rendered:
+    metrics.renders_running.inc()
+    try:
+        return render(content, variables, declared, seconds=seconds)
+    except TemplateRefused:
+        metrics.renders_stopped.inc()
+        raise
+    finally:
+        metrics.renders_running.dec()
+
+
+async def vet(content: PromptContent, declared: Sequence[str], *, seconds: float) -> None:
+    """Refuse at save what the sandbox would refuse at every render: a template that needs no
+    variable renders the same every time, so it is rendered once here, and refused (422) if
+    the sandbox stops it or refuses something it does."""
+    if declared:
+        return
+    try:
+        await render_off_loop(content, {}, declared, seconds=seconds)
+    except TemplateRefused as exc:
+        raise TemplateRefused(
+            f"{exc.detail} It needs no variable, so every render would be refused: it is "
+            "not saved.",
+            errors=exc.errors,
+        ) from None
+    except TemplateError:
+        pass  # e.g. a division by zero: the render endpoints report it
+
+
+def render(
+    content: PromptContent,
+    variables: Mapping[str, Any],
+    declared: Sequence[str],
+    *,
+    seconds: float = RENDER_SECONDS,
+) -> Rendered:
+    """Render ``content`` with ``variables`` in the sandbox, within ``seconds`` in all.
 
     Variables the templates use but the caller did not give are refused up front (422 naming
     them), before anything is rendered or any token is spent.
@@ -152,27 +218,32 @@ def render(
             ],
             missing=missing,
         )
+    deadline = time.monotonic() + seconds  # one budget for all the messages
+
+    def one(loc: str, source: str) -> str:
+        return _render_one(loc, source, variables, max(0.0, deadline - time.monotonic()))
+
     if content.messages is not None:
         return Rendered(
             text=None,
             messages=[
-                {
-                    "role": m.role,
-                    "content": _render_one(f"messages.{i}.content", m.content, variables),
-                }
+                {"role": m.role, "content": one(f"messages.{i}.content", m.content)}
                 for i, m in enumerate(content.messages)
             ],
         )
-    return Rendered(
-        text=_render_one("template_source", content.template_source or "", variables), messages=None
-    )
+    return Rendered(text=one("template_source", content.template_source or ""), messages=None)
 
 
-def _render_one(loc: str, source: str, variables: Mapping[str, Any]) -> str:
+def _render_one(loc: str, source: str, variables: Mapping[str, Any], seconds: float) -> str:
     try:
-        out = render_source(source, variables)
+        out = render_source(source, variables, seconds=seconds)
+    except RenderBudgetExceeded as exc:
+        raise TemplateRefused(
+            f"Template {loc} exceeded its render budget and was stopped: {exc}.",
+            errors=[{"loc": loc.split("."), "msg": str(exc), "type": "render_budget"}],
+        ) from None
     except SecurityError as exc:
-        raise TemplateError(f"Template {loc} attempted an unsafe operation: {exc}") from None
+        raise TemplateRefused(f"Template {loc} attempted an unsafe operation: {exc}") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(
             f"Template {loc} refers to something undefined: {exc.message}"

@@ -6,8 +6,15 @@ import tracemalloc
 
 import pytest
 
-from prompt_ledger.errors import MissingVariables, TemplateError
-from prompt_ledger.templates import ChatMessage, PromptContent, declared_variables, render
+from prompt_ledger.errors import MissingVariables, TemplateError, TemplateRefused
+from prompt_ledger.sandbox import MAX_RENDER_STEPS
+from prompt_ledger.templates import (
+    ChatMessage,
+    PromptContent,
+    declared_variables,
+    render,
+    vet,
+)
 
 
 def text(source: str) -> PromptContent:
@@ -265,3 +272,71 @@ def test_failing_template_code_is_a_template_error(source: str) -> None:
     with pytest.raises(TemplateError) as caught:
         render(text(source), {}, [])
     assert caught.value.status == 422
+
+
+# The bombs of issue #11: they print nothing, so no size budget stops them; steps and time do.
+MACRO_BOMB = (
+    "{% macro f(n) %}{% if n > 0 %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(21) }}"
+)
+LOOP_BOMB = "{% for a in 'x'*100000 %}{% for b in 'x'*100000 %}{% endfor %}{% endfor %}"
+
+
+@pytest.mark.parametrize("bomb", [MACRO_BOMB, LOOP_BOMB], ids=["macros", "loops"])
+def test_a_template_that_prints_nothing_is_still_stopped(bomb: str) -> None:
+    with pytest.raises(TemplateRefused) as caught:
+        render(text(bomb), {}, [])
+    assert "exceeded its render budget" in caught.value.detail
+    assert caught.value.status == 422
+
+
+def test_loop_iterations_are_counted_deterministically() -> None:
+    """The step budget does not depend on the machine's speed: the same template is refused
+    at the same step everywhere, even with all the time in the world."""
+    nested = "{% for a in items %}{% for b in items %}{% endfor %}{% endfor %}ok"
+    with pytest.raises(TemplateRefused, match=f"more than {MAX_RENDER_STEPS} loop iterations"):
+        render(text(nested), {"items": [0] * 500}, ["items"], seconds=3600)
+    assert render(text(nested), {"items": [0] * 400}, ["items"], seconds=3600).text == "ok"
+
+
+def test_macro_calls_are_counted() -> None:
+    calls = "{% macro f() %}{% endmacro %}{% for i in range(1000) %}{{ f() }}{% endfor %}"
+    assert render(text(calls), {}, [], seconds=3600).text == ""
+    steps = _steps_used(calls)
+    assert steps == 2001  # 1000 iterations, 1000 macro calls and the call to range()
+
+
+def test_the_time_budget_stops_a_render_between_steps() -> None:
+    with pytest.raises(TemplateRefused, match="longer than its time budget"):
+        render(text(MACRO_BOMB), {}, [], seconds=0)
+
+
+def test_loops_keep_their_semantics() -> None:
+    source = (
+        "{% for x in items %}{{ loop.index }}/{{ loop.length }}{{ '.' if loop.last }}"
+        "{% else %}none{% endfor %}|{% for x in [] %}{% else %}empty{% endfor %}|"
+        "{% for x in [[1, [2]], [3]] recursive %}{% if x is iterable %}{{ loop(x) }}"
+        "{% else %}{{ x }}{% endif %}{% endfor %}|{% for k, v in {'a': 1}.items() %}{{ k }}{{ v }}"
+        "{% endfor %}"
+    )
+    assert render(text(source), {"items": "ab"}, ["items"]).text == "1/22/2.|empty|123|a1"
+
+
+async def test_a_template_that_needs_no_variable_is_refused_at_save() -> None:
+    with pytest.raises(TemplateRefused, match="every render would be refused"):
+        await vet(text(MACRO_BOMB), [], seconds=2)
+    with pytest.raises(TemplateRefused, match="unsafe"):
+        await vet(text("{{ ''.__class__ }}"), [], seconds=2)
+    await vet(text("{{ 1 / 0 }}"), [], seconds=2)  # an error, not the sandbox's refusal
+    await vet(text(MACRO_BOMB.replace("f(21)", "f(depth)")), ["depth"], seconds=2)  # depends
+
+
+def _steps_used(source: str) -> int:
+    from prompt_ledger import sandbox
+
+    budget = sandbox._Budget()
+    token = sandbox._budget.set(budget)
+    try:
+        sandbox._compiled(source).render({})
+    finally:
+        sandbox._budget.reset(token)
+    return MAX_RENDER_STEPS - budget.steps

@@ -230,8 +230,11 @@ class Executions:
             await self._outcomes.failed(attempt, exhausted, 0.0)
             return
         try:
-            rendered = templates.render(
-                content_of(version), row["variables_json"], version.variables
+            rendered = await templates.render_off_loop(
+                content_of(version),
+                row["variables_json"],
+                version.variables,
+                seconds=self._settings.template_render_seconds,
             )
         except ValidationFailed as exc:
             failure = ProviderError(
@@ -429,7 +432,12 @@ class Executions:
                     }
                 ],
             )
-        rendered = templates.render(content_of(version), body.variables, version.variables)
+        rendered = await templates.render_off_loop(
+            content_of(version),
+            body.variables,
+            version.variables,
+            seconds=self._settings.template_render_seconds,
+        )
         return Prepared(
             Prompt.model_validate(row["prompt"]),
             version,

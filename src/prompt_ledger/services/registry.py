@@ -84,9 +84,10 @@ PromptCache = GroupCache[str, tuple[str | None, int | None], PromptView]
 
 
 class Registry:
-    def __init__(self, db: Database, cache: PromptCache) -> None:
+    def __init__(self, db: Database, cache: PromptCache, render_seconds: float) -> None:
         self._db = db
         self._cache = cache
+        self._render_seconds = render_seconds
 
     @asynccontextmanager
     async def _write(self, who: Principal, *names: str) -> AsyncIterator[Queries]:
@@ -105,6 +106,7 @@ class Registry:
 
     async def put_prompt(self, who: Principal, name: str, body: PutPromptBody) -> PutPromptResult:
         new = NewContent.of(body.template_source, body.messages, body.model_defaults)
+        await templates.vet(new.content, new.variables, seconds=self._render_seconds)
         async with self._write(who, name) as q:
             prompt = await self._upsert(
                 q, who, name, "full", description=body.description, owner_team=body.owner_team
@@ -141,6 +143,8 @@ class Registry:
         if len(set(names)) != len(names):
             raise ValidationFailed("Each prompt name may appear once per registration.")
         prepared = [(item, NewContent.of(item.source, item.messages, None)) for item in items]
+        for _, new in prepared:
+            await templates.vet(new.content, new.variables, seconds=self._render_seconds)
         results: list[RegisterResult] = []
         async with self._write(who, *names) as q:
             for item, new in sorted(prepared, key=lambda pair: pair[0].name):  # stable lock order
@@ -378,7 +382,10 @@ class Registry:
         if view.version is None:
             raise Conflict(f"Prompt '{name}' has no active version.")
         version = view.version
-        return version, templates.render(content_of(version), variables, version.variables)
+        rendered = await templates.render_off_loop(
+            content_of(version), variables, version.variables, seconds=self._render_seconds
+        )
+        return version, rendered
 
     async def _find(self, q: Queries, who: Principal, name: str) -> Prompt:
         found = await q.one("get_prompt", Prompt, project_id=who.project_id, name=name)
