@@ -340,6 +340,11 @@ class Health(BaseModel):
     status: Literal["ok"]
     function: str
     version: str
+    workers: int | None = Field(
+        default=None,
+        description="GET /health only: queue workers whose heartbeat is fresh (0: submitted "
+        "executions wait until a worker runs).",
+    )
 
 
 class Index(BaseModel):

@@ -73,9 +73,16 @@ class Container:
             self.listener.start()
 
     async def refresh_gauges(self) -> None:
-        """Gauges read from the database at scrape time (queue depth)."""
+        """Gauges read from the database at scrape time (queue depth, live workers)."""
         async with self.db.connect() as q:
             metrics.set_queue_depth(await q.rows("queue_depth"))
+        metrics.workers_alive.set(await self.live_workers())
+
+    async def live_workers(self) -> int:
+        """Queue workers (anywhere) whose heartbeat is younger than STALLED_AFTER_SECONDS."""
+        async with self.db.connect() as q:
+            row = await q.row("live_workers", fresh_seconds=self.settings.stalled_after_seconds)
+        return int(row["workers"]) if row else 0
 
     async def aclose(self) -> None:
         await self.listener.stop()

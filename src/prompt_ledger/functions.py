@@ -44,8 +44,8 @@ def build(
     others = {} if endpoints is not None else {n: e for n, e in FUNCTIONS.items() if n != name}
 
     async def health(call: Call) -> Reply:
-        await call.app.db.ping()
-        return Reply(Health(status="ok", function=name, version=__version__))
+        workers = await call.app.live_workers()  # also proves the database answers
+        return Reply(Health(status="ok", function=name, version=__version__, workers=workers))
 
     document: dict[str, object] = {}  # generated on first request: cold start matters more
 

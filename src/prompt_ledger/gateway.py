@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -19,10 +18,9 @@ from starlette.routing import Route
 from prompt_ledger.container import Container
 from prompt_ledger.functions import FUNCTIONS, build
 from prompt_ledger.settings import Settings
+from prompt_ledger.worker import supervise
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-WORKER_RESTART_SECONDS = 5.0
-log = logging.getLogger("prompt_ledger.gateway")
 
 
 def create_gateway(
@@ -34,7 +32,8 @@ def create_gateway(
 ) -> Starlette:
     """Serve every function. Pass a ready container (tests) or let the lifespan build one.
 
-    ``with_worker`` also runs a queue worker in this process (``promptledger dev``); with
+    ``with_worker`` also runs a queue worker in this process (``promptledger dev``), started
+    again whenever it stops on an error (see :func:`prompt_ledger.worker.supervise`); with
     ``functions`` (names of the catalogue) only those are served, as their own deploys would."""
     state: dict[str, Container] = {}
     if container is not None:
@@ -57,7 +56,11 @@ def create_gateway(
             state["container"] = Container(settings or Settings())
         app = state["container"]
         await app.open()
-        worker = asyncio.create_task(_run_worker(app)) if with_worker else None
+        worker = (
+            asyncio.create_task(supervise(app, install_signal_handlers=False))
+            if with_worker
+            else None
+        )
         try:
             yield
         finally:
@@ -72,24 +75,3 @@ def create_gateway(
         routes=[Route("/{path:path}", endpoint, methods=METHODS)],
         lifespan=lifespan,
     )
-
-
-async def _run_worker(app: Container) -> None:
-    """The in-process worker, restarted after a failure (the database went away and came
-    back): the gateway keeps serving, and queued executions run again once it can."""
-    while True:
-        try:
-            await app.queue.run_worker(
-                app,
-                concurrency=app.settings.worker_concurrency,
-                shutdown_grace=app.settings.worker_shutdown_grace,
-                install_signal_handlers=False,
-            )
-            return
-        except Exception as exc:
-            log.warning(
-                "the in-process worker stopped; restarting in %.0f s",
-                WORKER_RESTART_SECONDS,
-                exc_info=exc,
-            )
-            await asyncio.sleep(WORKER_RESTART_SECONDS)

@@ -54,6 +54,15 @@ queue_jobs = Gauge(
     "Queue jobs in the database, by queue and status (read at scrape time).",
     ["queue", "status"],
 )
+workers_alive = Gauge(
+    f"{PREFIX}_workers_alive",
+    "Queue workers whose heartbeat is fresh, in the whole deployment (read at scrape time).",
+)
+worker_restarts = Counter(
+    f"{PREFIX}_worker_restarts_total",
+    "Times this process's queue worker stopped on an error (e.g. the database went away) and "
+    "was started again.",
+)
 renders_running = Gauge(
     f"{PREFIX}_template_renders_running", "Template renders running now in this process."
 )

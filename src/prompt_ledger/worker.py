@@ -5,19 +5,30 @@ to finish; a job still running after that is aborted, and the recovery (at every
 and every minute in a running worker) re-queues its execution once it is older than
 ``ORPHAN_AFTER_SECONDS``. A worker that dies without shutting down (SIGKILL, OOM, lost machine)
 leaves its jobs 'doing': the recovery retries them once its heartbeat is older than
-``STALLED_AFTER_SECONDS``."""
+``STALLED_AFTER_SECONDS``.
+
+The worker outlives database outages of any length: when procrastinate stops on an error (its
+listener or heartbeat lost the connection, a fetch failed), it is started again after a backoff
+(1 s, doubling up to 30 s), and only a signal (or cancellation) ends it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import time
 
 import prometheus_client
 
+from prompt_ledger import metrics
 from prompt_ledger.container import Container
 from prompt_ledger.settings import Settings
 
 log = logging.getLogger("prompt_ledger.worker")
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+HEALTHY_RUN_SECONDS = 60.0  # a run this long resets the backoff
 
 
 async def run_worker(settings: Settings, *, install_signal_handlers: bool = True) -> None:
@@ -34,20 +45,67 @@ async def run_worker(settings: Settings, *, install_signal_handlers: bool = True
                 "no metrics: cannot listen on port %s (%s)", settings.worker_metrics_port, exc
             )
     try:
-        report = await container.maintenance.recover()  # pick up what a dead worker left behind
-        log.info(
-            "worker starting (concurrency %s); recovery: %s", settings.worker_concurrency, report
-        )
-        await container.queue.run_worker(
-            container,
-            concurrency=settings.worker_concurrency,
-            shutdown_grace=settings.worker_shutdown_grace,
-            install_signal_handlers=install_signal_handlers,
-        )
+        await supervise(container, install_signal_handlers=install_signal_handlers)
     finally:
         if refresher is not None:
             refresher.cancel()
         await container.aclose()
+
+
+async def supervise(container: Container, *, install_signal_handlers: bool = True) -> None:
+    """Run the queue worker until SIGTERM/SIGINT (with ``install_signal_handlers``) or until
+    cancelled, both a graceful stop; start it again, after a backoff, whenever it stops on its
+    own (procrastinate stops when its listener or heartbeat loses the database)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT) if install_signal_handlers else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    delay = RESTART_FIRST_SECONDS
+    try:
+        while True:
+            started = time.monotonic()
+            run = asyncio.create_task(_run_once(container), name="queue worker")
+            stopped = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # cancelled, or a signal: procrastinate stops gracefully on cancellation
+                stopped.cancel()
+                if not run.done() or stop.is_set():
+                    run.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await run
+            if stop.is_set():
+                return
+            failure = run.exception()
+            if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                delay = RESTART_FIRST_SECONDS
+            metrics.worker_restarts.inc()
+            log.warning(
+                "the worker stopped (%s); starting it again in %.0f s",
+                f"{type(failure).__name__}: {failure}" if failure else "the database went away",
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+            delay = min(delay * 2, RESTART_MAX_SECONDS)
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+async def _run_once(container: Container) -> None:
+    settings = container.settings
+    report = await container.maintenance.recover()  # pick up what a dead worker left behind
+    log.info("worker starting (concurrency %s); recovery: %s", settings.worker_concurrency, report)
+    await container.queue.run_worker(
+        container,
+        concurrency=settings.worker_concurrency,
+        shutdown_grace=settings.worker_shutdown_grace,
+        install_signal_handlers=False,  # supervise() handles them
+    )
 
 
 async def _refresh_gauges(container: Container) -> None:

@@ -121,3 +121,34 @@ async def test_execution_and_job_counters_move_after_real_executions(settings: S
         sample(before, "promptledger_jobs_total", task="run_execution", status="succeeded")
     )
     assert jobs == 1
+
+
+async def test_worker_heartbeats_show_in_health_and_metrics(
+    container: Container, client: httpx.AsyncClient
+) -> None:
+    """What the PromptLedgerNoWorkerHeartbeat alert reads: 0 with no worker, 1 while one runs
+    (its heartbeat), 0 again once it stopped."""
+
+    async def seen() -> tuple[int, float]:
+        health = await client.get("/health")
+        assert health.status_code == 200, health.text
+        scraped = (await client.get("/metrics")).text
+        return health.json()["workers"], sample(scraped, "promptledger_workers_alive")
+
+    assert await seen() == (0, 0.0)
+    worker = asyncio.create_task(
+        container.queue.run_worker(
+            container, concurrency=1, shutdown_grace=0, install_signal_handlers=False
+        )
+    )
+    try:
+        for _ in range(200):
+            if await seen() == (1, 1.0):
+                break
+            await asyncio.sleep(0.05)
+        assert await seen() == (1, 1.0)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    assert await seen() == (0, 0.0)  # a worker that stops cleanly unregisters

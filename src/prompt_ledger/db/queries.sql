@@ -431,6 +431,11 @@ SET status = 'failed', error_type = 'abandoned', completed_at = now(),
 WHERE execution_mode = 'sync' AND status = 'running'
   AND started_at < now() - make_interval(secs => %(older_than_seconds)s);
 
+-- live_workers --
+-- Queue workers whose heartbeat is fresh (procrastinate updates it while a worker runs)
+SELECT count(*) AS workers FROM procrastinate_workers
+WHERE last_heartbeat > now() - make_interval(secs => %(fresh_seconds)s);
+
 -- queue_depth --
 -- Queue jobs by queue and status, for the metrics endpoint
 SELECT queue_name, status::text AS status, count(*) AS jobs
