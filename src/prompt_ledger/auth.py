@@ -51,6 +51,9 @@ class Principal:
     project_id: UUID
     scopes: frozenset[str]
     key_id: UUID | None = None
+    requests_per_minute: int | None = None
+    """The key's own rate limits (None: the instance defaults; 0: none)."""
+    executions_per_minute: int | None = None
 
     @property
     def is_operator(self) -> bool:
@@ -150,6 +153,12 @@ class Authenticator:
                 last_used = row["last_used_at"]
                 if last_used is None or datetime.now(UTC) - last_used > timedelta(seconds=60):
                     await q.execute("touch_api_key", key_id=row["key_id"])
-                principal = Principal(row["project_id"], frozenset(row["scopes"]), row["key_id"])
+                principal = Principal(
+                    row["project_id"],
+                    frozenset(row["scopes"]),
+                    row["key_id"],
+                    row["requests_per_minute"],
+                    row["executions_per_minute"],
+                )
         self._cache.put(digest, "", principal, generation)
         return principal

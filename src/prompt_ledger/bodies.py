@@ -325,6 +325,20 @@ class KeyBody(Body):
         description="'admin' manages this project's keys; 'operator' (granted by the instance "
         "operator only) manages every project, the model catalogue and prices.",
     )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_INT,
+        description="Requests this key may make per minute (429 above); null: the instance "
+        "default RATE_LIMIT_REQUESTS_PER_MINUTE; 0: no limit.",
+    )
+    executions_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_INT,
+        description="Executions (:run, :submit) this key may start per minute; null: the "
+        "instance default RATE_LIMIT_EXECUTIONS_PER_MINUTE; 0: no limit.",
+    )
 
 
 class CreatedKey(BaseModel):
@@ -334,6 +348,8 @@ class CreatedKey(BaseModel):
     name: str
     prefix: str
     scopes: list[str]
+    requests_per_minute: int | None = None
+    executions_per_minute: int | None = None
 
 
 class Health(BaseModel):

@@ -17,6 +17,7 @@ from prompt_ledger.services.access import Access
 from prompt_ledger.services.browse import Browse
 from prompt_ledger.services.catalog import Catalog
 from prompt_ledger.services.executions import Executions
+from prompt_ledger.services.limits import RateLimits
 from prompt_ledger.services.operator import OperatorKeys
 from prompt_ledger.services.registry import PromptCache, Registry
 from prompt_ledger.services.sessions import Sessions
@@ -41,6 +42,11 @@ class Container:
         self.key_cache: KeyCache = GroupCache("keys", ttl)
         self.listener = Listener(self.db.url, [self.prompt_cache, self.key_cache])
         self.auth = Authenticator(self.db, settings.operator_key, self.key_cache)
+        self.limits = RateLimits(
+            self.db,
+            requests_per_minute=settings.rate_limit_requests_per_minute,
+            executions_per_minute=settings.rate_limit_executions_per_minute,
+        )
         self.operator_keys = OperatorKeys(self.db, self.key_cache)
         self.registry = Registry(self.db, self.prompt_cache, settings.template_render_seconds)
         self.catalog = Catalog(self.db)

@@ -73,6 +73,19 @@ class Conflict(PromptLedgerError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class RequestTimeout(PromptLedgerError):
+    """The request's body did not arrive in time (a slow or stalled client): the connection is
+    closed."""
+
+    status, slug, title = 408, "request-timeout", "Request timeout"
+
+
+class TooManyRequests(PromptLedgerError):
+    """A key's rate limit: ``Retry-After`` says when the next minute starts."""
+
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+
 class PayloadTooLarge(PromptLedgerError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 

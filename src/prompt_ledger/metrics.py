@@ -63,6 +63,15 @@ worker_restarts = Counter(
     "Times this process's queue worker stopped on an error (e.g. the database went away) and "
     "was started again.",
 )
+read_timeouts = Counter(
+    f"{PREFIX}_request_read_timeouts_total",
+    "Requests whose headers or body did not arrive within REQUEST_READ_TIMEOUT (408).",
+)
+rate_limited = Counter(
+    f"{PREFIX}_rate_limited_total",
+    "Requests refused with 429 because their key used up its per-minute limit.",
+    ["kind"],
+)
 renders_running = Gauge(
     f"{PREFIX}_template_renders_running", "Template renders running now in this process."
 )

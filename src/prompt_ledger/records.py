@@ -129,6 +129,12 @@ class ApiKey(Record):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    requests_per_minute: int | None = Field(
+        default=None, description="This key's limit (null: the instance default; 0: none)."
+    )
+    executions_per_minute: int | None = Field(
+        default=None, description="This key's limit (null: the instance default; 0: none)."
+    )
 
 
 ExecutionStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]

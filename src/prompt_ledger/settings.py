@@ -84,6 +84,27 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
+    request_read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's body (and, with `promptledger "
+        "serve`/`dev`, its headers): 408 and the connection closed after (slow clients "
+        "cannot hold connections open).",
+    )
+    rate_limit_requests_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        description="Requests one API key may make per minute, across every process (429 with "
+        "Retry-After above); a key's own requests_per_minute overrides it; 0: no limit. The "
+        "bootstrap operator key (API_KEY) is not limited.",
+    )
+    rate_limit_executions_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Executions (:run, :submit) one API key may start per minute, across every "
+        "process; a key's own executions_per_minute overrides it; 0: no limit.",
+    )
     template_render_seconds: float = Field(
         default=2.0,
         gt=0,

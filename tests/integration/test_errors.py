@@ -6,6 +6,7 @@ response of every client in this module, including the set-up calls)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -306,6 +307,26 @@ async def test_unknown_project_and_key_are_404(client: httpx.AsyncClient) -> Non
     assert_problem(await client.delete("/v1/projects/not-a-uuid/keys/nor-this"), 404)
 
 
+@pytest.mark.parametrize(
+    "url", ["/v1/executions/%09", "/v1/executions/%0A", "/v1/prompts/%0D", "/v1/prompts/a%09"]
+)
+async def test_control_characters_in_a_path_are_not_dropped(
+    client: httpx.AsyncClient, url: str
+) -> None:
+    """`/v1/executions/%09` is not `/v1/executions/` (the list): the id is a tab, no id."""
+    response = await client.get(url)
+    assert response.status_code in (404, 422), response.text
+    problem = assert_problem(response, response.status_code)
+    assert "items" not in problem
+
+
+async def test_a_colon_starts_an_action_not_a_name(client: httpx.AsyncClient) -> None:
+    """`{name}:render` is an action; `x:y` names no action, so no endpoint (not a bad name)."""
+    for method in ("GET", "PUT"):
+        problem = assert_problem(await client.request(method, "/v1/prompts/x:y"), 404)
+        assert "No endpoint" in problem["detail"]
+
+
 # --- 405 ---------------------------------------------------------------------------------------
 
 
@@ -320,6 +341,9 @@ async def test_unknown_project_and_key_are_404(client: httpx.AsyncClient) -> Non
         ("POST", "/v1/prompts/x/labels", "GET"),
         ("PUT", "/v1/projects", "GET, POST"),
         ("OPTIONS", "/v1/prompts/x", "GET, PUT"),
+        # an action's path is its own: not also the path of the resource it acts on
+        ("GET", "/v1/executions/0b5e0b2c-4f43-4b43-9d4b-2f1f0c8d2a11:cancel", "POST"),
+        ("GET", "/v1/prompts/x:render", "POST"),
     ],
 )
 async def test_wrong_method_is_405_with_allow(
@@ -534,7 +558,34 @@ async def test_reasonably_nested_json_is_accepted(client: httpx.AsyncClient) -> 
 
 async def test_invalid_utf8_is_400(client: httpx.AsyncClient) -> None:
     response = await send_raw(client, "PUT", "/v1/prompts/x", b'{"template_source": "caf\xe9"}')
-    assert assert_problem(response, 400)["detail"] == "The body is not valid UTF-8."
+    assert assert_problem(response, 400)["detail"] == (
+        "The body is not valid UTF-8 (JSON must be UTF-8)."
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+async def test_json_in_another_encoding_is_refused(
+    client: httpx.AsyncClient, encoding: str
+) -> None:
+    """json.loads accepts UTF-16 and UTF-32 bytes; JSON on the wire is UTF-8 (RFC 8259)."""
+    raw = json.dumps({"template_source": "hi"}).encode(encoding)
+    assert_problem(await send_raw(client, "PUT", "/v1/prompts/u16", raw), 400)
+    assert (await client.get("/v1/prompts/u16")).status_code == 404
+
+
+async def test_a_charset_other_than_utf8_is_415(client: httpx.AsyncClient) -> None:
+    response = await client.put(
+        "/v1/prompts/u16",
+        content=json.dumps({"template_source": "hi"}).encode("utf-16"),
+        headers={"Content-Type": "application/json; charset=utf-16"},
+    )
+    assert "utf-16" in assert_problem(response, 415)["detail"]
+    utf8 = await client.put(
+        "/v1/prompts/u8",
+        content=b'\xef\xbb\xbf{"template_source": "hi"}',  # a UTF-8 byte order mark is fine
+        headers={"Content-Type": "application/json; charset=UTF-8"},
+    )
+    assert utf8.status_code == 201, utf8.text
 
 
 async def test_number_too_long_to_convert_is_400(client: httpx.AsyncClient) -> None:
@@ -659,7 +710,6 @@ async def test_template_syntax_error_reports_the_line(client: httpx.AsyncClient)
         "emoji%F0%9F%98%80",
         "_x",
         "-x",
-        "x:y",
     ],
 )
 async def test_invalid_prompt_name_in_path_is_422(client: httpx.AsyncClient, name: str) -> None:
@@ -861,14 +911,28 @@ LEAKS = ("<class", "<module", "<function", "<built-in", "uid=", "os.popen", "Tra
 
 
 @pytest.mark.parametrize(("template", "expected"), INJECTIONS, ids=[t for t, _ in INJECTIONS])
-async def test_template_injection_is_stored_but_never_rendered(
+async def test_template_injection_is_never_rendered(
     client: httpx.AsyncClient, template: str, expected: str
 ) -> None:
+    """A template that needs no variable renders the same every time: if the sandbox refuses
+    it, it is refused at save (422, nothing stored). Any other is stored, and refused at
+    render."""
     created = await client.put("/v1/prompts/evil", json={"template_source": template})
+    refused_at_save = expected == "template" and template != "{{ 1 / 0 }}"
+    if refused_at_save:
+        problem = assert_problem(created, 422)
+        assert slug(problem) == "template"
+        assert "it is not saved" in problem["detail"]
+        for leak in LEAKS:
+            assert leak not in created.text
+        # with a variable to depend on, it is stored, and refused when rendered
+        template = "{{ unused }}" + template
+        created = await client.put("/v1/prompts/evil", json={"template_source": template})
     assert created.status_code == 201, created.text  # it parses, so it is a valid version
     assert created.json()["version"]["template_source"] == template
 
-    response = await client.post("/v1/prompts/evil:render", json={"variables": {}})
+    variables = {"unused": 1} if refused_at_save else {}
+    response = await client.post("/v1/prompts/evil:render", json={"variables": variables})
     problem = assert_problem(response, 422)
     assert slug(problem) == expected
     assert problem["type"].endswith("/" + expected)

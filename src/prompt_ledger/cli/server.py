@@ -124,7 +124,10 @@ def serve(
         sock.close()
         raise
     serve_on(
-        sock, create_gateway(settings=settings), log_level="debug" if settings.debug else "info"
+        sock,
+        create_gateway(settings=settings),
+        log_level="debug" if settings.debug else "info",
+        read_timeout=settings.request_read_timeout,
     )
 
 
@@ -243,4 +246,5 @@ def dev(
         log_level="debug" if settings.debug else "warning",
         access_log=settings.debug,
         on_ready=lambda: console.print(f"[green]Ready[/green] at {url}", highlight=False),
+        read_timeout=settings.request_read_timeout,
     )

@@ -14,11 +14,12 @@ SELECT pg_notify('promptledger_cache', %(payload)s);
 -- lookup_api_key --
 -- Find a live key by the SHA-256 of its secret; with stored_operator, the stored operator key
 -- too (operator = true: no project row, it acts as the instance operator)
-SELECT key_id, project_id, scopes, last_used_at, false AS operator
+SELECT key_id, project_id, scopes, last_used_at, requests_per_minute, executions_per_minute,
+       false AS operator
 FROM api_keys
 WHERE key_hash = %(key_hash)s AND revoked_at IS NULL
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, true
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, true
 FROM operator_key
 WHERE %(stored_operator)s::boolean AND key_hash = %(key_hash)s;
 
@@ -45,13 +46,17 @@ SELECT project_id, name, created_at FROM projects WHERE project_id = %(project_i
 
 -- insert_api_key --
 -- Store a new key (hash only)
-INSERT INTO api_keys (project_id, name, prefix, key_hash, scopes)
-VALUES (%(project_id)s, %(name)s, %(prefix)s, %(key_hash)s, %(scopes)s)
-RETURNING key_id, project_id, name, prefix, scopes, created_at, last_used_at, revoked_at;
+INSERT INTO api_keys (project_id, name, prefix, key_hash, scopes, requests_per_minute,
+                      executions_per_minute)
+VALUES (%(project_id)s, %(name)s, %(prefix)s, %(key_hash)s, %(scopes)s,
+        %(requests_per_minute)s, %(executions_per_minute)s)
+RETURNING key_id, project_id, name, prefix, scopes, created_at, last_used_at, revoked_at,
+          requests_per_minute, executions_per_minute;
 
 -- list_api_keys --
 -- A project's keys, newest first, after a cursor
-SELECT key_id, project_id, name, prefix, scopes, created_at, last_used_at, revoked_at
+SELECT key_id, project_id, name, prefix, scopes, created_at, last_used_at, revoked_at,
+       requests_per_minute, executions_per_minute
 FROM api_keys
 WHERE project_id = %(project_id)s
   AND (%(after)s::timestamptz IS NULL OR created_at < %(after)s::timestamptz)
@@ -66,7 +71,8 @@ WHERE project_id = %(project_id)s AND key_id = %(key_id)s FOR UPDATE;
 -- Revoke a key of a project (idempotent: the first revocation time is kept)
 UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
 WHERE project_id = %(project_id)s AND key_id = %(key_id)s
-RETURNING key_id, project_id, name, prefix, scopes, created_at, last_used_at, revoked_at;
+RETURNING key_id, project_id, name, prefix, scopes, created_at, last_used_at, revoked_at,
+          requests_per_minute, executions_per_minute;
 
 -- upsert_prompt --
 -- Create the prompt or lock the existing one; description/owner_team change only when given
@@ -430,6 +436,20 @@ SET status = 'failed', error_type = 'abandoned', completed_at = now(),
     error_message = 'The server handling this synchronous run stopped before it finished.'
 WHERE execution_mode = 'sync' AND status = 'running'
   AND started_at < now() - make_interval(secs => %(older_than_seconds)s);
+
+-- charge_rate_limit --
+-- Count one request (or execution) of a key in the current minute: the count so far, and the
+-- seconds until the next minute starts
+INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
+VALUES (%(key_id)s, %(kind)s, date_trunc('minute', now()), 1)
+ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
+RETURNING c.count AS used,
+  extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())::float8
+    AS seconds_left;
+
+-- prune_rate_limits --
+-- Forget the rate limit counts of past minutes
+DELETE FROM rate_limit_counts WHERE window_start < date_trunc('minute', now());
 
 -- live_workers --
 -- Queue workers whose heartbeat is fresh (procrastinate updates it while a worker runs)

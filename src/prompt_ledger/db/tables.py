@@ -53,6 +53,26 @@ api_keys = sa.Table(
     _created(),
     sa.Column("last_used_at", TS),
     sa.Column("revoked_at", TS),
+    # the key's own rate limits: NULL is the instance default, 0 no limit
+    sa.Column("requests_per_minute", sa.Integer()),
+    sa.Column("executions_per_minute", sa.Integer()),
+    sa.CheckConstraint("requests_per_minute >= 0", name="ck_api_keys_requests_per_minute"),
+    sa.CheckConstraint("executions_per_minute >= 0", name="ck_api_keys_executions_per_minute"),
+)
+
+rate_limit_counts = sa.Table(
+    "rate_limit_counts",
+    metadata,
+    # requests and executions of a key in one minute (fixed windows, shared by every process)
+    sa.Column(
+        "key_id",
+        UUID,
+        sa.ForeignKey("api_keys.key_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("window_start", TS, primary_key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
 )
 
 prompts = sa.Table(

@@ -76,6 +76,7 @@ ENDPOINTS = [
         body=RunBody,
         response=ExecutionDetail,
         tag="executions",
+        executes=True,
     ),
     Endpoint(
         "POST",
@@ -87,6 +88,7 @@ ENDPOINTS = [
         response=ExecutionDetail,
         status=202,
         tag="executions",
+        executes=True,
     ),
     Endpoint(
         "GET",

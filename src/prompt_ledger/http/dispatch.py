@@ -4,6 +4,7 @@ process to one function, so routing happens here; the gateway uses the very same
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from prompt_ledger.errors import (
     NotFound,
     PayloadTooLarge,
     PromptLedgerError,
+    RequestTimeout,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -44,6 +46,7 @@ ContainerProvider = Callable[[], Awaitable["Container"]]
 _ANONYMOUS = Principal(uuid.UUID(int=0), frozenset())
 MAX_JSON_DEPTH = 128  # well below the 255 levels at which pydantic stops serialising
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CHARSET = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 NO_BODY: Any = object()
 
 
@@ -121,7 +124,9 @@ class HttpFunction:
     async def _handle(
         self, request: Request, timings: dict[str, float], route: list[str]
     ) -> Response:
-        path = request.url.path.rstrip("/") or "/"
+        # The decoded path as the server gave it: request.url.path re-parses the URL, which
+        # drops tabs and newlines (`/v1/executions/%09` would be `/v1/executions/`).
+        path = str(request.scope["path"]).rstrip("/") or "/"
         elsewhere = self._elsewhere(request.method, path)
         if elsewhere is not None:  # another function's: forwarded before anything opens here
             raise elsewhere
@@ -139,10 +144,15 @@ class HttpFunction:
             )
             principal = await app.auth.authenticate(secret)
             principal.require(endpoint.scope)
+            await app.limits.charge(principal, "requests")
+            if endpoint.executes:
+                await app.limits.charge(principal, "executions")
         query = _parse(endpoint.query, dict(request.query_params), "query")
         body = None
         if endpoint.body is not None:
-            data = await _read_json(request, app.settings.max_body_bytes)
+            data = await _read_json(
+                request, app.settings.max_body_bytes, app.settings.request_read_timeout
+            )
             if data is NO_BODY and endpoint.body_required:
                 raise _no_body(endpoint.body)
             body = _parse(endpoint.body, {} if data is NO_BODY else data, "body", BODY)
@@ -270,31 +280,29 @@ def _no_body(model: type[BaseModel]) -> ValidationFailed:
     )
 
 
-async def _read_json(request: Request, limit: int) -> Any:
+async def _read_json(request: Request, limit: int, read_seconds: float) -> Any:
     """The JSON body, or NO_BODY when there is none."""
     declared = request.headers.get("content-length", "")
     # More than 18 digits is over any limit (and int() refuses over 4300 digits).
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await _read_body(request, limit, read_seconds)
     if not raw.strip():
         return NO_BODY
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media, _, params = request.headers.get("content-type", "").partition(";")
+    media = media.strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType(
             f"Send JSON with 'Content-Type: application/json' (got '{media or 'none'}')."
         )
+    charset = _CHARSET.search(params)
+    if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"Send JSON in UTF-8 (got charset '{charset.group(1)}').")
     try:
-        data = json.loads(raw)
+        # UTF-8 only (RFC 8259): json.loads would also accept UTF-16 and UTF-32 bytes.
+        data = json.loads(raw.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError:
-        raise BadRequest("The body is not valid UTF-8.") from None
+        raise BadRequest("The body is not valid UTF-8 (JSON must be UTF-8).") from None
     except RecursionError:
         raise BadRequest("The JSON body is nested too deeply.") from None
     except json.JSONDecodeError as exc:
@@ -305,6 +313,29 @@ async def _read_json(request: Request, limit: int) -> Any:
         raise BadRequest("The JSON body holds a number too long to read.") from None
     _check_json(data)
     return data
+
+
+async def _read_body(request: Request, limit: int, read_seconds: float) -> bytes:
+    """The whole body within ``read_seconds`` (a client promising more than it sends, or
+    sending a byte now and then, gets 408 and its connection closed), and ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(read_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"The body is larger than the {limit}-byte limit.", limit=limit
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        metrics.read_timeouts.inc()
+        raise RequestTimeout(
+            f"The body did not arrive within {read_seconds:g} s (REQUEST_READ_TIMEOUT).",
+            headers={"Connection": "close"},
+        ) from None
+    return b"".join(chunks)
 
 
 def _check_json(data: Any) -> None:

@@ -69,11 +69,16 @@ class Endpoint:
     """False for the console's HTML pages: they are not part of the API's OpenAPI document."""
     also: tuple[int, ...] = ()
     """Other success statuses answered with the same body (e.g. 200 and 201 of an upsert)."""
+    executes: bool = False
+    """Starts an execution: counted against the key's executions-per-minute limit too."""
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _convertors: dict[str, Convertor[Any]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         regex, _, convertors = compile_path(self.path)
+        # A parameter segment holds no ':', so `/v1/executions/{id}:cancel` is that action's
+        # alone, never also `GET /v1/executions/{execution_id}` (405 Allow lists only POST).
+        regex = re.compile(regex.pattern.replace("[^/]+", "[^/:]+"))
         object.__setattr__(self, "_regex", regex)
         object.__setattr__(self, "_convertors", convertors)
 

@@ -98,7 +98,9 @@ class Forwarder:
         import httpx
 
         base = self._urls[function]
-        target = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raw = request.scope.get("raw_path")  # as sent, still percent-encoded
+        path = raw.decode("latin-1") if raw else request.url.path
+        target = base + path + (f"?{request.url.query}" if request.url.query else "")
         outgoing = self.client.build_request(
             request.method,
             target,

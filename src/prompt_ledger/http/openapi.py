@@ -39,10 +39,12 @@ _PROBLEMS = {
     401: "Missing, invalid or revoked API key",
     403: "The key lacks the scope named by `required_scope`",
     404: "Not found (or another project's)",
+    408: "The body did not arrive within REQUEST_READ_TIMEOUT (the connection is closed)",
     409: "Conflict",
     413: "Request body too large",
-    415: "The body is not JSON",
+    415: "The body is not JSON (in UTF-8)",
     422: "Request validation failed (`errors` names each field)",
+    429: "The key's per-minute rate limit is used up (retry after `Retry-After` seconds)",
     503: "The database is unavailable (retry after `Retry-After`)",
 }
 
@@ -128,8 +130,10 @@ def _responses(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
 def _may_answer(ep: Endpoint, status: int) -> bool:
     if status in (401, 403):
         return ep.scope is not None
-    if status in (400, 413, 415):
+    if status in (400, 408, 413, 415):
         return ep.body is not None
+    if status == 429:
+        return ep.scope is not None
     return status != 409 or ep.method in {"POST", "PUT"}
 
 

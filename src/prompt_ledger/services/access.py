@@ -61,6 +61,8 @@ class Access:
                 prefix=prefix,
                 key_hash=hash_key(secret),
                 scopes=sorted({s.value for s in body.scopes}),
+                requests_per_minute=body.requests_per_minute,
+                executions_per_minute=body.executions_per_minute,
             )
         assert key is not None
         return CreatedKey(
@@ -70,6 +72,8 @@ class Access:
             name=key.name,
             prefix=key.prefix,
             scopes=key.scopes,
+            requests_per_minute=key.requests_per_minute,
+            executions_per_minute=key.executions_per_minute,
         )
 
     async def list_keys(

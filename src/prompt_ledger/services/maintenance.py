@@ -64,5 +64,8 @@ class Maintenance:
         return report
 
     async def prune(self) -> None:
-        """Delete finished queue jobs older than the retention period (the ledger keeps all)."""
+        """Delete finished queue jobs older than the retention period (the ledger keeps all),
+        and the rate limit counts of past minutes."""
         await self._queue.delete_finished_jobs(self._settings.job_retention_hours)
+        async with self._db.connect() as q:
+            await q.execute("prune_rate_limits")

@@ -1,0 +1,51 @@
+"""Per-key rate limits: requests and executions per minute, counted in PostgreSQL so that
+every process of a deploy (functions, gateways, replicas) shares one count.
+
+Fixed one-minute windows: a key's count of a kind is one row per minute, upserted on each
+request (one round trip, only for keys that have a limit); over the limit, 429 with
+``Retry-After`` the seconds left in the minute. The bootstrap operator key is never limited."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from prompt_ledger import metrics
+from prompt_ledger.auth import Principal
+from prompt_ledger.db.store import Database
+from prompt_ledger.errors import TooManyRequests
+
+Kind = Literal["requests", "executions"]
+
+
+class RateLimits:
+    def __init__(self, db: Database, *, requests_per_minute: int, executions_per_minute: int):
+        self._db = db
+        self._defaults: dict[Kind, int] = {
+            "requests": requests_per_minute,
+            "executions": executions_per_minute,
+        }
+
+    def limit(self, who: Principal, kind: Kind) -> int:
+        """The key's own limit, else the default; 0: none."""
+        own = who.requests_per_minute if kind == "requests" else who.executions_per_minute
+        return self._defaults[kind] if own is None else own
+
+    async def charge(self, who: Principal, kind: Kind) -> None:
+        """Count one of ``kind`` for the caller's key; 429 once its minute's limit is used."""
+        limit = self.limit(who, kind)
+        if who.key_id is None or limit == 0:
+            return
+        async with self._db.connect() as q:
+            row = await q.row("charge_rate_limit", key_id=who.key_id, kind=kind)
+        assert row is not None
+        if row["used"] > limit:
+            metrics.rate_limited.labels(kind).inc()
+            retry_after = max(1, math.ceil(row["seconds_left"]))
+            raise TooManyRequests(
+                f"This API key may make {limit} {kind[:-1]}{'s' if limit != 1 else ''} per "
+                f"minute; retry in {retry_after} s.",
+                headers={"Retry-After": str(retry_after)},
+                limit=limit,
+                kind=kind,
+            )
