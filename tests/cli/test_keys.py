@@ -116,3 +116,21 @@ def test_a_project_admin_gets_one_clear_line_for_the_operators_commands(
         team_b.ok("keys", "list", "--project", str(project.project_id), "--json").stdout
     )
     assert sorted(k["name"] for k in listed) == ["b-admin", "bot"]
+
+
+def test_a_key_can_be_created_with_its_own_rate_limits(cli: Cli, ledger: PromptLedger) -> None:
+    made = cli.ok(
+        "keys",
+        "create",
+        "--name",
+        "batch",
+        "--requests-per-minute",
+        "120",
+        "--executions-per-minute",
+        "0",
+    )
+    assert "Limit: 120 requests per minute\nNo executions limit\n" in made.stdout
+    key = next(k for k in ledger.list_keys(DEFAULT_PROJECT_ID).items if k.name == "batch")
+    assert (key.requests_per_minute, key.executions_per_minute) == (120, 0)
+    refused = cli("keys", "create", "--name", "bad", "--requests-per-minute", "-1")
+    assert refused.exit_code == 2  # a usage error, before any request

@@ -52,6 +52,7 @@ class Scope(StrEnum):
 @keys_app.command("create")
 def create_key(
     ctx: typer.Context,
+    *,
     name: Annotated[str, typer.Option("--name", help="What the key is for.", show_default=False)],
     scopes: Annotated[
         list[Scope] | None,
@@ -62,6 +63,22 @@ def create_key(
         ),
     ] = None,
     project: ProjectOption = DEFAULT_PROJECT,
+    requests_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Its own limit of requests a minute (0: none; default: the server's).",
+            show_default=False,
+        ),
+    ] = None,
+    executions_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Its own limit of executions a minute (0: none; default: the server's).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Create an API key and print its secret: it is shown this once (only its hash is
@@ -69,12 +86,20 @@ def create_key(
     out = Output(json_output)
     with session(ctx) as ledger:
         created = ledger.create_key(
-            project, name, scopes=None if scopes is None else [s.value for s in scopes]
+            project,
+            name,
+            scopes=None if scopes is None else [s.value for s in scopes],
+            requests_per_minute=requests_per_minute,
+            executions_per_minute=executions_per_minute,
         )
 
     def text() -> None:
         out.line(f"Created key {created.name} ({created.key_id}) in project {created.project_id}.")
         out.line(f"Scopes: {', '.join(created.scopes)}")
+        for kind in ("requests", "executions"):
+            limit = getattr(created, f"{kind}_per_minute")
+            if limit is not None:
+                out.line(f"Limit: {limit} {kind} per minute" if limit else f"No {kind} limit")
         out.line("Secret (shown once, store it now):")
         out.line(created.key)
 

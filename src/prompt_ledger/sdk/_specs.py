@@ -335,11 +335,15 @@ def _keys(project_id: str | uuid.UUID) -> str:
 
 
 def create_key(
-    project_id: str | uuid.UUID, name: str, scopes: Sequence[str] | None
+    project_id: str | uuid.UUID,
+    name: str,
+    scopes: Sequence[str] | None,
+    limits: Mapping[str, int | None] | None = None,
 ) -> Spec[CreatedKey]:
     body: dict[str, Any] = {"name": name}
     if scopes is not None:
         body["scopes"] = list(scopes)
+    body |= {name: value for name, value in (limits or {}).items() if value is not None}
     # A resend would create a second key: not resent after a lost answer.
     return Spec("POST", _keys(project_id), _model(CreatedKey), body=body, replay_safe=False)
 

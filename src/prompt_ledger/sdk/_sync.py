@@ -344,12 +344,24 @@ class PromptLedger:
         return self._request(specs.list_projects(limit, cursor))
 
     def create_key(
-        self, project_id: str | UUID, name: str, *, scopes: Sequence[str] | None = None
+        self,
+        project_id: str | UUID,
+        name: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        requests_per_minute: int | None = None,
+        executions_per_minute: int | None = None,
     ) -> CreatedKey:
         """Create an API key of a project. ``key`` of the answer is the secret, shown once.
         Without ``scopes`` the server grants prompts:read, prompts:write and execute. A
-        project's ``admin`` key manages that project's keys; the operator's, any project's."""
-        return self._request(specs.create_key(project_id, name, scopes))
+        project's ``admin`` key manages that project's keys; the operator's, any project's.
+        ``requests_per_minute`` / ``executions_per_minute``: the key's own rate limits (unset:
+        the server's defaults; 0: none)."""
+        limits = {
+            "requests_per_minute": requests_per_minute,
+            "executions_per_minute": executions_per_minute,
+        }
+        return self._request(specs.create_key(project_id, name, scopes, limits))
 
     def list_keys(
         self, project_id: str | UUID, *, limit: int = 50, cursor: str | None = None

@@ -130,6 +130,8 @@ class CreatedKey(APIObject):
     name: str
     prefix: str
     scopes: list[str]
+    requests_per_minute: int | None = None
+    executions_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
