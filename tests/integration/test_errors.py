@@ -344,6 +344,9 @@ async def test_a_colon_starts_an_action_not_a_name(client: httpx.AsyncClient) ->
         # an action's path is its own: not also the path of the resource it acts on
         ("GET", "/v1/executions/0b5e0b2c-4f43-4b43-9d4b-2f1f0c8d2a11:cancel", "POST"),
         ("GET", "/v1/prompts/x:render", "POST"),
+        # a literal segment beats a parameter: the label history, not a label named 'history'
+        ("PUT", "/v1/prompts/x/labels/history", "GET"),
+        ("DELETE", "/v1/prompts/x/labels/history", "GET"),
     ],
 )
 async def test_wrong_method_is_405_with_allow(

@@ -160,10 +160,7 @@ class HttpFunction:
         return render(reply, request)
 
     def _route(self, method: str, path: str) -> tuple[Endpoint, dict[str, Any]]:
-        for endpoint in self.endpoints:
-            params = endpoint.match(path)
-            if params is None:
-                continue
+        for endpoint, params in self._resource(path):
             if endpoint.method == method or (method == "HEAD" and endpoint.method == "GET"):
                 return endpoint, params
         allowed = self._methods(path, method)
@@ -173,12 +170,17 @@ class HttpFunction:
 
     def _methods(self, path: str, method: str = "OPTIONS") -> list[str]:
         """The methods served on ``path`` (404 when none is)."""
-        allowed = {
-            endpoint.method for endpoint in self.endpoints if endpoint.match(path) is not None
-        }
+        allowed = {endpoint.method for endpoint, _ in self._resource(path)}
         if not allowed:
             raise NotFound(f"No endpoint {method} {path} in function '{self.name}'.")
         return sorted(allowed)
+
+    def _resource(self, path: str) -> list[tuple[Endpoint, dict[str, Any]]]:
+        """The endpoints of the most specific path pattern matching ``path``: a literal segment
+        beats a parameter (``.../labels/history`` is the history, not a label of that name)."""
+        found = [(e, params) for e in self.endpoints if (params := e.match(path)) is not None]
+        fewest = min((e.path.count("{") for e, _ in found), default=0)
+        return [(e, params) for e, params in found if e.path.count("{") == fewest]
 
     def _elsewhere(self, method: str, path: str) -> Elsewhere | None:
         """The other function this request is for: one serving ``method path`` where this one
