@@ -24,6 +24,7 @@ import prometheus_client
 from prompt_ledger import metrics
 from prompt_ledger.container import Container
 from prompt_ledger.settings import Settings
+from prompt_ledger.startup import database_failure
 
 log = logging.getLogger("prompt_ledger.worker")
 RESTART_FIRST_SECONDS = 1.0
@@ -55,7 +56,8 @@ async def run_worker(settings: Settings, *, install_signal_handlers: bool = True
 async def supervise(container: Container, *, install_signal_handlers: bool = True) -> None:
     """Run the queue worker until SIGTERM/SIGINT (with ``install_signal_handlers``) or until
     cancelled, both a graceful stop; start it again, after a backoff, whenever it stops on its
-    own (procrastinate stops when its listener or heartbeat loses the database)."""
+    own (procrastinate stops when its listener or heartbeat loses the database) or on a lost
+    database. Any other error (a database that is not migrated) is raised."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT) if install_signal_handlers else ()
@@ -78,6 +80,8 @@ async def supervise(container: Container, *, install_signal_handlers: bool = Tru
             if stop.is_set():
                 return
             failure = run.exception()
+            if failure is not None and database_failure(failure) is None:
+                raise failure  # e.g. a database that is not migrated: no retry cures it
             if time.monotonic() - started > HEALTHY_RUN_SECONDS:
                 delay = RESTART_FIRST_SECONDS
             metrics.worker_restarts.inc()

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import typer.main
 from typer.testing import CliRunner, Result
@@ -199,7 +200,9 @@ def test_database_down_mid_command(name: str, database_url: str) -> None:
     assert_one_line(done, ExitCode.UNAVAILABLE, "The database is unavailable", "Check DATABASE_URL")
 
 
-def test_the_worker_stops_in_one_line_when_the_database_goes_away(database_url: str) -> None:
+def test_the_worker_outlives_the_database_going_away_in_one_line(database_url: str) -> None:
+    """It says so in one line, starts its loop again after a backoff, and still stops cleanly
+    on SIGTERM (tests/acceptance/test_database_outage.py brings the database back)."""
     with PgProxy(database_url) as proxy:
         worker = subprocess.Popen(
             [str(CLI), "worker"],
@@ -209,14 +212,18 @@ def test_the_worker_stops_in_one_line_when_the_database_goes_away(database_url: 
             text=True,
         )
         try:
-            _wait_for(lambda: proxy.connections >= 3, worker, "the worker to start")
+            _wait_for(lambda: _registered_workers(database_url) > 0, worker, "the worker")
             proxy.down()
+            time.sleep(5)  # the worker of issue #11 exited 2.6 s after its database stopped
+            assert worker.poll() is None, worker.communicate()
+            worker.send_signal(signal.SIGTERM)
             stdout, stderr = worker.communicate(timeout=60)
         finally:
             worker.kill()
-    assert worker.returncode == ExitCode.UNAVAILABLE, stderr
+    assert worker.returncode == 0, stderr
     assert "Traceback" not in stdout + stderr
-    assert stderr.splitlines()[-1].startswith("Error: The database is unavailable: ")
+    assert "starting it again in 1 s" in stderr
+    assert "The database is unavailable" not in stderr.splitlines()[-1]
 
 
 @pytest.mark.parametrize("name", LISTENING)
@@ -537,6 +544,12 @@ def _status(url: str) -> int | None:
         return httpx.get(url, timeout=5).status_code
     except httpx.TransportError:
         return None
+
+
+def _registered_workers(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _wait_for(ready: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
