@@ -70,12 +70,18 @@ def main() -> None:
             thread.start()
         time.sleep(0.2)  # the bombs are rendering
         done = threading.Event()
-        waiter = threading.Thread(target=lambda: ([t.join() for t in threads], done.set()))
+
+        def wait_for_bombs() -> None:
+            for thread in threads:
+                thread.join()
+            done.set()
+
+        waiter = threading.Thread(target=wait_for_bombs)
         waiter.start()
         loaded = livez_ms(server.base_url, args.probes, stop=done)
         waiter.join()
 
-    def p(values: list[float], q: float) -> float:
+    def p(values: list[float], q: int) -> float:
         return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
     print(f"bombs in flight: {args.bombs}; answers: {sorted(set(statuses))}")
