@@ -82,7 +82,9 @@ def main() -> None:
         waiter.join()
 
     def p(values: list[float], q: int) -> float:
-        return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+        if len(values) < 2:
+            return values[0]
+        return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
     print(f"bombs in flight: {args.bombs}; answers: {sorted(set(statuses))}")
     print(f"bomb stopped after: max {max(stopped_after):.2f} s")
