@@ -177,11 +177,12 @@ def _measured(
 async def vet(content: PromptContent, declared: Sequence[str], *, seconds: float) -> None:
     """Refuse at save what the sandbox would refuse at every render: a template that needs no
     variable renders the same every time, so it is rendered once here, and refused (422) if
-    the sandbox stops it or refuses something it does."""
+    the sandbox stops it or refuses something it does. With more time than a render gets, so
+    that what decides is the step budget, the same on every machine, not this one's speed."""
     if declared:
         return
     try:
-        await render_off_loop(content, {}, declared, seconds=seconds)
+        await render_off_loop(content, {}, declared, seconds=seconds * 5)
     except TemplateRefused as exc:
         raise TemplateRefused(
             f"{exc.detail} It needs no variable, so every render would be refused: it is "
