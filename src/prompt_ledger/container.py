@@ -14,6 +14,7 @@ from prompt_ledger.db.store import Database
 from prompt_ledger.http.cors import Cors
 from prompt_ledger.providers.catalog import Providers
 from prompt_ledger.services.access import Access
+from prompt_ledger.services.analytics import Analytics
 from prompt_ledger.services.browse import Browse
 from prompt_ledger.services.catalog import Catalog
 from prompt_ledger.services.executions import Executions
@@ -53,6 +54,7 @@ class Container:
         self.access = Access(self.db, self.key_cache)
         self.providers = Providers(settings)
         self.executions = Executions(self.db, self.providers, settings)
+        self.analytics = Analytics(self.db)
         # --- console and browser clients
         self.sessions = Sessions(self.db, self.auth, settings.console_session_hours * 3600)
         self.cors = Cors(settings.allowed_origins)

@@ -543,3 +543,119 @@ INSERT INTO operator_key (key_hash, prefix) VALUES (%(key_hash)s, %(prefix)s)
 ON CONFLICT (singleton) DO UPDATE
 SET key_hash = EXCLUDED.key_hash, prefix = EXCLUDED.prefix, created_at = now()
 RETURNING prefix, created_at;
+
+-- === analytics (rollups of finished executions; schema/versions/0008_analytics.py) ==========
+-- A window is covered by day rows for its whole days and hour rows for the hours at either
+-- end: [day_from, day_to) in days, [since, head_to) and [tail_from, until) in hours.
+
+-- analytics_summary --
+-- A project's window: totals, per model and per prompt (counters and merged latency histograms)
+WITH r AS (
+    SELECT * FROM execution_rollups
+    WHERE project_id = %(project_id)s
+      AND ((grain = 'day' AND bucket_start >= %(day_from)s AND bucket_start < %(day_to)s)
+           OR (grain = 'hour' AND bucket_start >= %(since)s AND bucket_start < %(head_to)s)
+           OR (grain = 'hour' AND bucket_start >= %(tail_from)s AND bucket_start < %(until)s))
+), counters AS (
+    SELECT grouping(model_id, prompt_id) AS g, model_id, prompt_id,
+           sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
+           sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
+           sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
+           sum(latency_ms_sum) AS latency_ms_sum
+    FROM r GROUP BY GROUPING SETS ((), (model_id), (prompt_id))
+), slots AS (
+    SELECT grouping(model_id, prompt_id) AS g, model_id, prompt_id, o.slot, sum(o.n) AS n
+    FROM r CROSS JOIN LATERAL unnest(r.latency_hist) WITH ORDINALITY AS o(n, slot)
+    WHERE o.n > 0
+    GROUP BY GROUPING SETS ((o.slot), (model_id, o.slot), (prompt_id, o.slot))
+), hists AS (
+    SELECT g, concat_ws('|', model_id, prompt_id) AS k, array_agg(slot) AS slots,
+           array_agg(n) AS counts
+    FROM slots GROUP BY g, model_id, prompt_id
+)
+SELECT c.*, h.slots, h.counts, m.provider, m.model_name, p.name AS prompt_name
+FROM counters c
+LEFT JOIN hists h ON h.g = c.g AND h.k = concat_ws('|', c.model_id, c.prompt_id)
+LEFT JOIN models m ON m.model_id = c.model_id
+LEFT JOIN prompts p ON p.prompt_id = c.prompt_id;
+
+-- analytics_prompt --
+-- One prompt's window: totals, per version, label and model, and per period of the series
+WITH r AS (
+    SELECT *, date_trunc(%(interval)s::text, bucket_start, 'UTC') AS period
+    FROM execution_rollups
+    WHERE project_id = %(project_id)s AND prompt_id = %(prompt_id)s
+      AND ((grain = 'day' AND bucket_start >= %(day_from)s AND bucket_start < %(day_to)s)
+           OR (grain = 'hour' AND bucket_start >= %(since)s AND bucket_start < %(head_to)s)
+           OR (grain = 'hour' AND bucket_start >= %(tail_from)s AND bucket_start < %(until)s))
+), counters AS (
+    SELECT grouping(version_id, label, model_id, period) AS g, version_id, label, model_id,
+           period,
+           sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
+           sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
+           sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
+           sum(latency_ms_sum) AS latency_ms_sum
+    FROM r GROUP BY GROUPING SETS ((), (version_id), (label), (model_id), (period))
+), slots AS (
+    SELECT grouping(version_id, label, model_id, period) AS g, version_id, label, model_id,
+           period, o.slot, sum(o.n) AS n
+    FROM r CROSS JOIN LATERAL unnest(r.latency_hist) WITH ORDINALITY AS o(n, slot)
+    WHERE o.n > 0
+    GROUP BY GROUPING SETS ((o.slot), (version_id, o.slot), (label, o.slot),
+                            (model_id, o.slot), (period, o.slot))
+), hists AS (
+    SELECT g, concat_ws('|', version_id, label, model_id, period) AS k,
+           array_agg(slot) AS slots, array_agg(n) AS counts
+    FROM slots GROUP BY g, version_id, label, model_id, period
+)
+SELECT c.*, h.slots, h.counts, v.version_number, m.provider, m.model_name
+FROM counters c
+LEFT JOIN hists h
+       ON h.g = c.g AND h.k = concat_ws('|', c.version_id, c.label, c.model_id, c.period)
+LEFT JOIN prompt_versions v ON v.version_id = c.version_id
+LEFT JOIN models m ON m.model_id = c.model_id;
+
+-- analytics_prompt_id --
+-- A prompt of a project by name, for its analytics
+SELECT prompt_id, name FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s;
+
+-- lock_rollups --
+-- Hold finishing writes (their trigger) while the rollups are rebuilt
+LOCK TABLE execution_rollups IN EXCLUSIVE MODE;
+
+-- delete_rollups --
+-- Forget every rollup row, before a rebuild
+DELETE FROM execution_rollups;
+
+-- rebuild_rollups --
+-- The rollups of every finished execution, aggregated from the ledger (as the trigger would)
+WITH e AS (
+    SELECT project_id, prompt_id, version_id, model_id, analytics_label(resolved_by) AS label,
+           created_at, status, prompt_tokens, response_tokens, cost_usd, latency_ms,
+           analytics_slot(latency_ms) AS slot
+    FROM executions WHERE status IN ('succeeded', 'failed')
+), by_slot AS (
+    SELECT e.project_id, g.grain, date_trunc(g.grain, e.created_at, 'UTC') AS bucket_start,
+           e.prompt_id, e.version_id, e.label, e.model_id, e.slot,
+           count(*) AS executions,
+           count(*) FILTER (WHERE e.status = 'succeeded') AS succeeded,
+           COALESCE(sum(e.prompt_tokens), 0) AS prompt_tokens,
+           COALESCE(sum(e.response_tokens), 0) AS response_tokens,
+           COALESCE(sum(e.cost_usd), 0) AS cost_usd,
+           COALESCE(sum(e.latency_ms), 0) AS latency_ms_sum
+    FROM e CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+)
+INSERT INTO execution_rollups (
+    project_id, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
+    succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count,
+    latency_ms_sum, latency_hist)
+SELECT project_id, grain, bucket_start, prompt_id, version_id, label, model_id,
+       sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
+       sum(response_tokens), sum(cost_usd),
+       COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0), sum(latency_ms_sum),
+       (SELECT array_agg(COALESCE(h.n, 0)::integer ORDER BY i)
+        FROM generate_series(1, %(slots)s::integer) AS i
+        LEFT JOIN unnest(array_agg(slot), array_agg(executions)) AS h(slot, n) ON h.slot = i)
+FROM by_slot
+GROUP BY project_id, grain, bucket_start, prompt_id, version_id, label, model_id;

@@ -312,3 +312,37 @@ operator_key = sa.Table(
     _created(),
     sa.CheckConstraint("singleton", name="ck_operator_key_singleton"),
 )
+
+# --- analytics (0008): rollups of finished executions, hour and day rows ------------------------
+
+execution_rollups = sa.Table(
+    "execution_rollups",
+    metadata,
+    # Maintained by the trigger ``analytics_rollup`` (schema/versions/0008_analytics.py) on the
+    # finishing write of each execution; rebuilt by the ``rebuild_rollups`` query. ``label`` is
+    # the label that resolved the version ('' for the active or a pinned version).
+    sa.Column(
+        "project_id",
+        UUID,
+        sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("grain", sa.String(4), primary_key=True),
+    sa.Column("bucket_start", TS, primary_key=True),
+    sa.Column("prompt_id", UUID, primary_key=True),
+    sa.Column("version_id", UUID, primary_key=True),
+    sa.Column("label", sa.String(64), primary_key=True),
+    sa.Column("model_id", UUID, primary_key=True),
+    sa.Column("executions", sa.BigInteger(), nullable=False),
+    sa.Column("succeeded", sa.BigInteger(), nullable=False),
+    sa.Column("failed", sa.BigInteger(), nullable=False),
+    sa.Column("prompt_tokens", sa.BigInteger(), nullable=False),
+    sa.Column("response_tokens", sa.BigInteger(), nullable=False),
+    sa.Column("cost_usd", sa.Numeric(20, 8), nullable=False),
+    sa.Column("latency_count", sa.BigInteger(), nullable=False),
+    sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+    sa.Column("latency_hist", pg.ARRAY(sa.Integer()), nullable=False),
+    sa.CheckConstraint("grain IN ('hour', 'day')", name="ck_execution_rollups_grain"),
+    sa.Index("ix_execution_rollups_prompt", "project_id", "prompt_id", "grain", "bucket_start"),
+    postgresql_with={"fillfactor": 70},
+)

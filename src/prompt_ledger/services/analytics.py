@@ -1,0 +1,236 @@
+"""How prompts are doing: windows of finished executions, answered from the rollups that the
+finishing write of each execution maintains (never from a scan of the executions).
+
+A window is made of whole UTC hours; its whole days are read from day rows and the hours at
+either end from hour rows, so the rows read grow with the window and the number of prompts,
+versions, labels and models, not with the number of executions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from prompt_ledger import histogram
+from prompt_ledger.auth import Principal, Scope
+from prompt_ledger.bodies_analytics import (
+    AnalyticsQuery,
+    AnalyticsSummary,
+    Interval,
+    LabelStats,
+    ModelStats,
+    PromptAnalytics,
+    PromptStats,
+    SeriesPoint,
+    Stats,
+    VersionStats,
+    Window,
+)
+from prompt_ledger.db.store import Database
+from prompt_ledger.errors import NotFound, ValidationFailed
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+DEFAULT_WINDOW = "7d"
+MAX_WINDOW = timedelta(days=400)
+MAX_HOUR_SERIES = timedelta(days=31)
+QUANTILES = (0.5, 0.95, 0.99)
+_WINDOW = re.compile(r"^([1-9][0-9]{0,3})([hd])$")
+
+S = TypeVar("S", bound=Stats)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The window's bounds and interval, and the rollup rows that cover it."""
+
+    since: datetime
+    until: datetime
+    interval: Interval
+
+    def cover(self, *, by_hour: bool) -> dict[str, datetime]:
+        """Query parameters: day rows for whole days, hour rows for the ends (only hour rows
+        when ``by_hour``)."""
+        day_from = _ceil(self.since, DAY)
+        day_to = _floor(self.until, DAY)
+        if by_hour or day_from >= day_to:
+            day_from = day_to = self.since
+        head_to = day_from if day_from < day_to else self.until
+        tail_from = day_to if day_from < day_to else self.until
+        return {
+            "since": self.since,
+            "until": self.until,
+            "day_from": day_from,
+            "day_to": day_to,
+            "head_to": head_to,
+            "tail_from": tail_from,
+        }
+
+    def buckets(self) -> list[datetime]:
+        step = HOUR if self.interval == "hour" else DAY
+        start = _floor(self.since, step)
+        return [start + i * step for i in range(int((self.until - start) / step + 0.999999))]
+
+    @property
+    def window(self) -> Window:
+        return Window(since=self.since, until=self.until)
+
+
+def period_of(query: AnalyticsQuery, now: datetime) -> Period:
+    """The window a query asks for, aligned to whole UTC hours; 422 when it is empty, longer
+    than 400 days, or an hour series longer than 31 days."""
+    until = _ceil((query.until or now).astimezone(UTC), HOUR)
+    if query.since is not None:
+        since = _floor(query.since.astimezone(UTC), HOUR)
+    else:
+        match = _WINDOW.match(query.window or DEFAULT_WINDOW)
+        assert match is not None  # the query model checked the pattern
+        amount, unit = int(match.group(1)), match.group(2)
+        since = until - (amount * (HOUR if unit == "h" else DAY))
+    if since >= until:
+        raise _invalid("since", "must be before until")
+    if until - since > MAX_WINDOW:
+        raise _invalid("window", "must be at most 400 days")
+    interval: Interval = query.interval or ("hour" if until - since <= 2 * DAY else "day")
+    if interval == "hour" and until - since > MAX_HOUR_SERIES:
+        raise _invalid("interval", "an hour series covers at most 31 days; use interval=day")
+    return Period(since, until, interval)
+
+
+class Analytics:
+    def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
+        self._db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def summary(self, who: Principal, query: AnalyticsQuery) -> AnalyticsSummary:
+        """A project's window: totals, per provider and model, and its top prompts by volume
+        and by cost."""
+        who.require(Scope.ANALYTICS_READ)
+        period = period_of(query, self._clock())
+        async with self._db.connect() as q:
+            rows = await q.rows(
+                "analytics_summary", project_id=who.project_id, **period.cover(by_hour=False)
+            )
+        totals = next((r for r in rows if r["g"] == 3), None)
+        models = [_stats(ModelStats, r) for r in rows if r["g"] == 1]
+        prompts = [_stats(PromptStats, r) for r in rows if r["g"] == 2]
+        return AnalyticsSummary(
+            window=period.window,
+            totals=_stats(Stats, totals),
+            by_model=sorted(models, key=_volume),
+            top_prompts_by_volume=sorted(prompts, key=_volume)[: query.top],
+            top_prompts_by_cost=sorted(prompts, key=lambda s: (-s.cost_usd, _volume(s)))[
+                : query.top
+            ],
+        )
+
+    async def prompt(self, who: Principal, name: str, query: AnalyticsQuery) -> PromptAnalytics:
+        """One prompt's window: totals, per version, per label and per model, and a time series
+        of hour or day buckets. 404 when the project has no prompt of that name."""
+        who.require(Scope.ANALYTICS_READ)
+        period = period_of(query, self._clock())
+        async with self._db.connect() as q:
+            found = await q.row("analytics_prompt_id", project_id=who.project_id, name=name)
+            if found is None:
+                raise NotFound(f"Prompt '{name}' not found.")
+            rows = await q.rows(
+                "analytics_prompt",
+                project_id=who.project_id,
+                prompt_id=found["prompt_id"],
+                interval=period.interval,
+                **period.cover(by_hour=period.interval == "hour"),
+            )
+        # grouping(version_id, label, model_id, period): the bit of each column not grouped by
+        by_version = [_stats(VersionStats, r) for r in rows if r["g"] == 0b0111]
+        by_label = [
+            _stats(LabelStats, r, label=r["label"] or None) for r in rows if r["g"] == 0b1011
+        ]
+        by_model = [_stats(ModelStats, r) for r in rows if r["g"] == 0b1101]
+        periods = {r["period"]: r for r in rows if r["g"] == 0b1110}
+        return PromptAnalytics(
+            prompt_id=found["prompt_id"],
+            prompt_name=found["name"],
+            window=period.window,
+            interval=period.interval,
+            totals=_stats(Stats, next((r for r in rows if r["g"] == 0b1111), None)),
+            by_version=sorted(by_version, key=lambda s: -s.version_number),
+            by_label=sorted(by_label, key=_volume),
+            by_model=sorted(by_model, key=_volume),
+            series=[
+                _stats(SeriesPoint, periods.get(start), start=start) for start in period.buckets()
+            ],
+        )
+
+    async def rebuild(self) -> int:
+        """Recompute every rollup from the ledger (after a bulk load that bypassed the trigger,
+        or to repair): finishing writes wait meanwhile. Answers the rows written."""
+        async with self._db.transaction() as q:
+            await q.execute("lock_rollups")
+            await q.execute("delete_rollups")
+            return await q.execute("rebuild_rollups", slots=histogram.SLOTS)
+
+
+def _stats(record: type[S], row: dict[str, Any] | None, **extra: Any) -> S:
+    """A record of counters and latency percentiles from a rollup row (zeros when none)."""
+    row = row or {}
+    executions = int(row.get("executions") or 0)
+    succeeded = int(row.get("succeeded") or 0)
+    failed = int(row.get("failed") or 0)
+    prompt_tokens = int(row.get("prompt_tokens") or 0)
+    response_tokens = int(row.get("response_tokens") or 0)
+    latency_count = int(row.get("latency_count") or 0)
+    counts = dict(zip(row.get("slots") or [], row.get("counts") or [], strict=True))
+    p50, p95, p99 = histogram.percentiles(counts, QUANTILES)
+    fields = {**row, **extra}
+    return record.model_validate(
+        {
+            **fields,
+            "executions": executions,
+            "succeeded": succeeded,
+            "failed": failed,
+            "success_rate": _ratio(succeeded, executions),
+            "error_rate": _ratio(failed, executions),
+            "prompt_tokens": prompt_tokens,
+            "response_tokens": response_tokens,
+            "total_tokens": prompt_tokens + response_tokens,
+            "cost_usd": row.get("cost_usd") or Decimal(0),
+            "latency_avg_ms": (
+                round(int(row["latency_ms_sum"]) / latency_count, 2) if latency_count else None
+            ),
+            "latency_p50_ms": p50,
+            "latency_p95_ms": p95,
+            "latency_p99_ms": p99,
+        }
+    )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+def _volume(stats: Stats) -> tuple[int, str]:
+    """Most executions first; ties by name."""
+    name = getattr(stats, "prompt_name", None) or getattr(stats, "label", None)
+    if isinstance(stats, ModelStats):
+        name = f"{stats.provider}/{stats.model_name}"
+    return (-stats.executions, name or "")
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((moment - epoch) // step) * step
+
+
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    floored = _floor(moment, step)
+    return floored if floored == moment else floored + step
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"Invalid analytics window: {field} {message}.",
+        errors=[{"loc": ["query", field], "msg": message, "type": "value_error"}],
+    )

@@ -1,0 +1,305 @@
+"""Analytics from rollups: the trigger on the finishing write keeps them, the answers match what
+the ledger's rows say exactly (counters) or within 5 % (percentiles), over any window; the
+rebuild recomputes the same rows; projects never see each other's; the scope guards it."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from prompt_ledger import histogram
+from prompt_ledger.container import Container
+from tests.execution_fixtures import gateway, put_model, put_prompt, sql_rows
+from tests.live_gateway import demo_settings
+
+SUMMARY = "/v1/analytics/summary"
+
+
+async def synthetic(database_url: str, prompt: str, *, rows: int, seed: float) -> None:
+    """``rows`` finished executions of every version of ``prompt`` over the last 20 days, with
+    spread latencies (some 0, some unknown), tokens, costs, labels and failures. Half are
+    inserted finished; half inserted running, then finished by an UPDATE (as the service does)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("SELECT setseed(%s)", (seed,))
+        await conn.execute(
+            """
+        WITH v AS (
+            SELECT p.project_id, p.prompt_id, array_agg(v.version_id ORDER BY v.version_number)
+                   AS versions
+            FROM prompts p JOIN prompt_versions v USING (prompt_id)
+            WHERE p.name = %s GROUP BY 1, 2
+        ), m AS (SELECT array_agg(model_id ORDER BY model_name) AS models FROM models)
+        INSERT INTO executions (project_id, prompt_id, version_id, model_id, execution_mode,
+                                status, resolved_by, latency_ms, prompt_tokens, response_tokens,
+                                cost_usd, created_at, attempts)
+        SELECT v.project_id, v.prompt_id,
+               v.versions[1 + (i %% cardinality(v.versions))],
+               m.models[1 + (i %% cardinality(m.models))], 'sync',
+               CASE WHEN i %% 2 = 0 THEN 'running'
+                    WHEN random() < 0.1 THEN 'failed' ELSE 'succeeded' END,
+               (ARRAY['label:production', 'label:staging', 'active', 'version:1'])[1 + i %% 4],
+               CASE WHEN i %% 97 = 0 THEN NULL WHEN i %% 89 = 0 THEN 0
+                    ELSE (exp(random() * 9))::int END,
+               (random() * 500)::int, (random() * 300)::int,
+               round((random() / 1000)::numeric, 8),
+               now() - random() * interval '20 days', 1
+        FROM v, m, generate_series(1, %s) AS i
+        """,
+            (prompt, rows),
+        )
+        await conn.execute(
+            "UPDATE executions SET status = CASE WHEN random() < 0.1 THEN 'failed' "
+            "ELSE 'succeeded' END, completed_at = now() WHERE status = 'running'"
+        )
+
+
+EXACT = """
+SELECT count(*) AS executions,
+       count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       COALESCE(sum(prompt_tokens), 0) AS prompt_tokens,
+       COALESCE(sum(response_tokens), 0) AS response_tokens,
+       COALESCE(sum(cost_usd), 0) AS cost_usd,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50,
+       percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95,
+       percentile_disc(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
+FROM executions e JOIN prompts p USING (prompt_id)
+WHERE e.status IN ('succeeded', 'failed') AND e.created_at >= %s AND e.created_at < %s
+"""
+
+
+async def exact(database_url: str, window: dict[str, str], where: str = "", *args: Any) -> Any:
+    [row] = await sql_rows(database_url, EXACT + where, window["since"], window["until"], *args)
+    return row
+
+
+def assert_matches(stats: dict[str, Any], row: dict[str, Any]) -> None:
+    """Counters exactly; percentiles within 5 % of the exact nearest-rank values."""
+    for field in ("executions", "succeeded", "failed", "prompt_tokens", "response_tokens"):
+        assert stats[field] == row[field], field
+    assert Decimal(stats["cost_usd"]) == row["cost_usd"]
+    assert stats["total_tokens"] == row["prompt_tokens"] + row["response_tokens"]
+    for q in ("p50", "p95", "p99"):
+        estimate, truth = stats[f"latency_{q}_ms"], row[q]
+        assert estimate == pytest.approx(truth, rel=0.05), (q, estimate, truth)
+
+
+@pytest.fixture
+async def seeded(client: httpx.AsyncClient, database_url: str) -> None:
+    await put_model(client)
+    await put_model(client, "anthropic", "claude-3-5-haiku", input_price_per_mtok=0.8)
+    for text in ("v1 {{x}}", "v2 {{x}}", "v3 {{x}}"):
+        await put_prompt(client, "summarize", template_source=text)
+    await put_prompt(client, "classify", template_source="c {{x}}")
+    await synthetic(database_url, "summarize", rows=3000, seed=0.25)
+    await synthetic(database_url, "classify", rows=1000, seed=0.5)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"window": "24h"},
+        {"window": "30d"},
+        {"window": "36h", "interval": "hour"},
+        {"since": "NOW-25d"},
+        {"since": "NOW-13d-5h-17m", "until": "NOW-2d-3h-41m"},
+    ],
+)
+async def test_summary_matches_the_ledger(
+    client: httpx.AsyncClient, database_url: str, seeded: None, params: dict[str, str]
+) -> None:
+    params = {key: _relative(value) for key, value in params.items()}
+    response = await client.get(SUMMARY, params={**params, "top": 5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    window = body["window"]
+    assert _at_hour(window["since"])
+    assert _at_hour(window["until"])
+    assert_matches(body["totals"], await exact(database_url, window))
+    assert body["totals"]["executions"] > 0 or params.get("window") == "24h"
+
+    by_model = {m["model_name"]: m for m in body["by_model"]}
+    assert set(by_model) <= {"gpt-4o-mini", "claude-3-5-haiku"}
+    for name, stats in by_model.items():
+        where = " AND e.model_id = (SELECT model_id FROM models WHERE model_name = %s)"
+        assert_matches(stats, await exact(database_url, window, where, name))
+    volume = body["top_prompts_by_volume"]
+    assert [p["prompt_name"] for p in volume] == ["summarize", "classify"][: len(volume)]
+    for stats in volume:
+        assert_matches(
+            stats, await exact(database_url, window, " AND p.name = %s", stats["prompt_name"])
+        )
+    costs = [Decimal(p["cost_usd"]) for p in body["top_prompts_by_cost"]]
+    assert costs == sorted(costs, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"window": "48h"}, {"window": "20d", "interval": "hour"}, {"window": "400d"}]
+)
+async def test_prompt_analytics_match_the_ledger(
+    client: httpx.AsyncClient, database_url: str, seeded: None, params: dict[str, str]
+) -> None:
+    response = await client.get("/v1/analytics/prompts/summarize", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    window, only = body["window"], " AND p.name = 'summarize'"
+    assert body["prompt_name"] == "summarize"
+    assert body["interval"] == params.get(
+        "interval", "hour" if params.get("window") == "48h" else "day"
+    )
+    assert_matches(body["totals"], await exact(database_url, window, only))
+
+    assert [v["version_number"] for v in body["by_version"]] == [3, 2, 1]
+    for stats in body["by_version"]:
+        where = only + " AND e.version_id = %s"
+        assert_matches(stats, await exact(database_url, window, where, stats["version_id"]))
+    labels = {s["label"]: s for s in body["by_label"]}
+    assert set(labels) == {"production", "staging", None}
+    for label, stats in labels.items():
+        where = only + " AND analytics_label(e.resolved_by) = %s"
+        assert_matches(stats, await exact(database_url, window, where, label or ""))
+
+    series = body["series"]
+    step = timedelta(hours=1) if body["interval"] == "hour" else timedelta(days=1)
+    starts = [datetime.fromisoformat(p["start"]) for p in series]
+    assert all(b - a == step for a, b in itertools.pairwise(starts))
+    assert starts[0] <= datetime.fromisoformat(window["since"]) < starts[0] + step
+    assert starts[-1] < datetime.fromisoformat(window["until"]) <= starts[-1] + step
+    assert sum(p["executions"] for p in series) == body["totals"]["executions"]
+    for point in series[-3:]:
+        start = datetime.fromisoformat(point["start"])
+        bucket = {
+            "since": max(start, datetime.fromisoformat(window["since"])).isoformat(),
+            "until": min(start + step, datetime.fromisoformat(window["until"])).isoformat(),
+        }
+        assert_matches(point, await exact(database_url, bucket, only))
+
+
+async def test_rebuild_recomputes_what_the_trigger_kept(
+    container: Container, database_url: str, seeded: None
+) -> None:
+    kept = await sql_rows(
+        database_url, "SELECT * FROM execution_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7"
+    )
+    assert len(kept) > 100
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("DELETE FROM execution_rollups WHERE grain = 'day'")
+    written = await container.analytics.rebuild()
+    assert written == len(kept)
+    rebuilt = await sql_rows(
+        database_url, "SELECT * FROM execution_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7"
+    )
+    assert rebuilt == kept
+
+
+async def test_the_sql_bucketing_is_the_python_one(database_url: str) -> None:
+    latencies = [0, 1, 2, 12, 13, 100, 1079, 1080, 1081, 59_999, 10**6, 2**31 - 1]
+    latencies += [int(1.08**k) + d for k in range(0, 200, 7) for d in (-1, 0, 1)]
+    rows = await sql_rows(
+        database_url,
+        "SELECT ms, analytics_slot(ms) AS slot FROM unnest(%s::int[]) AS ms",
+        latencies,
+    )
+    assert {r["ms"]: r["slot"] for r in rows} == {ms: histogram.slot(ms) for ms in latencies}
+
+
+async def test_a_run_through_the_api_is_counted_at_once(database_url: str) -> None:
+    """Executions finished by the service (here the demo provider) are in the next answer."""
+    async with gateway(demo_settings(database_url)) as (_, api):
+        await put_model(api)
+        await put_prompt(api, "hello", template_source="Hello {{name}}")
+        await api.put("/v1/prompts/hello/labels/production", json={"version": 1})
+        ran = []
+        for environment in ("production", "production", None):
+            body = {"prompt_name": "hello", "variables": {"name": "Ada"}}
+            response = await api.post(
+                "/v1/executions:run", json={**body, "environment": environment}
+            )
+            assert response.status_code == 200, response.text
+            ran.append(response.json())
+        response = await api.get("/v1/analytics/prompts/hello", params={"window": "1h"})
+    body = response.json()
+    assert body["totals"]["executions"] == 3
+    assert body["totals"]["success_rate"] == 1.0
+    assert body["totals"]["total_tokens"] == sum(
+        r["prompt_tokens"] + r["response_tokens"] for r in ran
+    )
+    assert Decimal(body["totals"]["cost_usd"]) == sum(Decimal(r["cost_usd"] or 0) for r in ran)
+    assert {s["label"]: s["executions"] for s in body["by_label"]} == {"production": 2, None: 1}
+    assert [p["executions"] for p in body["series"]] == [3]
+    latencies = sorted(r["latency_ms"] for r in ran)
+    assert body["totals"]["latency_p50_ms"] == pytest.approx(latencies[1], rel=0.05, abs=0.5)
+
+
+async def test_projects_see_only_their_own(
+    client: httpx.AsyncClient, other_project_client: httpx.AsyncClient, seeded: None
+) -> None:
+    # the other project's key has no analytics:read: forbidden, naming the scope
+    refused = await other_project_client.get(SUMMARY)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["required_scope"] == "analytics:read"
+
+    project = (await client.get("/v1/projects")).json()["items"]
+    other = next(p for p in project if p["name"] == "other")
+    created = await client.post(
+        f"/v1/projects/{other['project_id']}/keys",
+        json={"name": "reader", "scopes": ["analytics:read"]},
+    )
+    reader = {"X-API-Key": created.json()["key"]}
+    mine = (await client.get(SUMMARY)).json()
+    theirs = await client.get(SUMMARY, headers=reader)
+    assert theirs.status_code == 200
+    assert mine["totals"]["executions"] > 0
+    assert theirs.json()["totals"]["executions"] == 0
+    assert theirs.json()["top_prompts_by_volume"] == []
+    missing = await client.get("/v1/analytics/prompts/summarize", headers=reader)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "Prompt 'summarize' not found."
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"window": "7d", "since": "2026-01-01T00:00:00Z"}, None),
+        ({"window": "0d"}, "window"),
+        ({"window": "401d"}, "window"),
+        ({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "since"),
+        ({"window": "40d", "interval": "hour"}, "interval"),
+        ({"interval": "minute"}, "interval"),
+        ({"top": "0"}, "top"),
+        ({"since": "yesterday"}, "since"),
+    ],
+)
+async def test_bad_windows_are_one_problem(
+    client: httpx.AsyncClient, params: dict[str, str], field: str | None
+) -> None:
+    for path in (SUMMARY, "/v1/analytics/prompts/nothing"):
+        response = await client.get(path, params=params)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        if field is not None:
+            assert [e["loc"][-1] for e in response.json()["errors"]] == [field]
+
+
+def _relative(value: str) -> str:
+    """``NOW-13d-5h-17m`` -> that moment as RFC 3339 (other values unchanged)."""
+    if not value.startswith("NOW"):
+        return value
+    moment = datetime.now().astimezone()
+    for part in value.split("-")[1:]:
+        amount, unit = int(part[:-1]), part[-1]
+        moment -= timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+    return moment.isoformat()
+
+
+def _at_hour(text: str) -> bool:
+    moment = datetime.fromisoformat(text)
+    return (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
