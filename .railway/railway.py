@@ -1,10 +1,10 @@
 """PromptLedger on Railway, as Infrastructure as Code: ``railway config plan`` / ``apply``.
 
-The whole project: PostgreSQL, one service per HTTP function (``registry``, ``executions``), the
-queue ``worker`` and the two platform crons. Every service builds the repository's Dockerfile
-and only the start command differs; ``promptledger migrate`` (schema, then the model catalogue)
-is each long-running service's pre-deploy command (idempotent, serialised by an advisory lock),
-never in a request.
+The whole project: PostgreSQL, one service per HTTP function (``registry``, ``executions``,
+``console``, ``analytics``), the queue ``worker`` and the two platform crons. Every service
+builds the repository's Dockerfile and only the start command differs; ``promptledger migrate``
+(schema, then the model catalogue) is each long-running service's pre-deploy command
+(idempotent, serialised by an advisory lock), never in a request.
 
 The Railway CLI evaluates this file with the ``python3`` first on its PATH (it loads the file,
 calls ``main()`` and prints ``to_graph()``), so that interpreter needs ``railway-sdk`` and
@@ -44,7 +44,7 @@ PROJECT = "prompt-ledger"
 HEALTHCHECK = "/health"
 MIGRATE = "promptledger migrate"
 PORT = "8080"
-FUNCTIONS = ("registry", "executions", "console")
+FUNCTIONS = ("registry", "executions", "console", "analytics")
 
 
 def _source() -> dict[str, Any]:
@@ -92,6 +92,7 @@ def main(ctx: Any = None) -> Any:
     executions = function("executions", {**app_env, "OPENAI_API_KEY": preserve()})
     # The web console calls the services in process: the executions function's environment.
     console = function("console", {**app_env, "OPENAI_API_KEY": executions.env.OPENAI_API_KEY})
+    analytics = function("analytics", dict(app_env))
     worker = service(
         "worker",
         **common,
@@ -123,4 +124,5 @@ def main(ctx: Any = None) -> Any:
         deploy={"cronSchedule": "17 * * * *", "restartPolicyType": "NEVER"},
         env=dict(app_env),
     )
-    return project(PROJECT, resources=[db, registry, executions, console, worker, recover, prune])
+    services = [registry, executions, console, analytics, worker, recover, prune]
+    return project(PROJECT, resources=[db, *services])

@@ -23,6 +23,7 @@ _container = LazyContainer(lambda: _settings)
 _registry = build("registry", _container, forwarder=forwarder("registry", _settings))
 _executions = build("executions", _container, forwarder=forwarder("executions", _settings))
 _console = build("console", _container, forwarder=forwarder("console", _settings))
+_analytics = build("analytics", _container, forwarder=forwarder("analytics", _settings))
 
 
 @functions_framework.aio.http
@@ -38,3 +39,8 @@ async def executions(request: Request) -> Response:
 @functions_framework.aio.http
 async def console(request: Request) -> Response:
     return await _console(request)
+
+
+@functions_framework.aio.http
+async def analytics(request: Request) -> Response:
+    return await _analytics(request)
