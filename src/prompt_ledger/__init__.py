@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from prompt_ledger.sdk import (
+        AnalyticsSummary,
+        AnalyticsWindow,
         APIConnectionError,
         ApiKey,
         APIStatusError,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         Project,
         Prompt,
+        PromptAnalytics,
         PromptFilters,
         PromptLedger,
         PromptLedgerAPIError,
@@ -59,6 +62,8 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AnalyticsSummary",
+    "AnalyticsWindow",
     "ApiKey",
     "AsyncPromptLedger",
     "AuthenticationError",
@@ -77,6 +82,7 @@ __all__ = [
     "PermissionDeniedError",
     "Project",
     "Prompt",
+    "PromptAnalytics",
     "PromptFilters",
     "PromptLedger",
     "PromptLedgerAPIError",

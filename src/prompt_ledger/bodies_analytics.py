@@ -1,19 +1,41 @@
-"""Request and response bodies of the analytics function: a window, and what happened in it
-(from the rollups of finished executions)."""
+"""The query of the analytics endpoints: a window (what they answer is in
+:mod:`prompt_ledger.records_analytics`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal, Self
-from uuid import UUID
+from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from prompt_ledger.bodies import Body, not_both
 from prompt_ledger.bodies_executions import Timestamp
-from prompt_ledger.records import USD, Record
+from prompt_ledger.records_analytics import (
+    AnalyticsSummary,
+    Interval,
+    LabelStats,
+    ModelStats,
+    PromptAnalytics,
+    PromptStats,
+    SeriesPoint,
+    Stats,
+    VersionStats,
+    Window,
+)
 
-Interval = Literal["hour", "day"]
+__all__ = [  # the answers, for callers that import them with the query
+    "AnalyticsQuery",
+    "AnalyticsSummary",
+    "Interval",
+    "LabelStats",
+    "ModelStats",
+    "PromptAnalytics",
+    "PromptStats",
+    "SeriesPoint",
+    "Stats",
+    "VersionStats",
+    "Window",
+]
+
 WINDOW_PATTERN = r"^[1-9][0-9]{0,3}[hd]$"
 
 
@@ -44,74 +66,3 @@ class AnalyticsQuery(Body):
         if self.window is not None and self.since is not None:
             raise ValueError("give window or since, not both")
         return self
-
-
-class Window(Record):
-    since: datetime = Field(description="Start of the window (inclusive, a whole UTC hour).")
-    until: datetime = Field(description="End of the window (exclusive, a whole UTC hour).")
-
-
-class Stats(Record):
-    """Finished executions (succeeded or failed) created in the window. Latency percentiles are
-    nearest-rank, read from merged log-spaced histograms (within 4 % of the exact value)."""
-
-    executions: int
-    succeeded: int
-    failed: int
-    success_rate: float | None = Field(description="succeeded / executions (null when none).")
-    error_rate: float | None = Field(description="failed / executions (null when none).")
-    prompt_tokens: int
-    response_tokens: int
-    total_tokens: int
-    cost_usd: USD
-    latency_avg_ms: float | None
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    latency_p99_ms: float | None
-
-
-class ModelStats(Stats):
-    provider: str
-    model_name: str
-
-
-class PromptStats(Stats):
-    prompt_id: UUID
-    prompt_name: str
-
-
-class VersionStats(Stats):
-    version_id: UUID
-    version_number: int
-
-
-class LabelStats(Stats):
-    label: str | None = Field(
-        description="The label that resolved the version (null: the active or a pinned version)."
-    )
-
-
-class SeriesPoint(Stats):
-    start: datetime = Field(description="Start of the bucket (UTC).")
-
-
-class AnalyticsSummary(Record):
-    window: Window
-    totals: Stats
-    by_model: list[ModelStats] = Field(description="Per provider and model, most used first.")
-    top_prompts_by_volume: list[PromptStats]
-    top_prompts_by_cost: list[PromptStats]
-
-
-class PromptAnalytics(Record):
-    prompt_id: UUID
-    prompt_name: str
-    window: Window
-    interval: Interval
-    totals: Stats
-    by_version: list[VersionStats] = Field(description="Newest version first.")
-    by_label: list[LabelStats] = Field(description="Most used first.")
-    by_model: list[ModelStats] = Field(description="Most used first.")
-    series: list[SeriesPoint] = Field(
-        description="One point per bucket of the window, oldest first (empty buckets included)."
-    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from prompt_ledger.auth import Scope
-from prompt_ledger.bodies_analytics import AnalyticsQuery, AnalyticsSummary, PromptAnalytics
+from prompt_ledger.bodies_analytics import AnalyticsQuery
 from prompt_ledger.handlers.common import prompt_name
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
+from prompt_ledger.records_analytics import AnalyticsSummary, PromptAnalytics
 
 
 async def summary(call: Call) -> Reply:

@@ -29,8 +29,15 @@ from prompt_ledger.sdk.errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from prompt_ledger.sdk.options import ExecutionFilters, PromptFilters, PromptOptions, RunOptions
+from prompt_ledger.sdk.options import (
+    AnalyticsWindow,
+    ExecutionFilters,
+    PromptFilters,
+    PromptOptions,
+    RunOptions,
+)
 from prompt_ledger.sdk.types import (
+    AnalyticsSummary,
     ApiKey,
     CreatedKey,
     DiffResult,
@@ -41,6 +48,7 @@ from prompt_ledger.sdk.types import (
     Page,
     Project,
     Prompt,
+    PromptAnalytics,
     PromptRef,
     PromptSummary,
     RegisterResult,
@@ -55,6 +63,8 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AnalyticsSummary",
+    "AnalyticsWindow",
     "ApiKey",
     "AsyncPromptLedger",
     "AuthenticationError",
@@ -73,6 +83,7 @@ __all__ = [
     "PermissionDeniedError",
     "Project",
     "Prompt",
+    "PromptAnalytics",
     "PromptFilters",
     "PromptLedger",
     "PromptLedgerAPIError",

@@ -11,10 +11,12 @@ from uuid import UUID
 import httpx
 
 from prompt_ledger.sdk import _specs as specs
+from prompt_ledger.sdk._analytics import AsyncAnalytics
 from prompt_ledger.sdk._base import Core, Poller, log
 from prompt_ledger.sdk._cache import Key
 from prompt_ledger.sdk.errors import PromptLedgerAPIError
 from prompt_ledger.sdk.options import (
+    AnalyticsWindow,
     ExecutionFilters,
     PromptFilters,
     PromptOptions,
@@ -32,6 +34,7 @@ from prompt_ledger.sdk.types import (
     Page,
     Project,
     Prompt,
+    PromptAnalytics,
     PromptRef,
     PromptSummary,
     RegisterResult,
@@ -407,6 +410,19 @@ class AsyncPromptLedger:
     async def cancel_execution(self, execution_id: str) -> Execution:
         """Cancel a queued execution (409 once it has started)."""
         return await self._request(specs.cancel_execution(execution_id))
+
+    # --- analytics (a key with the analytics:read scope) ----------------------------------
+
+    @property
+    def analytics(self) -> AsyncAnalytics:
+        """``analytics.summary()`` and ``analytics.prompt(name)``: how prompts are doing."""
+        return AsyncAnalytics(self)
+
+    async def get_prompt_analytics(
+        self, name: str, **window: Unpack[AnalyticsWindow]
+    ) -> PromptAnalytics:
+        """One prompt over a window (the seeds' call; same as ``analytics.prompt``)."""
+        return await self._request(specs.prompt_analytics(name, window))
 
     # --- pagination ----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from prompt_ledger.sdk.options import (
+    AnalyticsWindow,
     ExecutionFilters,
     ModelChoice,
     PromptFilters,
@@ -24,6 +25,7 @@ from prompt_ledger.sdk.options import (
     Template,
 )
 from prompt_ledger.sdk.types import (
+    AnalyticsSummary,
     ApiKey,
     CreatedKey,
     DiffResult,
@@ -34,6 +36,7 @@ from prompt_ledger.sdk.types import (
     Page,
     Project,
     Prompt,
+    PromptAnalytics,
     PromptRef,
     PromptSummary,
     RegisterResult,
@@ -440,6 +443,22 @@ def cancel_execution(execution_id: str) -> Spec[Execution]:
         f"/v1/executions/{quote(str(execution_id), safe='')}:cancel",
         _model(Execution),
         replay_safe=False,
+    )
+
+
+# --- analytics -----------------------------------------------------------------------------
+
+
+def analytics_summary(window: AnalyticsWindow) -> Spec[AnalyticsSummary]:
+    return Spec("GET", "/v1/analytics/summary", _model(AnalyticsSummary), params=_query(**window))
+
+
+def prompt_analytics(name: str, window: AnalyticsWindow) -> Spec[PromptAnalytics]:
+    return Spec(
+        "GET",
+        "/v1/analytics/prompts/" + quote(name, safe=""),
+        _model(PromptAnalytics),
+        params=_query(**window),
     )
 
 

@@ -75,3 +75,16 @@ class PromptFilters(TypedDict, total=False):
     """Substring of the name."""
     limit: int
     cursor: str | None
+
+
+class AnalyticsWindow(TypedDict, total=False):
+    """The window of an analytics answer (default: the last 7 days, in whole UTC hours)."""
+
+    window: str | None
+    """How far back from ``until``: ``24h``, ``7d``, ``30d`` ... (not with ``since``)."""
+    since: datetime | None
+    until: datetime | None
+    interval: Literal["hour", "day"] | None
+    """Bucket of a prompt's time series (default: hour for windows of two days or less)."""
+    top: int
+    """How many top prompts a summary lists (default 10)."""

@@ -16,9 +16,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from prompt_ledger import records
+from prompt_ledger import records, records_analytics
 
 __all__ = [
+    "AnalyticsSummary",
     "ApiKey",
     "CreatedKey",
     "DiffResult",
@@ -30,6 +31,7 @@ __all__ = [
     "Page",
     "Project",
     "Prompt",
+    "PromptAnalytics",
     "PromptRef",
     "PromptSummary",
     "RegisterResult",
@@ -157,6 +159,14 @@ class Execution(records.Execution, Subscriptable):
     @property
     def done(self) -> bool:
         return self.status in {"succeeded", "failed", "cancelled"}
+
+
+class AnalyticsSummary(records_analytics.AnalyticsSummary, Subscriptable):
+    """A project's window: ``totals``, ``by_model``, ``top_prompts_by_volume``/``_by_cost``."""
+
+
+class PromptAnalytics(records_analytics.PromptAnalytics, Subscriptable):
+    """One prompt's window: ``totals``, ``by_version``, ``by_label``, ``by_model``, ``series``."""
 
 
 class RenderResult(APIObject):

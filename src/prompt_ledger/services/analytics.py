@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 from prompt_ledger import histogram
 from prompt_ledger.auth import Principal, Scope
-from prompt_ledger.bodies_analytics import (
-    AnalyticsQuery,
+from prompt_ledger.bodies_analytics import AnalyticsQuery
+from prompt_ledger.db.store import Database
+from prompt_ledger.errors import NotFound, ValidationFailed
+from prompt_ledger.records_analytics import (
     AnalyticsSummary,
     Interval,
     LabelStats,
@@ -29,8 +31,6 @@ from prompt_ledger.bodies_analytics import (
     VersionStats,
     Window,
 )
-from prompt_ledger.db.store import Database
-from prompt_ledger.errors import NotFound, ValidationFailed
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
