@@ -1,10 +1,17 @@
-"""Analytics rollups: per project, prompt, version, label and model, one row per hour and one per
-day, maintained by a trigger on the execution's finishing write (status becomes succeeded or
-failed) and backfilled here from the executions that already finished.
+"""Analytics rollups of finished executions.
 
-Each row carries counters (executions, outcomes, tokens, cost, latency sum) and a latency
-histogram: ``ROLLUP_SLOTS`` fixed log-spaced buckets (ratio 1.08, so any percentile read from
-merged histograms is within 4 % of the exact value). ``analytics_slot`` is the one definition of
+- ``analytics_pending``: the finishing write of each execution (its status becoming succeeded or
+  failed, by any code path) adds its id here, through the trigger ``executions_enqueue_*``: one
+  small insert, no row that concurrent executions contend for.
+- ``execution_rollups``: counters and a latency histogram per level, grain (hour, day) and bucket.
+  Levels: ``project`` (every dimension collapsed), ``model``, ``prompt``, ``version``
+  (prompt + version), ``label`` (prompt + the label that resolved the version) and
+  ``prompt_model``; a collapsed dimension holds the nil UUID or ''. Pending executions are folded
+  in (``fold_rollups`` in queries.sql) by the readers of a project and by the worker's
+  ``fold_analytics`` task; this revision folds the executions that finished before it.
+
+The histogram has ``SLOTS`` fixed log-spaced buckets (ratio 1.08): any percentile read from
+merged histograms is within 4 % of the exact value. ``analytics_slot`` is the one definition of
 the bucketing in SQL; ``prompt_ledger.histogram`` mirrors it (a test keeps them equal).
 
 Revision ID: 0008
@@ -26,112 +33,118 @@ depends_on: str | Sequence[str] | None = None
 
 SLOTS = 180  # prompt_ledger.histogram.SLOTS
 
-SLOT_FUNCTION = f"""
-CREATE FUNCTION analytics_slot(latency_ms integer) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN latency_ms IS NULL THEN NULL
-                WHEN latency_ms < 1 THEN 1
-                ELSE least({SLOTS}, 2 + floor(ln(latency_ms) / ln(1.08))::integer) END
-$$
-"""
-
-LABEL_FUNCTION = """
-CREATE FUNCTION analytics_label(resolved_by text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT COALESCE(substring(resolved_by FROM '^label:(.*)$'), '')
-$$
-"""
-
-# One upsert per grain; the histogram slot is incremented in place.
-ROLLUP_FUNCTION = f"""
-CREATE FUNCTION analytics_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    v_slot integer := analytics_slot(NEW.latency_ms);
-    v_ok integer := (NEW.status = 'succeeded')::integer;
-BEGIN
-    INSERT INTO execution_rollups AS r (
-        project_id, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
-        succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count,
-        latency_ms_sum, latency_hist)
-    SELECT NEW.project_id, g.grain, date_trunc(g.grain, NEW.created_at, 'UTC'), NEW.prompt_id,
-           NEW.version_id, analytics_label(NEW.resolved_by), NEW.model_id, 1, v_ok, 1 - v_ok,
-           COALESCE(NEW.prompt_tokens, 0), COALESCE(NEW.response_tokens, 0),
-           COALESCE(NEW.cost_usd, 0), (v_slot IS NOT NULL)::integer,
-           COALESCE(NEW.latency_ms, 0),
-           CASE WHEN v_slot IS NULL THEN array_fill(0, ARRAY[{SLOTS}])
-                ELSE array_fill(0, ARRAY[v_slot - 1]) || 1 || array_fill(0, ARRAY[{SLOTS} - v_slot])
-           END
-    FROM (VALUES ('hour'), ('day')) AS g(grain)
-    ON CONFLICT (project_id, grain, bucket_start, prompt_id, version_id, label, model_id)
-    DO UPDATE SET
-        executions = r.executions + 1,
-        succeeded = r.succeeded + v_ok,
-        failed = r.failed + 1 - v_ok,
-        prompt_tokens = r.prompt_tokens + COALESCE(NEW.prompt_tokens, 0),
-        response_tokens = r.response_tokens + COALESCE(NEW.response_tokens, 0),
-        cost_usd = r.cost_usd + COALESCE(NEW.cost_usd, 0),
-        latency_count = r.latency_count + (v_slot IS NOT NULL)::integer,
-        latency_ms_sum = r.latency_ms_sum + COALESCE(NEW.latency_ms, 0),
-        latency_hist[COALESCE(v_slot, 1)] =
-            r.latency_hist[COALESCE(v_slot, 1)] + (v_slot IS NOT NULL)::integer;
-    RETURN NULL;
-END
-$$
-"""
-
-TRIGGERS = [
-    """
-    CREATE TRIGGER executions_rollup_finished AFTER UPDATE OF status ON executions
-    FOR EACH ROW
-    WHEN (NEW.status IN ('succeeded', 'failed') AND OLD.status NOT IN ('succeeded', 'failed'))
-    EXECUTE FUNCTION analytics_rollup()
+FUNCTIONS = [
+    f"""
+    CREATE FUNCTION analytics_slot(latency_ms integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE WHEN latency_ms IS NULL THEN NULL
+                    WHEN latency_ms < 1 THEN 1
+                    ELSE least({SLOTS}, 2 + floor(ln(latency_ms) / ln(1.08))::integer) END
+    $$
     """,
     """
-    CREATE TRIGGER executions_rollup_inserted AFTER INSERT ON executions
-    FOR EACH ROW WHEN (NEW.status IN ('succeeded', 'failed'))
-    EXECUTE FUNCTION analytics_rollup()
+    CREATE FUNCTION analytics_label(resolved_by text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT COALESCE(substring(resolved_by FROM '^label:(.*)$'), '')
+    $$
+    """,
+    """
+    CREATE FUNCTION analytics_hist_add(a integer[], b integer[]) RETURNS integer[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT array_agg(x + y ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
+    $$
+    """,
+    """
+    CREATE FUNCTION analytics_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO analytics_pending (execution_id, project_id)
+        VALUES (NEW.execution_id, NEW.project_id) ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$
     """,
 ]
 
-# The same aggregation as queries.sql's rebuild_rollups, frozen at this revision.
-BACKFILL = f"""
-WITH e AS (
-    SELECT project_id, prompt_id, version_id, model_id, analytics_label(resolved_by) AS label,
-           created_at, status, prompt_tokens, response_tokens, cost_usd, latency_ms,
-           analytics_slot(latency_ms) AS slot
-    FROM executions WHERE status IN ('succeeded', 'failed')
-), by_slot AS (
-    SELECT e.project_id, g.grain, date_trunc(g.grain, e.created_at, 'UTC') AS bucket_start,
-           e.prompt_id, e.version_id, e.label, e.model_id, e.slot,
-           count(*) AS executions,
-           count(*) FILTER (WHERE e.status = 'succeeded') AS succeeded,
-           COALESCE(sum(e.prompt_tokens), 0) AS prompt_tokens,
-           COALESCE(sum(e.response_tokens), 0) AS response_tokens,
-           COALESCE(sum(e.cost_usd), 0) AS cost_usd,
-           COALESCE(sum(e.latency_ms), 0) AS latency_ms_sum
-    FROM e CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-)
-INSERT INTO execution_rollups (
-    project_id, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
-    succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count,
-    latency_ms_sum, latency_hist)
-SELECT project_id, grain, bucket_start, prompt_id, version_id, label, model_id,
-       sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
-       sum(response_tokens), sum(cost_usd), COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0),
-       sum(latency_ms_sum),
-       (SELECT array_agg(COALESCE(h.n, 0)::integer ORDER BY i)
-        FROM generate_series(1, {SLOTS}) AS i
-        LEFT JOIN unnest(array_agg(slot), array_agg(executions)) AS h(slot, n) ON h.slot = i)
-FROM by_slot
-GROUP BY project_id, grain, bucket_start, prompt_id, version_id, label, model_id
-"""
+TRIGGERS = [
+    """
+    CREATE TRIGGER executions_enqueue_finished AFTER UPDATE OF status ON executions
+    FOR EACH ROW
+    WHEN (NEW.status IN ('succeeded', 'failed') AND OLD.status NOT IN ('succeeded', 'failed'))
+    EXECUTE FUNCTION analytics_enqueue()
+    """,
+    """
+    CREATE TRIGGER executions_enqueue_inserted AFTER INSERT ON executions
+    FOR EACH ROW WHEN (NEW.status IN ('succeeded', 'failed'))
+    EXECUTE FUNCTION analytics_enqueue()
+    """,
+]
+
+# queries.sql's enqueue_all_finished and fold_rollups, frozen at this revision.
+BACKFILL = [
+    """
+    INSERT INTO analytics_pending (execution_id, project_id)
+    SELECT execution_id, project_id FROM executions WHERE status IN ('succeeded', 'failed')
+    """,
+    f"""
+    WITH batch AS (
+        DELETE FROM analytics_pending RETURNING execution_id
+    ), e AS (
+        SELECT x.project_id, x.prompt_id, x.version_id, x.model_id, x.created_at, x.status,
+               x.prompt_tokens, x.response_tokens, x.cost_usd, x.latency_ms,
+               analytics_label(x.resolved_by) AS label, analytics_slot(x.latency_ms) AS slot
+        FROM executions x JOIN batch USING (execution_id)
+        WHERE x.status IN ('succeeded', 'failed')
+    ), keyed AS (
+        SELECT e.*, g.grain, date_trunc(g.grain, e.created_at, 'UTC') AS bucket_start, l.level,
+               CASE WHEN l.level IN ('project', 'model') THEN '00000000-0000-0000-0000-000000000000'::uuid
+                    ELSE e.prompt_id END AS k_prompt,
+               CASE WHEN l.level = 'version' THEN e.version_id ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_version,
+               CASE WHEN l.level = 'label' THEN e.label ELSE '' END AS k_label,
+               CASE WHEN l.level IN ('model', 'prompt_model') THEN e.model_id
+                    ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_model
+        FROM e
+        CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
+        CROSS JOIN (VALUES ('project'), ('model'), ('prompt'), ('version'), ('label'),
+                           ('prompt_model')) AS l(level)
+    ), by_slot AS (
+        SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model,
+               slot, count(*) AS executions,
+               count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+               COALESCE(sum(prompt_tokens), 0) AS prompt_tokens,
+               COALESCE(sum(response_tokens), 0) AS response_tokens,
+               COALESCE(sum(cost_usd), 0) AS cost_usd,
+               COALESCE(sum(latency_ms), 0) AS latency_ms_sum
+        FROM keyed GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    )
+    INSERT INTO execution_rollups AS r (
+        project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id,
+        executions, succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count,
+        latency_ms_sum, latency_hist)
+    SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model,
+           sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
+           sum(response_tokens), sum(cost_usd),
+           COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0), sum(latency_ms_sum),
+           (SELECT array_agg(COALESCE(h.n, 0)::integer ORDER BY i)
+            FROM generate_series(1, {SLOTS}) AS i
+            LEFT JOIN unnest(array_agg(slot), array_agg(executions)) AS h(slot, n) ON h.slot = i)
+    FROM by_slot
+    GROUP BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
+    """,
+]
 
 
 def upgrade() -> None:
     op.create_table(
+        "analytics_pending",
+        sa.Column("execution_id", sa.UUID(), nullable=False),
+        sa.Column("project_id", sa.UUID(), nullable=False),
+        sa.PrimaryKeyConstraint("execution_id"),
+    )
+    op.create_index("ix_analytics_pending_project_id", "analytics_pending", ["project_id"])
+    op.create_table(
         "execution_rollups",
         sa.Column("project_id", sa.UUID(), nullable=False),
+        sa.Column("level", sa.String(length=12), nullable=False),
         sa.Column("grain", sa.String(length=4), nullable=False),
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("prompt_id", sa.UUID(), nullable=False),
@@ -149,28 +162,36 @@ def upgrade() -> None:
         sa.Column("latency_hist", postgresql.ARRAY(sa.Integer()), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.project_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint(
-            "project_id", "grain", "bucket_start", "prompt_id", "version_id", "label", "model_id"
+            "project_id",
+            "level",
+            "grain",
+            "bucket_start",
+            "prompt_id",
+            "version_id",
+            "label",
+            "model_id",
         ),
         sa.CheckConstraint("grain IN ('hour', 'day')", name="ck_execution_rollups_grain"),
-        postgresql_with={"fillfactor": 70},
+        sa.CheckConstraint(
+            "level IN ('project', 'model', 'prompt', 'version', 'label', 'prompt_model')",
+            name="ck_execution_rollups_level",
+        ),
     )
     op.create_index(
         "ix_execution_rollups_prompt",
         "execution_rollups",
-        ["project_id", "prompt_id", "grain", "bucket_start"],
+        ["project_id", "prompt_id", "level", "grain", "bucket_start"],
     )
-    op.execute(SLOT_FUNCTION)
-    op.execute(LABEL_FUNCTION)
-    op.execute(ROLLUP_FUNCTION)
-    for trigger in TRIGGERS:
-        op.execute(trigger)
-    op.execute(BACKFILL)
+    for statement in [*FUNCTIONS, *TRIGGERS, *BACKFILL]:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER executions_rollup_inserted ON executions")
-    op.execute("DROP TRIGGER executions_rollup_finished ON executions")
-    op.execute("DROP FUNCTION analytics_rollup()")
+    op.execute("DROP TRIGGER executions_enqueue_inserted ON executions")
+    op.execute("DROP TRIGGER executions_enqueue_finished ON executions")
+    op.execute("DROP FUNCTION analytics_enqueue()")
+    op.execute("DROP FUNCTION analytics_hist_add(integer[], integer[])")
     op.execute("DROP FUNCTION analytics_label(text)")
     op.execute("DROP FUNCTION analytics_slot(integer)")
     op.drop_table("execution_rollups")
+    op.drop_table("analytics_pending")

@@ -545,73 +545,108 @@ SET key_hash = EXCLUDED.key_hash, prefix = EXCLUDED.prefix, created_at = now()
 RETURNING prefix, created_at;
 
 -- === analytics (rollups of finished executions; schema/versions/0008_analytics.py) ==========
--- A window is covered by day rows for its whole days and hour rows for the hours at either
--- end: [day_from, day_to) in days, [since, head_to) and [tail_from, until) in hours.
 
--- analytics_summary --
--- A project's window: totals, per model and per prompt (counters and merged latency histograms)
-WITH r AS (
-    SELECT * FROM execution_rollups
-    WHERE project_id = %(project_id)s
-      AND ((grain = 'day' AND bucket_start >= %(day_from)s AND bucket_start < %(day_to)s)
-           OR (grain = 'hour' AND bucket_start >= %(since)s AND bucket_start < %(head_to)s)
-           OR (grain = 'hour' AND bucket_start >= %(tail_from)s AND bucket_start < %(until)s))
-), counters AS (
-    SELECT grouping(model_id, prompt_id) AS g, model_id, prompt_id,
-           sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
-           sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
-           sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
-           sum(latency_ms_sum) AS latency_ms_sum
-    FROM r GROUP BY GROUPING SETS ((), (model_id), (prompt_id))
-), slots AS (
-    SELECT grouping(model_id, prompt_id) AS g, model_id, prompt_id, o.slot, sum(o.n) AS n
-    FROM r CROSS JOIN LATERAL unnest(r.latency_hist) WITH ORDINALITY AS o(n, slot)
-    WHERE o.n > 0
-    GROUP BY GROUPING SETS ((o.slot), (model_id, o.slot), (prompt_id, o.slot))
-), hists AS (
-    SELECT g, concat_ws('|', model_id, prompt_id) AS k, array_agg(slot) AS slots,
-           array_agg(n) AS counts
-    FROM slots GROUP BY g, model_id, prompt_id
+-- fold_rollups --
+-- Fold pending finished executions (of one project, or all) into the rollups: each adds to its
+-- hour and day rows at every level. Pending rows are taken in id order and rollup rows written
+-- in key order, so concurrent folds wait for each other instead of deadlocking.
+WITH batch AS (
+    DELETE FROM analytics_pending
+    WHERE execution_id IN (
+        SELECT execution_id FROM analytics_pending
+        WHERE %(project_id)s::uuid IS NULL OR project_id = %(project_id)s::uuid
+        ORDER BY execution_id LIMIT %(limit)s FOR UPDATE)
+    RETURNING execution_id
+), e AS (
+    SELECT x.project_id, x.prompt_id, x.version_id, x.model_id, x.created_at, x.status,
+           x.prompt_tokens, x.response_tokens, x.cost_usd, x.latency_ms,
+           analytics_label(x.resolved_by) AS label, analytics_slot(x.latency_ms) AS slot
+    FROM executions x JOIN batch USING (execution_id)
+    WHERE x.status IN ('succeeded', 'failed')
+), keyed AS (
+    SELECT e.*, g.grain, date_trunc(g.grain, e.created_at, 'UTC') AS bucket_start, l.level,
+           CASE WHEN l.level IN ('project', 'model') THEN '00000000-0000-0000-0000-000000000000'::uuid
+                ELSE e.prompt_id END AS k_prompt,
+           CASE WHEN l.level = 'version' THEN e.version_id ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_version,
+           CASE WHEN l.level = 'label' THEN e.label ELSE '' END AS k_label,
+           CASE WHEN l.level IN ('model', 'prompt_model') THEN e.model_id
+                ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_model
+    FROM e
+    CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
+    CROSS JOIN (VALUES ('project'), ('model'), ('prompt'), ('version'), ('label'),
+                       ('prompt_model')) AS l(level)
+), by_slot AS (
+    SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model, slot,
+           count(*) AS executions, count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+           COALESCE(sum(prompt_tokens), 0) AS prompt_tokens,
+           COALESCE(sum(response_tokens), 0) AS response_tokens,
+           COALESCE(sum(cost_usd), 0) AS cost_usd,
+           COALESCE(sum(latency_ms), 0) AS latency_ms_sum
+    FROM keyed GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 )
-SELECT c.*, h.slots, h.counts, m.provider, m.model_name, p.name AS prompt_name
-FROM counters c
-LEFT JOIN hists h ON h.g = c.g AND h.k = concat_ws('|', c.model_id, c.prompt_id)
-LEFT JOIN models m ON m.model_id = c.model_id
-LEFT JOIN prompts p ON p.prompt_id = c.prompt_id;
+INSERT INTO execution_rollups AS r (
+    project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
+    succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count, latency_ms_sum,
+    latency_hist)
+SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model,
+       sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
+       sum(response_tokens), sum(cost_usd),
+       COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0), sum(latency_ms_sum),
+       (SELECT array_agg(COALESCE(h.n, 0)::integer ORDER BY i)
+        FROM generate_series(1, %(slots)s::integer) AS i
+        LEFT JOIN unnest(array_agg(slot), array_agg(executions)) AS h(slot, n) ON h.slot = i)
+FROM by_slot
+GROUP BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
+ORDER BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
+ON CONFLICT (project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id)
+DO UPDATE SET
+    executions = r.executions + EXCLUDED.executions,
+    succeeded = r.succeeded + EXCLUDED.succeeded,
+    failed = r.failed + EXCLUDED.failed,
+    prompt_tokens = r.prompt_tokens + EXCLUDED.prompt_tokens,
+    response_tokens = r.response_tokens + EXCLUDED.response_tokens,
+    cost_usd = r.cost_usd + EXCLUDED.cost_usd,
+    latency_count = r.latency_count + EXCLUDED.latency_count,
+    latency_ms_sum = r.latency_ms_sum + EXCLUDED.latency_ms_sum,
+    latency_hist = analytics_hist_add(r.latency_hist, EXCLUDED.latency_hist);
 
--- analytics_prompt --
--- One prompt's window: totals, per version, label and model, and per period of the series
+-- analytics_groups --
+-- Counters (and merged latency histograms, when asked) of a project's rollup rows of some
+-- levels, per group, over a window: day rows for [day_from, day_to), hour rows for
+-- [since, head_to) and [tail_from, until). prompts (when given) keeps the rows of those prompts
+-- (the nil UUID: rows of no prompt, the project and model levels). by_period groups by the
+-- interval's bucket too.
 WITH r AS (
-    SELECT *, date_trunc(%(interval)s::text, bucket_start, 'UTC') AS period
+    SELECT *, CASE WHEN %(by_period)s THEN date_trunc(%(interval)s::text, bucket_start, 'UTC')
+                   ELSE 'epoch'::timestamptz END AS period
     FROM execution_rollups
-    WHERE project_id = %(project_id)s AND prompt_id = %(prompt_id)s
+    WHERE project_id = %(project_id)s AND level = ANY(%(levels)s::text[])
+      AND (%(prompts)s::uuid[] IS NULL OR prompt_id = ANY(%(prompts)s::uuid[]))
       AND ((grain = 'day' AND bucket_start >= %(day_from)s AND bucket_start < %(day_to)s)
            OR (grain = 'hour' AND bucket_start >= %(since)s AND bucket_start < %(head_to)s)
            OR (grain = 'hour' AND bucket_start >= %(tail_from)s AND bucket_start < %(until)s))
 ), counters AS (
-    SELECT grouping(version_id, label, model_id, period) AS g, version_id, label, model_id,
-           period,
+    SELECT level, prompt_id, version_id, label, model_id, period,
            sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
            sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
            sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
            sum(latency_ms_sum) AS latency_ms_sum
-    FROM r GROUP BY GROUPING SETS ((), (version_id), (label), (model_id), (period))
+    FROM r GROUP BY level, prompt_id, version_id, label, model_id, period
 ), slots AS (
-    SELECT grouping(version_id, label, model_id, period) AS g, version_id, label, model_id,
-           period, o.slot, sum(o.n) AS n
+    SELECT level, prompt_id, version_id, label, model_id, period, o.slot, sum(o.n) AS n
     FROM r CROSS JOIN LATERAL unnest(r.latency_hist) WITH ORDINALITY AS o(n, slot)
-    WHERE o.n > 0
-    GROUP BY GROUPING SETS ((o.slot), (version_id, o.slot), (label, o.slot),
-                            (model_id, o.slot), (period, o.slot))
+    WHERE %(histograms)s AND o.n > 0
+    GROUP BY level, prompt_id, version_id, label, model_id, period, o.slot
 ), hists AS (
-    SELECT g, concat_ws('|', version_id, label, model_id, period) AS k,
-           array_agg(slot) AS slots, array_agg(n) AS counts
-    FROM slots GROUP BY g, version_id, label, model_id, period
+    SELECT level, prompt_id, version_id, label, model_id, period,
+           array_agg(slot ORDER BY slot) AS slots, array_agg(n ORDER BY slot) AS counts
+    FROM slots GROUP BY level, prompt_id, version_id, label, model_id, period
 )
-SELECT c.*, h.slots, h.counts, v.version_number, m.provider, m.model_name
+SELECT c.*, h.slots, h.counts, p.name AS prompt_name, v.version_number, m.provider,
+       m.model_name
 FROM counters c
-LEFT JOIN hists h
-       ON h.g = c.g AND h.k = concat_ws('|', c.version_id, c.label, c.model_id, c.period)
+LEFT JOIN hists h USING (level, prompt_id, version_id, label, model_id, period)
+LEFT JOIN prompts p ON p.prompt_id = c.prompt_id
 LEFT JOIN prompt_versions v ON v.version_id = c.version_id
 LEFT JOIN models m ON m.model_id = c.model_id;
 
@@ -620,42 +655,15 @@ LEFT JOIN models m ON m.model_id = c.model_id;
 SELECT prompt_id, name FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s;
 
 -- lock_rollups --
--- Hold finishing writes (their trigger) while the rollups are rebuilt
+-- Hold folds while the rollups are rebuilt
 LOCK TABLE execution_rollups IN EXCLUSIVE MODE;
 
 -- delete_rollups --
 -- Forget every rollup row, before a rebuild
 DELETE FROM execution_rollups;
 
--- rebuild_rollups --
--- The rollups of every finished execution, aggregated from the ledger (as the trigger would)
-WITH e AS (
-    SELECT project_id, prompt_id, version_id, model_id, analytics_label(resolved_by) AS label,
-           created_at, status, prompt_tokens, response_tokens, cost_usd, latency_ms,
-           analytics_slot(latency_ms) AS slot
-    FROM executions WHERE status IN ('succeeded', 'failed')
-), by_slot AS (
-    SELECT e.project_id, g.grain, date_trunc(g.grain, e.created_at, 'UTC') AS bucket_start,
-           e.prompt_id, e.version_id, e.label, e.model_id, e.slot,
-           count(*) AS executions,
-           count(*) FILTER (WHERE e.status = 'succeeded') AS succeeded,
-           COALESCE(sum(e.prompt_tokens), 0) AS prompt_tokens,
-           COALESCE(sum(e.response_tokens), 0) AS response_tokens,
-           COALESCE(sum(e.cost_usd), 0) AS cost_usd,
-           COALESCE(sum(e.latency_ms), 0) AS latency_ms_sum
-    FROM e CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-)
-INSERT INTO execution_rollups (
-    project_id, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
-    succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count,
-    latency_ms_sum, latency_hist)
-SELECT project_id, grain, bucket_start, prompt_id, version_id, label, model_id,
-       sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
-       sum(response_tokens), sum(cost_usd),
-       COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0), sum(latency_ms_sum),
-       (SELECT array_agg(COALESCE(h.n, 0)::integer ORDER BY i)
-        FROM generate_series(1, %(slots)s::integer) AS i
-        LEFT JOIN unnest(array_agg(slot), array_agg(executions)) AS h(slot, n) ON h.slot = i)
-FROM by_slot
-GROUP BY project_id, grain, bucket_start, prompt_id, version_id, label, model_id;
+-- enqueue_all_finished --
+-- Every finished execution, to be folded again (a rebuild)
+INSERT INTO analytics_pending (execution_id, project_id)
+SELECT execution_id, project_id FROM executions WHERE status IN ('succeeded', 'failed')
+ON CONFLICT DO NOTHING;

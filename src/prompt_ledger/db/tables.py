@@ -313,20 +313,29 @@ operator_key = sa.Table(
     sa.CheckConstraint("singleton", name="ck_operator_key_singleton"),
 )
 
-# --- analytics (0008): rollups of finished executions, hour and day rows ------------------------
+# --- analytics (0008): pending finished executions, and their rollups ---------------------------
+
+analytics_pending = sa.Table(
+    "analytics_pending",
+    metadata,
+    # Filled by the trigger ``analytics_enqueue`` (schema/versions/0008_analytics.py) on the
+    # finishing write of each execution; emptied by ``fold_rollups``.
+    sa.Column("execution_id", UUID, primary_key=True),
+    sa.Column("project_id", UUID, nullable=False, index=True),
+)
 
 execution_rollups = sa.Table(
     "execution_rollups",
     metadata,
-    # Maintained by the trigger ``analytics_rollup`` (schema/versions/0008_analytics.py) on the
-    # finishing write of each execution; rebuilt by the ``rebuild_rollups`` query. ``label`` is
-    # the label that resolved the version ('' for the active or a pinned version).
+    # One row per level, grain and bucket; a dimension the level collapses holds the nil UUID or
+    # '' (label: '' also stands for "no label" at the label level).
     sa.Column(
         "project_id",
         UUID,
         sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
         primary_key=True,
     ),
+    sa.Column("level", sa.String(12), primary_key=True),
     sa.Column("grain", sa.String(4), primary_key=True),
     sa.Column("bucket_start", TS, primary_key=True),
     sa.Column("prompt_id", UUID, primary_key=True),
@@ -343,6 +352,11 @@ execution_rollups = sa.Table(
     sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
     sa.Column("latency_hist", pg.ARRAY(sa.Integer()), nullable=False),
     sa.CheckConstraint("grain IN ('hour', 'day')", name="ck_execution_rollups_grain"),
-    sa.Index("ix_execution_rollups_prompt", "project_id", "prompt_id", "grain", "bucket_start"),
-    postgresql_with={"fillfactor": 70},
+    sa.CheckConstraint(
+        "level IN ('project', 'model', 'prompt', 'version', 'label', 'prompt_model')",
+        name="ck_execution_rollups_level",
+    ),
+    sa.Index(
+        "ix_execution_rollups_prompt", "project_id", "prompt_id", "level", "grain", "bucket_start"
+    ),
 )

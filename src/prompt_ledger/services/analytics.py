@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from uuid import UUID
 
 from prompt_ledger import histogram
 from prompt_ledger.auth import Principal, Scope
 from prompt_ledger.bodies_analytics import AnalyticsQuery
-from prompt_ledger.db.store import Database
+from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import NotFound, ValidationFailed
 from prompt_ledger.records_analytics import (
     AnalyticsSummary,
@@ -38,6 +39,8 @@ DEFAULT_WINDOW = "7d"
 MAX_WINDOW = timedelta(days=400)
 MAX_HOUR_SERIES = timedelta(days=31)
 QUANTILES = (0.5, 0.95, 0.99)
+NIL = UUID(int=0)  # a dimension a rollup level collapses
+PROMPT_LEVELS = ("prompt", "version", "label", "prompt_model")
 _WINDOW = re.compile(r"^([1-9][0-9]{0,3})([hd])$")
 
 S = TypeVar("S", bound=Stats)
@@ -110,21 +113,27 @@ class Analytics:
         and by cost."""
         who.require(Scope.ANALYTICS_READ)
         period = period_of(query, self._clock())
+        await self.fold(who.project_id)
+        window = period.cover(by_hour=False)
         async with self._db.connect() as q:
-            rows = await q.rows(
-                "analytics_summary", project_id=who.project_id, **period.cover(by_hour=False)
+            counted = await _groups(q, who.project_id, ["prompt"], None, window, histograms=False)
+            prompts = [_stats(PromptStats, r) for r in counted]
+            by_volume = sorted(prompts, key=_volume)[: query.top]
+            by_cost = sorted(prompts, key=lambda s: (-s.cost_usd, *_volume(s)))[: query.top]
+            top = {s.prompt_id for s in (*by_volume, *by_cost)}
+            rows = await _groups(
+                q, who.project_id, ["project", "model", "prompt"], [NIL, *top], window
             )
-        totals = next((r for r in rows if r["g"] == 3), None)
-        models = [_stats(ModelStats, r) for r in rows if r["g"] == 1]
-        prompts = [_stats(PromptStats, r) for r in rows if r["g"] == 2]
+        totals = next((r for r in rows if r["level"] == "project"), None)
+        ranked = {r["prompt_id"]: _stats(PromptStats, r) for r in rows if r["level"] == "prompt"}
         return AnalyticsSummary(
             window=period.window,
             totals=_stats(Stats, totals),
-            by_model=sorted(models, key=_volume),
-            top_prompts_by_volume=sorted(prompts, key=_volume)[: query.top],
-            top_prompts_by_cost=sorted(prompts, key=lambda s: (-s.cost_usd, _volume(s)))[
-                : query.top
-            ],
+            by_model=sorted(
+                (_stats(ModelStats, r) for r in rows if r["level"] == "model"), key=_volume
+            ),
+            top_prompts_by_volume=[ranked[s.prompt_id] for s in by_volume],
+            top_prompts_by_cost=[ranked[s.prompt_id] for s in by_cost],
         )
 
     async def prompt(self, who: Principal, name: str, query: AnalyticsQuery) -> PromptAnalytics:
@@ -134,43 +143,86 @@ class Analytics:
         period = period_of(query, self._clock())
         async with self._db.connect() as q:
             found = await q.row("analytics_prompt_id", project_id=who.project_id, name=name)
-            if found is None:
-                raise NotFound(f"Prompt '{name}' not found.")
-            rows = await q.rows(
-                "analytics_prompt",
-                project_id=who.project_id,
-                prompt_id=found["prompt_id"],
-                interval=period.interval,
-                **period.cover(by_hour=period.interval == "hour"),
+        if found is None:
+            raise NotFound(f"Prompt '{name}' not found.")
+        await self.fold(who.project_id)
+        only = [found["prompt_id"]]
+        async with self._db.connect() as q:
+            rows = await _groups(
+                q, who.project_id, list(PROMPT_LEVELS), only, period.cover(by_hour=False)
             )
-        # grouping(version_id, label, model_id, period): the bit of each column not grouped by
-        by_version = [_stats(VersionStats, r) for r in rows if r["g"] == 0b0111]
-        by_label = [
-            _stats(LabelStats, r, label=r["label"] or None) for r in rows if r["g"] == 0b1011
-        ]
-        by_model = [_stats(ModelStats, r) for r in rows if r["g"] == 0b1101]
-        periods = {r["period"]: r for r in rows if r["g"] == 0b1110}
+            series = await _groups(
+                q,
+                who.project_id,
+                ["prompt"],
+                only,
+                period.cover(by_hour=period.interval == "hour"),
+                interval=period.interval,
+            )
+        level = {name: [r for r in rows if r["level"] == name] for name in PROMPT_LEVELS}
+        by_version = [_stats(VersionStats, r) for r in level["version"]]
+        by_label = [_stats(LabelStats, r, label=r["label"] or None) for r in level["label"]]
+        periods = {r["period"]: r for r in series}
         return PromptAnalytics(
             prompt_id=found["prompt_id"],
             prompt_name=found["name"],
             window=period.window,
             interval=period.interval,
-            totals=_stats(Stats, next((r for r in rows if r["g"] == 0b1111), None)),
+            totals=_stats(Stats, next(iter(level["prompt"]), None)),
             by_version=sorted(by_version, key=lambda s: -s.version_number),
             by_label=sorted(by_label, key=_volume),
-            by_model=sorted(by_model, key=_volume),
+            by_model=sorted((_stats(ModelStats, r) for r in level["prompt_model"]), key=_volume),
             series=[
                 _stats(SeriesPoint, periods.get(start), start=start) for start in period.buckets()
             ],
         )
 
+    async def fold(self, project_id: UUID | None = None, *, limit: int | None = None) -> int:
+        """Fold pending finished executions (of one project, or of all) into the rollups;
+        answers the rollup rows written. Readers fold their project's before reading, so
+        answers include every execution finished before the request."""
+        async with self._db.transaction() as q:
+            return await q.execute(
+                "fold_rollups", project_id=project_id, limit=limit, slots=histogram.SLOTS
+            )
+
+    async def fold_all(self, batch: int = 5000) -> None:
+        """The worker's periodic task: fold everything pending, in bounded batches."""
+        while await self.fold(limit=batch):
+            pass
+
     async def rebuild(self) -> int:
         """Recompute every rollup from the ledger (after a bulk load that bypassed the trigger,
-        or to repair): finishing writes wait meanwhile. Answers the rows written."""
+        or to repair); folds wait meanwhile. Answers the rollup rows written."""
         async with self._db.transaction() as q:
             await q.execute("lock_rollups")
             await q.execute("delete_rollups")
-            return await q.execute("rebuild_rollups", slots=histogram.SLOTS)
+            await q.execute("enqueue_all_finished")
+            return await q.execute(
+                "fold_rollups", project_id=None, limit=None, slots=histogram.SLOTS
+            )
+
+
+async def _groups(
+    q: Queries,
+    project_id: UUID,
+    levels: list[str],
+    prompts: list[UUID] | None,
+    window: dict[str, datetime],
+    *,
+    histograms: bool = True,
+    interval: Interval | None = None,
+) -> list[dict[str, Any]]:
+    return await q.rows(
+        "analytics_groups",
+        project_id=project_id,
+        levels=levels,
+        prompts=prompts,
+        histograms=histograms,
+        by_period=interval is not None,
+        interval=interval or "day",
+        **window,
+    )
 
 
 def _stats(record: type[S], row: dict[str, Any] | None, **extra: Any) -> S:
