@@ -10,9 +10,10 @@
   in (``fold_rollups`` in queries.sql) by the readers of a project and by the worker's
   ``fold_analytics`` task; this revision folds the executions that finished before it.
 
-The histogram has ``SLOTS`` fixed log-spaced buckets (ratio 1.08): any percentile read from
-merged histograms is within 4 % of the exact value. ``analytics_slot`` is the one definition of
-the bucketing in SQL; ``prompt_ledger.histogram`` mirrors it (a test keeps them equal).
+The latency histogram has ``SLOTS`` fixed log-spaced buckets (ratio 1.08), stored sparse: the
+slots that hold latencies (``latency_slots``, ascending) and their counts (``latency_counts``).
+Any percentile read from merged histograms is within 4 % of the exact value. ``analytics_slot`` is the one definition of the bucketing in SQL;
+``prompt_ledger.histogram`` mirrors it (a test keeps them equal).
 
 Revision ID: 0008
 Revises: 0003
@@ -32,6 +33,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SLOTS = 180  # prompt_ledger.histogram.SLOTS
+NIL = "00000000-0000-0000-0000-000000000000"  # a dimension a level collapses
 
 FUNCTIONS = [
     f"""
@@ -46,12 +48,6 @@ FUNCTIONS = [
     CREATE FUNCTION analytics_label(resolved_by text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         SELECT COALESCE(substring(resolved_by FROM '^label:(.*)$'), '')
-    $$
-    """,
-    """
-    CREATE FUNCTION analytics_hist_add(a integer[], b integer[]) RETURNS integer[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT array_agg(x + y ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
     $$
     """,
     """
@@ -96,12 +92,12 @@ BACKFILL = [
         WHERE x.status IN ('succeeded', 'failed')
     ), keyed AS (
         SELECT e.*, g.grain, date_trunc(g.grain, e.created_at, 'UTC') AS bucket_start, l.level,
-               CASE WHEN l.level IN ('project', 'model') THEN '00000000-0000-0000-0000-000000000000'::uuid
+               CASE WHEN l.level IN ('project', 'model') THEN '{NIL}'::uuid
                     ELSE e.prompt_id END AS k_prompt,
-               CASE WHEN l.level = 'version' THEN e.version_id ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_version,
+               CASE WHEN l.level = 'version' THEN e.version_id ELSE '{NIL}'::uuid END AS k_version,
                CASE WHEN l.level = 'label' THEN e.label ELSE '' END AS k_label,
                CASE WHEN l.level IN ('model', 'prompt_model') THEN e.model_id
-                    ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_model
+                    ELSE '{NIL}'::uuid END AS k_model
         FROM e
         CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
         CROSS JOIN (VALUES ('project'), ('model'), ('prompt'), ('version'), ('label'),
@@ -119,14 +115,14 @@ BACKFILL = [
     INSERT INTO execution_rollups AS r (
         project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id,
         executions, succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count,
-        latency_ms_sum, latency_hist)
+        latency_ms_sum, latency_slots, latency_counts)
     SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model,
            sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
            sum(response_tokens), sum(cost_usd),
            COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0), sum(latency_ms_sum),
-           (SELECT array_agg(COALESCE(h.n, 0)::integer ORDER BY i)
-            FROM generate_series(1, {SLOTS}) AS i
-            LEFT JOIN unnest(array_agg(slot), array_agg(executions)) AS h(slot, n) ON h.slot = i)
+           COALESCE(array_agg(slot ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{{}}'),
+           COALESCE(array_agg(executions::integer ORDER BY slot) FILTER (WHERE slot IS NOT NULL),
+                    '{{}}')
     FROM by_slot
     GROUP BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
     """,
@@ -159,7 +155,8 @@ def upgrade() -> None:
         sa.Column("cost_usd", sa.Numeric(precision=20, scale=8), nullable=False),
         sa.Column("latency_count", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("latency_hist", postgresql.ARRAY(sa.Integer()), nullable=False),
+        sa.Column("latency_slots", postgresql.ARRAY(sa.Integer()), nullable=False),
+        sa.Column("latency_counts", postgresql.ARRAY(sa.Integer()), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.project_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint(
             "project_id",
@@ -190,7 +187,6 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER executions_enqueue_inserted ON executions")
     op.execute("DROP TRIGGER executions_enqueue_finished ON executions")
     op.execute("DROP FUNCTION analytics_enqueue()")
-    op.execute("DROP FUNCTION analytics_hist_add(integer[], integer[])")
     op.execute("DROP FUNCTION analytics_label(text)")
     op.execute("DROP FUNCTION analytics_slot(integer)")
     op.drop_table("execution_rollups")

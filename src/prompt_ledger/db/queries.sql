@@ -587,14 +587,13 @@ WITH batch AS (
 INSERT INTO execution_rollups AS r (
     project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
     succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count, latency_ms_sum,
-    latency_hist)
+    latency_slots, latency_counts)
 SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model,
        sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
        sum(response_tokens), sum(cost_usd),
        COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0), sum(latency_ms_sum),
-       (SELECT array_agg(COALESCE(h.n, 0)::integer ORDER BY i)
-        FROM generate_series(1, %(slots)s::integer) AS i
-        LEFT JOIN unnest(array_agg(slot), array_agg(executions)) AS h(slot, n) ON h.slot = i)
+       COALESCE(array_agg(slot ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{}'),
+       COALESCE(array_agg(executions::integer ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{}')
 FROM by_slot
 GROUP BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
 ORDER BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
@@ -608,7 +607,12 @@ DO UPDATE SET
     cost_usd = r.cost_usd + EXCLUDED.cost_usd,
     latency_count = r.latency_count + EXCLUDED.latency_count,
     latency_ms_sum = r.latency_ms_sum + EXCLUDED.latency_ms_sum,
-    latency_hist = analytics_hist_add(r.latency_hist, EXCLUDED.latency_hist);
+    (latency_slots, latency_counts) = (
+        SELECT COALESCE(array_agg(slot ORDER BY slot), '{}'), COALESCE(array_agg(n ORDER BY slot), '{}')
+        FROM (SELECT u.slot, sum(u.n)::integer AS n
+              FROM unnest(r.latency_slots || EXCLUDED.latency_slots,
+                          r.latency_counts || EXCLUDED.latency_counts) AS u(slot, n)
+              GROUP BY u.slot) AS merged);
 
 -- analytics_groups --
 -- Counters (and merged latency histograms, when asked) of a project's rollup rows of some
@@ -634,8 +638,8 @@ WITH r AS (
     FROM r GROUP BY level, prompt_id, version_id, label, model_id, period
 ), slots AS (
     SELECT level, prompt_id, version_id, label, model_id, period, o.slot, sum(o.n) AS n
-    FROM r CROSS JOIN LATERAL unnest(r.latency_hist) WITH ORDINALITY AS o(n, slot)
-    WHERE %(histograms)s AND o.n > 0
+    FROM r CROSS JOIN LATERAL unnest(r.latency_slots, r.latency_counts) AS o(slot, n)
+    WHERE %(histograms)s
     GROUP BY level, prompt_id, version_id, label, model_id, period, o.slot
 ), hists AS (
     SELECT level, prompt_id, version_id, label, model_id, period,

@@ -350,7 +350,9 @@ execution_rollups = sa.Table(
     sa.Column("cost_usd", sa.Numeric(20, 8), nullable=False),
     sa.Column("latency_count", sa.BigInteger(), nullable=False),
     sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-    sa.Column("latency_hist", pg.ARRAY(sa.Integer()), nullable=False),
+    # the latency histogram, sparse: slots holding latencies (ascending) and their counts
+    sa.Column("latency_slots", pg.ARRAY(sa.Integer()), nullable=False),
+    sa.Column("latency_counts", pg.ARRAY(sa.Integer()), nullable=False),
     sa.CheckConstraint("grain IN ('hour', 'day')", name="ck_execution_rollups_grain"),
     sa.CheckConstraint(
         "level IN ('project', 'model', 'prompt', 'version', 'label', 'prompt_model')",

@@ -182,9 +182,7 @@ class Analytics:
         answers the rollup rows written. Readers fold their project's before reading, so
         answers include every execution finished before the request."""
         async with self._db.transaction() as q:
-            return await q.execute(
-                "fold_rollups", project_id=project_id, limit=limit, slots=histogram.SLOTS
-            )
+            return await q.execute("fold_rollups", project_id=project_id, limit=limit)
 
     async def fold_all(self, batch: int = 5000) -> None:
         """The worker's periodic task: fold everything pending, in bounded batches."""
@@ -198,9 +196,7 @@ class Analytics:
             await q.execute("lock_rollups")
             await q.execute("delete_rollups")
             await q.execute("enqueue_all_finished")
-            return await q.execute(
-                "fold_rollups", project_id=None, limit=None, slots=histogram.SLOTS
-            )
+            return await q.execute("fold_rollups", project_id=None, limit=None)
 
 
 async def _groups(
