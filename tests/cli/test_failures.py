@@ -73,6 +73,7 @@ CLIENT_COMMANDS: dict[str, list[str]] = {
     "run": ["run", "greet", "--var", "name=Ada"],
     "executions list": ["executions", "list"],
     "executions show": ["executions", "show", UNKNOWN],
+    "analytics": ["analytics"],
     "keys create": ["keys", "create", "--name", "ci"],
     "keys list": ["keys", "list"],
     "keys revoke": ["keys", "revoke", UNKNOWN],
