@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/sdk_cache.py
 	$(BIN)/python bench/console_pages.py
+	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/forward_hop.py
 	$(BIN)/python bench/deploy_boot.py
 

@@ -4,6 +4,7 @@ rebuild recomputes the same rows; projects never see each other's; the scope gua
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -313,3 +314,37 @@ def _relative(value: str) -> str:
 def _at_hour(text: str) -> bool:
     moment = datetime.fromisoformat(text)
     return (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
+
+
+async def test_concurrent_readers_and_writers_count_everything_once(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Executions finishing while several readers fold: no deadlock, nothing lost or doubled."""
+    await put_model(client)
+    await put_prompt(client, "busy", template_source="b {{x}}")
+
+    async def writer(n: int) -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            for i in range(n):
+                await conn.execute(
+                    """
+                    INSERT INTO executions (project_id, prompt_id, version_id, model_id,
+                        execution_mode, status, resolved_by, latency_ms, attempts)
+                    SELECT p.project_id, p.prompt_id, p.active_version_id, m.model_id, 'sync',
+                           'succeeded', 'active', %s, 1
+                    FROM prompts p, models m WHERE p.name = 'busy'
+                    """,
+                    (100 + i,),
+                )
+
+    async def reader(times: int) -> None:
+        for _ in range(times):
+            response = await client.get("/v1/analytics/prompts/busy", params={"window": "1h"})
+            assert response.status_code == 200, response.text
+
+    await asyncio.gather(*(writer(40) for _ in range(4)), *(reader(8) for _ in range(4)))
+    body = (await client.get("/v1/analytics/prompts/busy", params={"window": "1h"})).json()
+    assert body["totals"]["executions"] == 160
+    summary = (await client.get(SUMMARY, params={"window": "1h"})).json()
+    assert summary["totals"]["executions"] == 160
+    assert await sql_rows(database_url, "SELECT * FROM analytics_pending") == []
