@@ -287,6 +287,8 @@ async def test_projects_see_only_their_own(
         ({"interval": "minute"}, "interval"),
         ({"top": "0"}, "top"),
         ({"since": "yesterday"}, "since"),
+        ({"until": "0001-01-01T00:30:00Z"}, "until"),
+        ({"since": "9999-12-31T23:30:00Z", "until": "9999-12-31T23:45:00Z"}, "since"),
     ],
 )
 async def test_bad_windows_are_one_problem(

@@ -84,15 +84,19 @@ class Period:
 
 def period_of(query: AnalyticsQuery, now: datetime) -> Period:
     """The window a query asks for, aligned to whole UTC hours; 422 when it is empty, longer
-    than 400 days, or an hour series longer than 31 days."""
-    until = _ceil((query.until or now).astimezone(UTC), HOUR)
-    if query.since is not None:
-        since = _floor(query.since.astimezone(UTC), HOUR)
-    else:
-        match = _WINDOW.match(query.window or DEFAULT_WINDOW)
-        assert match is not None  # the query model checked the pattern
-        amount, unit = int(match.group(1)), match.group(2)
-        since = until - (amount * (HOUR if unit == "h" else DAY))
+    than 400 days, out of the calendar's range, or an hour series longer than 31 days."""
+    try:
+        until = _ceil((query.until or now).astimezone(UTC), HOUR)
+        if query.since is not None:
+            since = _floor(query.since.astimezone(UTC), HOUR)
+        else:
+            match = _WINDOW.match(query.window or DEFAULT_WINDOW)
+            assert match is not None  # the query model checked the pattern
+            amount, unit = int(match.group(1)), match.group(2)
+            since = until - (amount * (HOUR if unit == "h" else DAY))
+        _floor(since, DAY), _ceil(until, DAY)  # the day rows' bounds exist too
+    except OverflowError:
+        raise _invalid("until" if query.since is None else "since", "is out of range") from None
     if since >= until:
         raise _invalid("since", "must be before until")
     if until - since > MAX_WINDOW:
