@@ -614,6 +614,10 @@ DO UPDATE SET
                           r.latency_counts || EXCLUDED.latency_counts) AS u(slot, n)
               GROUP BY u.slot) AS merged);
 
+-- analytics_pending_exists --
+-- Whether a project has finished executions not folded yet
+SELECT EXISTS (SELECT 1 FROM analytics_pending WHERE project_id = %(project_id)s) AS pending;
+
 -- analytics_groups --
 -- Counters (and merged latency histograms, when asked) of a project's rollup rows of some
 -- levels, per group, over a window: day rows for [day_from, day_to), hour rows for
@@ -629,27 +633,30 @@ WITH r AS (
       AND ((grain = 'day' AND bucket_start >= %(day_from)s AND bucket_start < %(day_to)s)
            OR (grain = 'hour' AND bucket_start >= %(since)s AND bucket_start < %(head_to)s)
            OR (grain = 'hour' AND bucket_start >= %(tail_from)s AND bucket_start < %(until)s))
+), grouped AS (
+    SELECT r.*,
+           dense_rank() OVER (ORDER BY level, prompt_id, version_id, label, model_id, period) AS g
+    FROM r
 ), counters AS (
-    SELECT level, prompt_id, version_id, label, model_id, period,
+    SELECT g, level, prompt_id, version_id, label, model_id, period,
            sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
            sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
            sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
            sum(latency_ms_sum) AS latency_ms_sum
-    FROM r GROUP BY level, prompt_id, version_id, label, model_id, period
+    FROM grouped GROUP BY g, level, prompt_id, version_id, label, model_id, period
 ), slots AS (
-    SELECT level, prompt_id, version_id, label, model_id, period, o.slot, sum(o.n) AS n
-    FROM r CROSS JOIN LATERAL unnest(r.latency_slots, r.latency_counts) AS o(slot, n)
+    SELECT g, o.slot, sum(o.n) AS n
+    FROM grouped CROSS JOIN LATERAL unnest(latency_slots, latency_counts) AS o(slot, n)
     WHERE %(histograms)s
-    GROUP BY level, prompt_id, version_id, label, model_id, period, o.slot
+    GROUP BY g, o.slot
 ), hists AS (
-    SELECT level, prompt_id, version_id, label, model_id, period,
-           array_agg(slot ORDER BY slot) AS slots, array_agg(n ORDER BY slot) AS counts
-    FROM slots GROUP BY level, prompt_id, version_id, label, model_id, period
+    SELECT g, array_agg(slot ORDER BY slot) AS slots, array_agg(n ORDER BY slot) AS counts
+    FROM slots GROUP BY g
 )
 SELECT c.*, h.slots, h.counts, p.name AS prompt_name, v.version_number, m.provider,
        m.model_name
 FROM counters c
-LEFT JOIN hists h USING (level, prompt_id, version_id, label, model_id, period)
+LEFT JOIN hists h USING (g)
 LEFT JOIN prompts p ON p.prompt_id = c.prompt_id
 LEFT JOIN prompt_versions v ON v.version_id = c.version_id
 LEFT JOIN models m ON m.model_id = c.model_id;

@@ -185,6 +185,11 @@ class Analytics:
         """Fold pending finished executions (of one project, or of all) into the rollups;
         answers the rollup rows written. Readers fold their project's before reading, so
         answers include every execution finished before the request."""
+        if project_id is not None:
+            async with self._db.connect() as q:
+                found = await q.row("analytics_pending_exists", project_id=project_id)
+            if not (found and found["pending"]):
+                return 0
         async with self._db.transaction() as q:
             return await q.execute("fold_rollups", project_id=project_id, limit=limit)
 
