@@ -136,7 +136,6 @@ def upgrade() -> None:
         sa.Column("project_id", sa.UUID(), nullable=False),
         sa.PrimaryKeyConstraint("execution_id"),
     )
-    op.create_index("ix_analytics_pending_project_id", "analytics_pending", ["project_id"])
     op.create_table(
         "execution_rollups",
         sa.Column("project_id", sa.UUID(), nullable=False),
