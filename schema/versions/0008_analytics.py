@@ -8,7 +8,7 @@
   (prompt + version), ``label`` (prompt + the label that resolved the version) and
   ``prompt_model``; a collapsed dimension holds the nil UUID or ''. Pending executions are folded
   in (``fold_rollups`` in queries.sql) by the readers of a project and by the worker's
-  ``fold_analytics`` task; this revision folds the executions that finished before it.
+  hourly ``prune`` task; this revision folds the executions that finished before it.
 
 The latency histogram has ``SLOTS`` fixed log-spaced buckets (ratio 1.08), stored sparse: the
 slots that hold latencies (``latency_slots``, ascending) and their counts (``latency_counts``).

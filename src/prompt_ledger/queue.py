@@ -63,17 +63,6 @@ def build_app() -> procrastinate.App:
     async def recover(context: JobContext, timestamp: int) -> None:
         await container_of(context).maintenance.recover()
 
-    @app.periodic(cron="* * * * *", periodic_id="fold_analytics")
-    @app.task(
-        name="fold_analytics",
-        queue=MAINTENANCE_QUEUE,
-        pass_context=True,
-        queueing_lock="fold_analytics",
-    )
-    async def fold_analytics(context: JobContext, timestamp: int) -> None:
-        """Keep the analytics backlog short while nobody reads it (readers fold too)."""
-        await container_of(context).analytics.fold_all()
-
     @app.periodic(cron="17 * * * *", periodic_id="prune")
     @app.task(name="prune", queue=MAINTENANCE_QUEUE, pass_context=True, queueing_lock="prune")
     async def prune(context: JobContext, timestamp: int) -> None:

@@ -116,10 +116,8 @@ async def test_submit_commits_the_row_and_its_job_together(
     assert [s["kind"] for s in done["spans"]] == ["llm"]
     assert stub.calls == 1
     assert stub.requests[0]["max_tokens"] == 800
-    # Successful jobs are deleted; the ledger keeps the execution. (The worker's periodic
-    # upkeep jobs may still be queued when it stops.)
-    executions_jobs = "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'run_execution'"
-    assert await sql_value(database_url, executions_jobs) == 0
+    # Successful jobs are deleted; the ledger keeps the execution.
+    assert await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 0
 
 
 async def test_a_sync_run_with_an_async_key_still_in_flight_is_409(

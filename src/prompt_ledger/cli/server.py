@@ -190,7 +190,7 @@ def jobs_recover(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
 @jobs_app.command("prune")
 def jobs_prune(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """Delete finished queue jobs older than JOB_RETENTION_HOURS (the ledger keeps everything)."""
+    """Delete finished queue jobs older than JOB_RETENTION_HOURS; fold pending analytics."""
     asyncio.run(_maintenance(_database(ctx), "prune"))
     Output(json_output).emit({"pruned": True}, lambda: console.print("[green]prune: done[/green]"))
 

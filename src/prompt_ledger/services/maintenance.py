@@ -11,6 +11,7 @@ from prompt_ledger.settings import Settings
 
 if TYPE_CHECKING:
     from prompt_ledger.queue import Queue
+    from prompt_ledger.services.analytics import Analytics
 
 log = logging.getLogger("prompt_ledger.maintenance")
 
@@ -29,10 +30,13 @@ class RecoveryReport:
 
 
 class Maintenance:
-    def __init__(self, db: Database, queue: Queue, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, queue: Queue, settings: Settings, analytics: Analytics
+    ) -> None:
         self._db = db
         self._queue = queue
         self._settings = settings
+        self._analytics = analytics
 
     async def recover(self) -> RecoveryReport:
         """Retry jobs of dead workers, re-queue unfinished async executions that lost their job
@@ -65,7 +69,10 @@ class Maintenance:
 
     async def prune(self) -> None:
         """Delete finished queue jobs older than the retention period (the ledger keeps all),
-        and the rate limit counts of past minutes."""
+        the rate limit counts of past minutes, and fold the executions that finished since into
+        the analytics rollups (readers fold their project's too; this keeps the backlog short
+        while nobody reads)."""
         await self._queue.delete_finished_jobs(self._settings.job_retention_hours)
         async with self._db.connect() as q:
             await q.execute("prune_rate_limits")
+        await self._analytics.fold_all()
