@@ -16,7 +16,7 @@ Any percentile read from merged histograms is within 4 % of the exact value. ``a
 ``prompt_ledger.histogram`` mirrors it (a test keeps them equal).
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
