@@ -134,15 +134,20 @@ def free_port() -> int:
 
 
 def spawn(
-    stack: ExitStack, command: list[str], env: dict[str, str], **options: Any
+    stack: ExitStack,
+    command: list[str],
+    env: dict[str, str],
+    *,
+    unset: tuple[str, ...] = (),
+    **options: Any,
 ) -> subprocess.Popen[bytes]:
     """``command`` in a session (process group) of its own, stopped with all its descendants
-    (e.g. a gunicorn worker) when ``stack`` closes."""
+    (e.g. a gunicorn worker) when ``stack`` closes; its environment is ours with ``env`` and
+    without ``unset``."""
     # The servers' own output goes to stderr so that --json keeps stdout clean.
     options.setdefault("stdout", sys.stderr)
-    process = subprocess.Popen(
-        command, env={**os.environ, **env}, start_new_session=True, **options
-    )
+    environ = {k: v for k, v in {**os.environ, **env}.items() if k not in unset}
+    process = subprocess.Popen(command, env=environ, start_new_session=True, **options)
     stack.callback(stop_group, process)
     return process
 
