@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LOCK_FLAGS := --universal --python-version $(PYTHON_VERSION) --custom-compile-command "make lock" --quiet
 
-.PHONY: dev test lint format bench bench-peers lock buttons clean screenshots vendor
+.PHONY: dev test lint format bench bench-peers bench-profile lock buttons clean screenshots vendor
 
 # Quiet: `make dev` on a fresh clone prints one line per step, then the dev banner
 # (tests/acceptance/test_dev_stack.py counts them). pip's errors still show.
@@ -71,6 +71,15 @@ $(BENCH_VENVS)/celery/.installed: bench/peers/requirements-celery.txt
 	@$(PYTHON) -m venv $(BENCH_VENVS)/celery
 	@$(BENCH_VENVS)/celery/bin/python -m pip install --quiet --quiet -r $<
 	@touch $@
+## make bench-profile: py-spy (in .bench-venvs/tools) on the gateway's sync path and on the
+## worker under bench load: where the time goes (docs/performance.md)
+$(BENCH_VENVS)/tools/.installed:
+	@$(PYTHON) -m venv $(BENCH_VENVS)/tools
+	@$(BENCH_VENVS)/tools/bin/python -m pip install --quiet --quiet "py-spy>=0.4,<1"
+	@touch $@
+bench-profile: $(VENV)/.installed-dev $(BENCH_VENVS)/tools/.installed
+	BENCH_VENVS=$(BENCH_VENVS) $(BIN)/python bench/profile.py
+
 bench-peers: $(VENV)/.installed-dev $(BENCH_VENVS)/litellm/.installed $(BENCH_VENVS)/celery/.installed
 	@mkdir -p $(dir $(BENCH_RESULTS))
 	@failed=""; for script in litellm_proxy celery_drain; do \
