@@ -174,6 +174,12 @@ def start_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        # uvicorn's choice by default (uvloop and httptools when installed, as in production);
+        # BENCH_LOOP=asyncio BENCH_HTTP=h11 measures without them
+        "--loop",
+        os.environ.get("BENCH_LOOP", "auto"),
+        "--http",
+        os.environ.get("BENCH_HTTP", "auto"),
     ]
     server = Server(name, spawn(stack, command, env), f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 30
@@ -619,9 +625,17 @@ def environment(db_origin: str) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg_at_end": loadavg(),  # others' work on the machine skews both sides
         "database": db_origin,
-        "uvicorn_loop": "uvloop" if has_module("uvloop") else "asyncio",
-        "uvicorn_http": "httptools" if has_module("httptools") else "h11",
+        "uvicorn_loop": _chosen("BENCH_LOOP", "uvloop", "asyncio"),
+        "uvicorn_http": _chosen("BENCH_HTTP", "httptools", "h11"),
     }
+
+
+def _chosen(variable: str, fast: str, fallback: str) -> str:
+    """What uvicorn runs with: BENCH_LOOP/BENCH_HTTP when set, else the fast one if installed."""
+    given = os.environ.get(variable, "auto")
+    if given != "auto":
+        return given
+    return fast if has_module(fast) else fallback
 
 
 def report_console() -> Console:

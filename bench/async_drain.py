@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -270,7 +271,13 @@ async def _drain_ours(spec: DrainSpec) -> DrainResult:
 
 
 def drain(spec: DrainSpec) -> DrainResult:
-    return asyncio.run(_drain_ours(spec) if spec.side == "ours" else _drain_bare(spec))
+    """One drain, on the event loop ``promptledger worker`` runs (uvloop when installed; every
+    side alike). BENCH_LOOP=asyncio measures on asyncio's."""
+    from prompt_ledger.worker import loop_factory
+
+    factory = None if os.environ.get("BENCH_LOOP") == "asyncio" else loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(_drain_ours(spec) if spec.side == "ours" else _drain_bare(spec))
 
 
 # --- checks (in the parent, on the database) --------------------------------------------------

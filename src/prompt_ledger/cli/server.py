@@ -147,9 +147,10 @@ def function(
 def worker(ctx: typer.Context) -> None:
     """Run a queue worker: queued executions and the periodic upkeep."""
     settings = database_settings(ctx, log_level=logging.INFO)
-    from prompt_ledger.worker import run_worker
+    from prompt_ledger.worker import loop_factory, run_worker
 
-    asyncio.run(run_worker(settings))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(run_worker(settings))
 
 
 jobs_app = typer.Typer(help="Run one periodic task once (for platform cron).", no_args_is_help=True)
