@@ -75,10 +75,12 @@ def package(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def summarise(collapsed: Path, top: int, focus: str | None = None) -> dict[str, object]:
-    """Shares of the samples (of those whose stack holds a frame of function ``focus``, if
-    given): own time by package, top functions by own and by inclusive time, and inclusive
-    time of our own functions (``prompt_ledger``)."""
+def summarise(
+    collapsed: Path, top: int, focus: str | None = None, skip: str | None = None
+) -> dict[str, object]:
+    """Shares of the samples (of those whose stack holds a frame of function ``focus`` and none
+    of ``skip``, if given): own time by package, top functions by own and by inclusive time,
+    and inclusive time of our own functions (``prompt_ledger``)."""
     own: Counter[str] = Counter()
     ours: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -91,6 +93,8 @@ def summarise(collapsed: Path, top: int, focus: str | None = None) -> dict[str, 
         count = int(count_text)
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
         if not frames or (focus and not any(f.startswith(focus + " ") for f in frames)):
+            continue
+        if skip and any(f.startswith(skip + " ") for f in frames):
             continue
         total += count
         names = []
@@ -134,7 +138,9 @@ def _record(
     return spawn(stack, [str(py_spy()), "record", *options, *target], {})
 
 
-def profile_sync(args: argparse.Namespace, out: Path) -> Path:
+def profile_sync(args: argparse.Namespace, out: Path, resolve: bool = False) -> Path:
+    """The gateway under load: ``executions:run`` at ``--concurrency``, or (``resolve``) the
+    registry's ``GET /v1/prompts/{name}`` at 16."""
     with ExitStack() as stack:
         database_url, _ = stack.enter_context(bench_database())
         stub = start_stub_llm(stack, 0.05)
@@ -157,14 +163,18 @@ def profile_sync(args: argparse.Namespace, out: Path) -> Path:
             body=json.dumps(run_body()).encode(),
             expect_in_body=b'"succeeded"',
         )
+        if resolve:
+            spec = LoadSpec(
+                ours.base_url + "/v1/prompts/bench", {"X-API-Key": API_KEY}, 16, 2.0, 10**6
+            )
         measure(pool, ours, spec)  # warm
-        collapsed = out / "profile-sync.txt"
+        collapsed = out / ("profile-resolve.txt" if resolve else "profile-sync.txt")
         with ExitStack() as recording:
             recorder = _record(recording, collapsed, ours.process.pid, None, args.duration)
             time.sleep(0.5)  # py-spy attached
             result = measure(pool, ours, replace(spec, duration=args.duration + 1))
             recorder.wait(timeout=60)
-        err.print(f"[dim]sync: {result.rps:.0f} req/s @c={args.concurrency} while sampled[/dim]")
+        err.print(f"[dim]{result.rps:.0f} req/s @c={spec.concurrency} while sampled[/dim]")
     return collapsed
 
 
@@ -215,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1500, help="jobs drained (worker)")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--out", type=Path, default=ROOT / ".bench-results")
-    parser.add_argument("--only", choices=("sync", "worker"))
+    parser.add_argument("--only", choices=("sync", "worker", "resolve"))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--drain-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -227,10 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         report = {}
         if args.only in (None, "sync"):
             report["sync"] = summarise(profile_sync(args, args.out), args.top, focus="Route.handle")
+        if args.only in (None, "resolve"):
+            collapsed = profile_sync(args, args.out, resolve=True)
+            report["resolve"] = summarise(collapsed, args.top, focus="Route.handle")
         if args.only in (None, "worker"):
             # the drain only, not the child's imports and start-up
             report["worker"] = summarise(
-                profile_worker(args, args.out), args.top, focus="_timed_worker"
+                profile_worker(args, args.out), args.top, focus="Runner.run", skip="_find_and_load"
             )
         check_leftovers()
     except (BenchError, subprocess.SubprocessError) as exc:

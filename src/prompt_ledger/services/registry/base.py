@@ -30,6 +30,7 @@ class RegistryBase:
         self._db = db
         self._cache = cache
         self._render_seconds = render_seconds
+        self._json: dict[int, tuple[PromptView, bytes]] = {}  # resolution's serialised views
 
     @asynccontextmanager
     async def _write(self, who: Principal, *names: str) -> AsyncIterator[Queries]:

@@ -28,6 +28,8 @@ from prompt_ledger.services.registry.content import (
     unified,
 )
 
+JSON_MEMO_SIZE = 1024
+
 
 class Resolution(RegistryBase):
     """Reading: every operation that only looks."""
@@ -48,6 +50,26 @@ class Resolution(RegistryBase):
         view = await self._resolve(who, name, label, version_number)
         self._cache.put(cached_group, (label, version_number), view, generation)
         return view
+
+    async def get_prompt_json(
+        self,
+        who: Principal,
+        name: str,
+        *,
+        label: str | None = None,
+        version_number: int | None = None,
+    ) -> bytes:
+        """:meth:`get_prompt`'s view as its JSON body, serialised once per cached view (the
+        hot path of the SDK's resolve: a cache hit costs no serialisation)."""
+        view = await self.get_prompt(who, name, label=label, version_number=version_number)
+        found = self._json.get(id(view))
+        if found is not None and found[0] is view:
+            return found[1]
+        body = view.model_dump_json(by_alias=True).encode()
+        if len(self._json) >= JSON_MEMO_SIZE:
+            self._json.clear()
+        self._json[id(view)] = (view, body)  # holds the view: its id is not reused meanwhile
+        return body
 
     async def resolve_many(
         self, who: Principal, items: Sequence[ResolveItem]
