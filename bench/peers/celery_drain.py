@@ -115,19 +115,26 @@ def _wait_for_worker(python: Path, env: dict[str, str], worker: str) -> None:
     raise BenchError(f"Celery worker {worker} did not answer a ping in 60 s")
 
 
-def _delete_queue_keys(queue: str) -> None:
+# kombu's own key, shared by every kombu user of the Redis: removed only if this run made it
+KOMBU_SHARED = "_kombu.binding_deadlines"
+
+
+def _redis(*words: str) -> bytes:
+    """One Redis command (RESP), its first reply line."""
+    command = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
+    with socket.create_connection(REDIS, timeout=2) as connection:
+        connection.sendall(command.encode())
+        return connection.recv(64)
+
+
+def _delete_queue_keys(queue: str, shared_existed: bool) -> None:
     """Remove this run's Redis keys (the shared Redis keeps no trace of the benchmark)."""
     keys = [
         key
         for name in (queue, f"{queue}-idle")
         for key in (name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
     ]
-    command = f"*{len(keys) + 1}\r\n$3\r\nDEL\r\n" + "".join(
-        f"${len(key)}\r\n{key}\r\n" for key in keys
-    )
-    with socket.create_connection(REDIS, timeout=2) as connection:
-        connection.sendall(command.encode())
-        connection.recv(64)
+    _redis("DEL", *keys, *(() if shared_existed else (KOMBU_SHARED,)))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -149,7 +156,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gateway = start_server(stack, "ours", "gateway_app", "/health", env)
         seed_executions(gateway)
         celery_env = _celery_env(database_url, stub.base_url, queue, worker)
-        stack.callback(_delete_queue_keys, queue)
+        shared_existed = _redis("EXISTS", KOMBU_SHARED).startswith(b":1")
+        stack.callback(_delete_queue_keys, queue, shared_existed)
         command = [str(python), "-m", "celery", "-A", "_celery_tasks", "worker"]
         options = ["--pool", "threads", "--concurrency", str(CONCURRENCY), "-n", worker]
         quiet = ["--loglevel", "WARNING", "--without-heartbeat", "--without-gossip"]
