@@ -311,7 +311,7 @@ def main() -> int:
         [
             summary_row(
                 "console_pages",
-                baseline="",
+                baseline=f"{args.executions:,} executions, {PROMPTS:,} prompts",
                 ours=f"worst page {worst.page}: server p95 {fmt(worst.server_p95_ms, '.1f')} ms",
                 outcome=f"{sum(r.passed for r in results)}/{len(results)} pages within target",
                 checks=[goal(r.server_p95_ms, "<=", TARGET_P95_MS) for r in results],

@@ -73,7 +73,7 @@ SCENARIOS: tuple[tuple[str, str, str, str], ...] = (
         "p50 ≤ 4 ms, p99 ≤ 10 ms",
         "bench",
     ),
-    ("console_pages", "console pages, 1M executions (worst page)", "p95 ≤ 150 ms", "bench"),
+    ("console_pages", "console pages on a large ledger (worst page)", "p95 ≤ 150 ms", "bench"),
     ("forward_hop", "one forwarding hop between functions (run)", "(no target)", "bench"),
 )
 KEYS = {key for key, *_ in SCENARIOS}

@@ -38,9 +38,7 @@ def _imported(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return {
         target
         for target in targets
-        if target in modules
-        and target != module
-        and not (own and target.startswith(module + "."))
+        if target in modules and target != module and not (own and target.startswith(module + "."))
     }
 
 
