@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LOCK_FLAGS := --universal --python-version $(PYTHON_VERSION) --custom-compile-command "make lock" --quiet
 
-.PHONY: dev test lint format bench lock buttons clean screenshots vendor
+.PHONY: dev test lint format bench bench-peers bench-profile lock buttons clean screenshots vendor
 
 # Quiet: `make dev` on a fresh clone prints one line per step, then the dev banner
 # (tests/acceptance/test_dev_stack.py counts them). pip's errors still show.
@@ -44,17 +44,50 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## make bench: every benchmark, each printing ratios against a baseline measured in the same run
+## make bench: every benchmark, each printing ratios against a baseline measured in the same
+## run, then one summary table of every target (bench/summary.py; rows in $(BENCH_RESULTS))
+BENCH_RESULTS ?= .bench-results/latest.jsonl
+BENCH_SCRIPTS := registry_resolve registry_writes execution_overhead async_drain cold_start \
+	console_pages analytics forward_hop sdk_cache deploy_boot
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/registry_resolve.py
-	$(BIN)/python bench/execution_overhead.py
-	$(BIN)/python bench/async_drain.py
-	$(BIN)/python bench/cold_start.py
-	$(BIN)/python bench/sdk_cache.py
-	$(BIN)/python bench/console_pages.py
-	$(BIN)/python bench/analytics.py
-	$(BIN)/python bench/forward_hop.py
-	$(BIN)/python bench/deploy_boot.py
+	@mkdir -p $(dir $(BENCH_RESULTS)) && rm -f $(BENCH_RESULTS)
+	@failed=""; for script in $(BENCH_SCRIPTS); do \
+	  BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python bench/$$script.py || failed="$$failed $$script"; \
+	done; \
+	$(BIN)/python bench/summary.py $(BENCH_RESULTS); \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
+
+## make bench-peers: LiteLLM proxy and Celery + Redis side by side with ours (each in its own
+## virtualenv under .bench-venvs/, never a dependency of the project); adds their rows to the
+## summary of the last `make bench`
+BENCH_VENVS := .bench-venvs
+$(BENCH_VENVS)/litellm/.installed: bench/peers/requirements-litellm.txt
+	@echo "Installing LiteLLM proxy into $(BENCH_VENVS)/litellm (benchmarks only)..."
+	@$(PYTHON) -m venv $(BENCH_VENVS)/litellm
+	@$(BENCH_VENVS)/litellm/bin/python -m pip install --quiet --quiet -r $<
+	@touch $@
+$(BENCH_VENVS)/celery/.installed: bench/peers/requirements-celery.txt
+	@echo "Installing Celery into $(BENCH_VENVS)/celery (benchmarks only)..."
+	@$(PYTHON) -m venv $(BENCH_VENVS)/celery
+	@$(BENCH_VENVS)/celery/bin/python -m pip install --quiet --quiet -r $<
+	@touch $@
+## make bench-profile: py-spy (in .bench-venvs/tools) on the gateway's sync path and on the
+## worker under bench load: where the time goes (docs/performance.md)
+$(BENCH_VENVS)/tools/.installed:
+	@$(PYTHON) -m venv $(BENCH_VENVS)/tools
+	@$(BENCH_VENVS)/tools/bin/python -m pip install --quiet --quiet "py-spy>=0.4,<1"
+	@touch $@
+bench-profile: $(VENV)/.installed-dev $(BENCH_VENVS)/tools/.installed
+	BENCH_VENVS=$(BENCH_VENVS) $(BIN)/python bench/profile.py
+
+bench-peers: $(VENV)/.installed-dev $(BENCH_VENVS)/litellm/.installed $(BENCH_VENVS)/celery/.installed
+	@mkdir -p $(dir $(BENCH_RESULTS))
+	@failed=""; for script in litellm_proxy celery_drain; do \
+	  BENCH_RESULTS=$(BENCH_RESULTS) BENCH_VENVS=$(BENCH_VENVS) $(BIN)/python bench/peers/$$script.py \
+	    || failed="$$failed $$script"; \
+	done; \
+	$(BIN)/python bench/summary.py $(BENCH_RESULTS); \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 
 ## make screenshots: regenerate docs/screenshots/ (Debian's Chromium: apt-get install -y chromium)
 screenshots: $(VENV)/.installed-dev
@@ -78,4 +111,4 @@ buttons:
 	python3 infra/buttons.py $(if $(REPO),--repo $(REPO)) $(if $(RAILWAY_TEMPLATE),--railway-template $(RAILWAY_TEMPLATE))
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-venvs .bench-results

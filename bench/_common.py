@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import importlib.util
+import json
 import math
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -130,10 +133,22 @@ def free_port() -> int:
         return port
 
 
-def _spawn(stack: ExitStack, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(
+    stack: ExitStack,
+    command: list[str],
+    env: dict[str, str],
+    *,
+    unset: tuple[str, ...] = (),
+    **options: Any,
+) -> subprocess.Popen[bytes]:
+    """``command`` in a session (process group) of its own, stopped with all its descendants
+    (e.g. a gunicorn worker) when ``stack`` closes; its environment is ours with ``env`` and
+    without ``unset``."""
     # The servers' own output goes to stderr so that --json keeps stdout clean.
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=sys.stderr)
-    stack.callback(_stop, process)
+    options.setdefault("stdout", sys.stderr)
+    environ = {k: v for k, v in {**os.environ, **env}.items() if k not in unset}
+    process = subprocess.Popen(command, env=environ, start_new_session=True, **options)
+    stack.callback(stop_group, process)
     return process
 
 
@@ -159,8 +174,14 @@ def start_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        # uvicorn's choice by default (uvloop and httptools when installed, as in production);
+        # BENCH_LOOP=asyncio BENCH_HTTP=h11 measures without them
+        "--loop",
+        os.environ.get("BENCH_LOOP", "auto"),
+        "--http",
+        os.environ.get("BENCH_HTTP", "auto"),
     ]
-    server = Server(name, _spawn(stack, command, env), f"http://127.0.0.1:{port}")
+    server = Server(name, spawn(stack, command, env), f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 30
     with httpx.Client(base_url=server.base_url, trust_env=False, timeout=2.0) as client:
         while True:
@@ -188,7 +209,7 @@ def start_stub_llm(stack: ExitStack, latency: float) -> Server:
         "--url-file",
         str(url_file),
     ]
-    process = _spawn(stack, command, {})
+    process = spawn(stack, command, {})
     deadline = time.monotonic() + 30
     while not url_file.exists():
         if process.poll() is not None:
@@ -199,14 +220,29 @@ def start_stub_llm(stack: ExitStack, latency: float) -> Server:
     return Server("stub", process, url_file.read_text().strip())
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def stop_group(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM the process group ``process`` leads (``start_new_session=True``), then SIGKILL
+    what is left of it after ``grace`` seconds; reap the leader."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    deadline = time.monotonic() + grace
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's group
+        return True
+    return True
 
 
 def api_client(server: Server, timeout: float = 10.0) -> httpx.Client:
@@ -243,6 +279,14 @@ TEXT = (
 SCRATCH_DDL = (
     "CREATE TABLE IF NOT EXISTS bench_scratch (id bigint GENERATED ALWAYS AS IDENTITY "
     "PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), payload jsonb NOT NULL)"
+)
+
+
+# The minimal ledgered gateway's table (bench/_apps.py: ledgered_app).
+LEDGER_DDL = (
+    "CREATE TABLE IF NOT EXISTS bench_ledger (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY "
+    "KEY, created_at timestamptz NOT NULL DEFAULT now(), status text NOT NULL, request jsonb "
+    "NOT NULL, response jsonb, input_tokens int, output_tokens int, finished_at timestamptz)"
 )
 
 
@@ -581,9 +625,17 @@ def environment(db_origin: str) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg_at_end": loadavg(),  # others' work on the machine skews both sides
         "database": db_origin,
-        "uvicorn_loop": "uvloop" if has_module("uvloop") else "asyncio",
-        "uvicorn_http": "httptools" if has_module("httptools") else "h11",
+        "uvicorn_loop": _chosen("BENCH_LOOP", "uvloop", "asyncio"),
+        "uvicorn_http": _chosen("BENCH_HTTP", "httptools", "h11"),
     }
+
+
+def _chosen(variable: str, fast: str, fallback: str) -> str:
+    """What uvicorn runs with: BENCH_LOOP/BENCH_HTTP when set, else the fast one if installed."""
+    given = os.environ.get(variable, "auto")
+    if given != "auto":
+        return given
+    return fast if has_module(fast) else fallback
 
 
 def report_console() -> Console:
@@ -596,3 +648,116 @@ def environment_line(env: dict[str, Any]) -> str:
         f"python {env['python']}, {env['cpus']} CPUs (load {env['loadavg_at_end']}), uvicorn "
         f"{env['uvicorn_loop']}/{env['uvicorn_http']}, database: {env['database']}"
     )
+
+
+# --- the summary (bench/summary.py) -----------------------------------------------------------
+
+RESULTS_ENV = "BENCH_RESULTS"  # a JSON-lines file each benchmark appends its summary rows to
+
+
+def summary_row(
+    scenario: str,
+    *,
+    baseline: str,
+    ours: str,
+    outcome: str,
+    checks: list[dict[str, Any]] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """One row of the summary table: ``scenario`` is a key of ``bench/summary.py``'s SCENARIOS;
+    ``baseline``/``ours``/``outcome`` are the figures as shown; ``checks`` the ``target()``
+    entries the row passes or misses (none: informational)."""
+    return {
+        "scenario": scenario,
+        "baseline": baseline,
+        "ours": ours,
+        "outcome": outcome,
+        "checks": checks or [],
+        "note": note,
+    }
+
+
+def record(benchmark: str, rows: list[dict[str, Any]]) -> None:
+    """Append ``rows`` (``summary_row``) to the file named by $BENCH_RESULTS, if set, with the
+    benchmark's name, the time and the machine, for ``bench/summary.py``."""
+    path = os.environ.get(RESULTS_ENV)
+    if not path:
+        return
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    machine = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "load": loadavg(),
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as out:
+        for row in rows:
+            line = {"benchmark": benchmark, "at": stamp, "machine": machine, **row}
+            out.write(json.dumps(line) + "\n")
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+# --- processes: every benchmark leaves none behind --------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    """The live descendants of ``pid`` (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, pending = [], list(children.get(pid, []))
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(children.get(child, []))
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "?"
+
+
+def leftover_processes(ignore: frozenset[int] = frozenset()) -> list[str]:
+    """Descendants of this process still alive, except ``ignore`` (e.g. a process pool still
+    open): a benchmark calls :func:`check_leftovers` when it is done."""
+    return [
+        f"{pid} {command}"
+        for pid in _descendants(os.getpid())
+        if pid not in ignore
+        and not _is_zombie(pid)
+        # multiprocessing's helper lives as long as this process, by design
+        and "multiprocessing.resource_tracker" not in (command := _command(pid))
+    ]
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def check_leftovers() -> None:
+    """BenchError when a process this benchmark started (or one of theirs) is still running."""
+    deadline = time.monotonic() + 5  # a process just signalled may take a moment to go
+    while (left := leftover_processes()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        raise BenchError(f"{len(left)} process(es) left behind: " + "; ".join(left[:5]))

@@ -7,6 +7,9 @@ does; the hello's ``/``), and kills the process. Medians over rounds.
 
 Target: ours <= 1.5x the bare hello.
 
+Every process is started in a session of its own and its whole group stopped (gunicorn's
+forked worker too); the run fails if any process it started is left.
+
 Run: ``.venv/bin/python bench/cold_start.py [--rounds 7] [--json]``
 """
 
@@ -15,18 +18,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
-from bench._common import API_KEY, bench_database, free_port, report_console
+from bench._common import (
+    API_KEY,
+    BenchError,
+    bench_database,
+    check_leftovers,
+    err,
+    free_port,
+    record,
+    report_console,
+    spawn,
+    summary_row,
+    target,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FF = str(Path(sys.executable).with_name("functions-framework"))
@@ -36,51 +51,47 @@ TARGET = 1.5
 def cold_start(source: Path, target: str, path: str, env: dict[str, str]) -> float:
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            FF,
-            "--source",
-            str(source),
-            "--target",
-            target,
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ],
-        env={**env, "PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # gunicorn forks a worker: stop the whole group
-    )
-    try:
+    with ExitStack() as stack:
+        # A session of its own: gunicorn forks a worker, and the whole group is stopped (and
+        # waited for) when the stack closes.
+        command = [FF, "--source", str(source), "--target", target, "--port", str(port)]
+        process = spawn(
+            stack,
+            [*command, "--host", "127.0.0.1"],
+            {**env, "PORT": str(port)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = started + 60
         while time.perf_counter() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"{target} exited with {process.returncode}")
+                raise BenchError(f"{target} exited with {process.returncode}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
                     return time.perf_counter() - started
             except httpx.TransportError:
                 time.sleep(0.005)
-        raise RuntimeError(f"{target} did not answer 200 within 60 s")
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        raise BenchError(f"{target} did not answer 200 within 60 s")
+    raise AssertionError("unreachable")  # pragma: no cover - mypy: the with block returns
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with bench_database() as (url, origin):
-        env = {**os.environ, "DATABASE_URL": url, "API_KEY": API_KEY}
-        hello: list[float] = []
-        ours: list[float] = []
-        for _ in range(args.rounds):
-            hello.append(cold_start(ROOT / "bench" / "_hello_function.py", "hello", "/", env))
-            ours.append(cold_start(ROOT / "functions" / "main.py", "registry", "/health", env))
+    try:
+        with bench_database() as (url, origin):
+            env = {**os.environ, "DATABASE_URL": url, "API_KEY": API_KEY}
+            hello: list[float] = []
+            ours: list[float] = []
+            for _ in range(args.rounds):
+                hello.append(cold_start(ROOT / "bench" / "_hello_function.py", "hello", "/", env))
+                ours.append(cold_start(ROOT / "functions" / "main.py", "registry", "/health", env))
+        check_leftovers()
+    except BenchError as exc:
+        err.print(f"[red]benchmark failed: {exc}[/red]")
+        return 2
     result = {
         "hello_s": statistics.median(hello),
         "ours_s": statistics.median(ours),
@@ -90,16 +101,29 @@ def main() -> None:
         "database": origin,
     }
     result["pass"] = result["ratio"] <= TARGET
+    record(
+        "cold_start",
+        [
+            summary_row(
+                "cold_start",
+                baseline=f"bare functions-framework hello {result['hello_s'] * 1000:.0f} ms",
+                ours=f"{result['ours_s'] * 1000:.0f} ms",
+                outcome=f"{result['ratio']:.2f}x",
+                checks=[target(result["ratio"], "<=", TARGET)],
+            )
+        ],
+    )
     if args.json:
         print(json.dumps(result, indent=2))
-        return
+        return 0
     console = report_console()
     console.print(
         f"cold start (median of {args.rounds}): hello {result['hello_s'] * 1000:.0f} ms, "
         f"ours {result['ours_s'] * 1000:.0f} ms -> {result['ratio']:.2f}x "
         f"(target <= {TARGET}x: {'PASS' if result['pass'] else 'MISS'})"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -42,15 +42,21 @@ from bench._common import (
     API_KEY,
     BenchError,
     bench_database,
+    check_leftovers,
     environment,
     environment_line,
     err,
     fmt,
     percentile,
+    record,
     report_console,
     start_server,
+    summary_row,
     timing_metric,
     verdict,
+)
+from bench._common import (
+    target as goal,
 )
 
 TARGET_P95_MS = 150.0
@@ -297,7 +303,21 @@ def main() -> int:
                 path = cursor.group(1).replace("&amp;", "&") if listed == "CURSOR" else listed
                 results.append(measure_page(client, name, path, args.samples))
                 gateway.check_alive()
+    check_leftovers()
     env = environment(origin)
+    worst = max(results, key=lambda r: r.server_p95_ms)
+    record(
+        "console_pages",
+        [
+            summary_row(
+                "console_pages",
+                baseline=f"{args.executions:,} executions, {PROMPTS:,} prompts",
+                ours=f"worst page {worst.page}: server p95 {fmt(worst.server_p95_ms, '.1f')} ms",
+                outcome=f"{sum(r.passed for r in results)}/{len(results)} pages within target",
+                checks=[goal(r.server_p95_ms, "<=", TARGET_P95_MS) for r in results],
+            )
+        ],
+    )
     report = {
         "benchmark": "console_pages",
         "prompts": PROMPTS,

@@ -22,7 +22,13 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
-from bench._common import bench_database, create_database, drop_database, report_console
+from bench._common import (
+    bench_database,
+    check_leftovers,
+    create_database,
+    drop_database,
+    report_console,
+)
 from tests.deploy.boot import PLANS, boot
 
 
@@ -74,6 +80,7 @@ def main() -> None:
                 "rss_mb": {name: round(mb) for name, mb in memory.items()},
                 "rounds": args.rounds,
             }
+    check_leftovers()  # every platform's processes stopped
     if args.json:
         print(json.dumps({"platforms": results, "database": origin}, indent=2))
         return

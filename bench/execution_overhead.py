@@ -8,22 +8,21 @@ a fourth:
 - ``ours``: our gateway (single-worker uvicorn) running the bench prompt against that stub, so
   each execution resolves, renders, records, calls the stub through the OpenAI SDK and records
   the outcome;
-- ``insert``: a bare Starlette endpoint doing one INSERT through a psycopg_pool pool: the
-  floor for an endpoint that writes to PostgreSQL.
+- ``floor``: the minimal ledgered gateway (``bench/_apps.py: ledgered_app``): Starlette + one
+  INSERT of the ``running`` row + the same HTTP call to the stub (httpx) + one UPDATE with the
+  outcome, each statement committed: what a ledgered sync run costs with no framework of ours.
 
-Rounds are interleaved (direct, ours at concurrency 1; insert, ours at ``--concurrency``) and
+Rounds are interleaved (direct, floor, ours at concurrency 1, then at ``--concurrency``) and
 the report takes medians over rounds, so a noisy machine slows every side alike. Every
 response must be 200 (and, for ours, an execution with status ``succeeded``), or the run fails.
 
-Targets:
+Targets (issue #13):
 - added latency at concurrency 1 (ours minus direct, client-observed): p50 <= 3 ms,
-  p99 <= 10 ms; the server's own ``Server-Timing: overhead`` (app minus provider time) is
-  reported alongside;
-- throughput at ``--concurrency`` (default 50): ours >= 0.5x the Starlette + one INSERT req/s.
-  Mind the ceiling: at concurrency C and stub latency L, ours cannot pass C / L req/s (Little's
-  law; 1000 req/s at the defaults) however little CPU it uses, while the insert baseline is only
-  CPU-bound; ``--insert-wait L`` puts the baseline under the same ceiling. The server CPU per
-  request row compares the two independently of both.
+  p99 <= 8 ms; the server's own ``Server-Timing: overhead`` (app minus provider time) is
+  reported alongside, and the floor's added latency beside ours;
+- throughput at ``--concurrency`` (default 32): ours >= 0.8x direct calls to the stub (at
+  concurrency C and stub latency L no side passes C / L req/s: 640 at the defaults). Ours over
+  the floor, and the server CPU per request of both, are reported alongside.
 
 The database is $DATABASE_URL's server, or an embedded PostgreSQL; either way a fresh database
 is created, migrated, seeded, and dropped at the end.
@@ -58,6 +57,7 @@ from bench._common import (
     Server,
     api_client,
     bench_database,
+    check_leftovers,
     direct_body,
     environment,
     environment_line,
@@ -66,12 +66,14 @@ from bench._common import (
     fmt,
     measure,
     median_of,
+    record,
     report_console,
     run_body,
     seed_executions,
     spawn_pool,
     start_server,
     start_stub_llm,
+    summary_row,
     target,
     timing_metric,
     verdict,
@@ -79,13 +81,13 @@ from bench._common import (
 
 RUN_PATH = "/v1/executions:run"
 DIRECT_PATH = "/chat/completions"  # under the stub's OpenAI base URL (.../v1)
-INSERT_PATH = "/insert"
+FLOOR_PATH = "/run"
 
 TARGET_ADDED_P50_MS = 3.0
-TARGET_ADDED_P99_MS = 10.0
-TARGET_RPS_RATIO = 0.5
+TARGET_ADDED_P99_MS = 8.0
+TARGET_RPS_RATIO = 0.8
 
-APPS = ("direct", "ours", "insert")
+APPS = ("direct", "floor", "ours")
 LATENCY, THROUGHPUT = "latency", "throughput"
 SUMMARY_KEYS = (
     "requests",
@@ -114,8 +116,6 @@ class Config:
     warmup: float
     max_requests: int
     client: str
-    direct_throughput: bool
-    insert_wait: float
 
 
 @dataclass(frozen=True)
@@ -154,12 +154,11 @@ def run(config: Config) -> dict[str, Any]:
             "API_KEY": API_KEY,
             "BENCH_OPENAI_API_KEY": "sk-bench",
             "BENCH_OPENAI_BASE_URL": stub.base_url,
-            "INSERT_WAIT": repr(config.insert_wait),
         }
         servers = {
             "direct": stub,
             "ours": start_server(stack, "ours", "gateway_app", "/health", env),
-            "insert": start_server(stack, "insert", "insert_app", "/health", env),
+            "floor": start_server(stack, "floor", "ledgered_app", "/health", env),
         }
         seed_executions(servers["ours"])
         check_once(servers["ours"], stub)
@@ -172,7 +171,12 @@ def run(config: Config) -> dict[str, Any]:
                 run_body(),
                 b'"status":"succeeded"',
             ),
-            "insert": (servers["insert"].base_url + INSERT_PATH, json_headers, run_body(), None),
+            "floor": (
+                servers["floor"].base_url + FLOOR_PATH,
+                json_headers,
+                run_body(),
+                b'"status":"succeeded"',
+            ),
         }
         pool: ProcessPoolExecutor = stack.enter_context(spawn_pool())
 
@@ -198,22 +202,18 @@ def run(config: Config) -> dict[str, Any]:
             stub_after = stub.cpu_seconds()
             stub.check_alive()
             stub_cpu = None
-            if app != "insert" and stub_before is not None and stub_after is not None:
+            if stub_before is not None and stub_after is not None:
                 stub_cpu = (stub_after - stub_before) / max(1, result.requests) * 1e6
             if app == "direct":  # the stub is the server: its CPU is already counted
                 result = replace(result, server_cpu_us_per_req=None)
             return Sample(number, app, mode, concurrency, result, stub_cpu)
 
         schedule: list[tuple[str, str, int, float]] = [
-            (LATENCY, "direct", 1, config.latency_duration),
-            (LATENCY, "ours", 1, config.latency_duration),
-            (THROUGHPUT, "insert", config.concurrency, config.throughput_duration),
-            (THROUGHPUT, "ours", config.concurrency, config.throughput_duration),
+            *((LATENCY, app, 1, config.latency_duration) for app in APPS),
+            *((THROUGHPUT, app, config.concurrency, config.throughput_duration) for app in APPS),
         ]
-        if config.direct_throughput:
-            schedule.append((THROUGHPUT, "direct", config.concurrency, config.throughput_duration))
         if config.warmup > 0:  # fills connection pools, warms caches and the SDK; not recorded
-            for app in ("ours", "insert", "direct"):
+            for app in ("ours", "floor", "direct"):
                 sample(0, app, THROUGHPUT, config.concurrency, config.warmup)
         for number in range(1, config.rounds + 1):
             for mode, app, concurrency, duration in schedule:
@@ -269,9 +269,12 @@ def report(config: Config, samples: list[Sample], db_origin: str) -> dict[str, A
     }
     added_p50 = _paired(samples, "p50_ms", "ours", "direct", LATENCY)
     added_p99 = _paired(samples, "p99_ms", "ours", "direct", LATENCY)
-    ours_t, insert_t = summary["ours"][THROUGHPUT], summary["insert"][THROUGHPUT]
-    rps_ratio = _ratio(ours_t.get("rps"), insert_t.get("rps"))
-    insert_client_cpu = insert_t.get("client_cpu") or 0.0
+    floor_p50 = _paired(samples, "p50_ms", "floor", "direct", LATENCY)
+    floor_p99 = _paired(samples, "p99_ms", "floor", "direct", LATENCY)
+    ours_t, direct_t = summary["ours"][THROUGHPUT], summary["direct"][THROUGHPUT]
+    floor_t = summary["floor"][THROUGHPUT]
+    rps_ratio = _ratio(ours_t.get("rps"), direct_t.get("rps"))
+    direct_client_cpu = direct_t.get("client_cpu") or 0.0
     return {
         "benchmark": "execution_overhead",
         "endpoint": f"POST {RUN_PATH}",
@@ -281,11 +284,14 @@ def report(config: Config, samples: list[Sample], db_origin: str) -> dict[str, A
         "ratios": {
             "added_p50_ms_c1": added_p50,
             "added_p99_ms_c1": added_p99,
-            "rps_ours_over_insert": rps_ratio,
+            "floor_added_p50_ms_c1": floor_p50,
+            "floor_added_p99_ms_c1": floor_p99,
+            "rps_ours_over_direct": rps_ratio,
+            "rps_ours_over_floor": _ratio(ours_t.get("rps"), floor_t.get("rps")),
             # Capacity ratio implied by server-process CPU per request, whatever the client did
-            # (ours excludes the stub's CPU, which is reported on its own).
-            "cpu_per_req_insert_over_ours": _ratio(
-                insert_t.get("server_cpu_us_per_req"), ours_t.get("server_cpu_us_per_req")
+            # (both exclude the stub's CPU, which is reported on its own).
+            "cpu_per_req_floor_over_ours": _ratio(
+                floor_t.get("server_cpu_us_per_req"), ours_t.get("server_cpu_us_per_req")
             ),
         },
         "targets": {
@@ -293,8 +299,8 @@ def report(config: Config, samples: list[Sample], db_origin: str) -> dict[str, A
             "added_p99_ms_c1": target(added_p99, "<=", TARGET_ADDED_P99_MS),
             "rps_ratio": target(rps_ratio, ">=", TARGET_RPS_RATIO),
         },
-        # The insert figure is only a ceiling for that server if the client kept up with it.
-        "client_bound": insert_client_cpu >= CLIENT_BOUND_CPU,
+        # The direct figure is only a ceiling for the stub if the client kept up with it.
+        "client_bound": direct_client_cpu >= CLIENT_BOUND_CPU,
         "samples": [
             {
                 "round": s.round,
@@ -313,12 +319,8 @@ def print_table(result: dict[str, Any]) -> None:
     config, summary, ratios = result["config"], result["summary"], result["ratios"]
     targets = result["targets"]
     c = config["concurrency"]
-    dl, ol = summary["direct"][LATENCY], summary["ours"][LATENCY]
-    it, ot, dt = (
-        summary["insert"][THROUGHPUT],
-        summary["ours"][THROUGHPUT],
-        summary["direct"][THROUGHPUT],
-    )
+    latency = {app: summary[app][LATENCY] for app in APPS}
+    throughput = {app: summary[app][THROUGHPUT] for app in APPS}
 
     def ms(value: float | None) -> str:
         return fmt(value, ".2f")
@@ -331,86 +333,64 @@ def print_table(result: dict[str, Any]) -> None:
         f"{config['rounds']} rounds x {config['latency_duration']:g} s @c=1, "
         f"{config['throughput_duration']:g} s @c={c})"
     )
-    for column in ("metric", "baseline", "ours", "ours-base / ratio", "target", ""):
+    for column in ("metric", "direct", "floor", "ours", "ours vs direct", "target", ""):
         table.add_column(column, justify="left" if column in {"metric", "target"} else "right")
+
+    def per_app(mode: dict[str, dict[str, float | None]], key: str, spec: str) -> list[str]:
+        return [fmt(mode[app].get(key), spec) for app in APPS]
+
     table.add_row(
-        "p50 ms @c=1 (base: direct)",
-        ms(dl.get("p50_ms")),
-        ms(ol.get("p50_ms")),
+        "p50 ms @c=1",
+        *per_app(latency, "p50_ms", ".2f"),
         "+" + ms(ratios["added_p50_ms_c1"]),
         f"<= +{TARGET_ADDED_P50_MS:g} ms",
         mark("added_p50_ms_c1"),
     )
     table.add_row(
-        "p99 ms @c=1 (base: direct)",
-        ms(dl.get("p99_ms")),
-        ms(ol.get("p99_ms")),
+        "p99 ms @c=1",
+        *per_app(latency, "p99_ms", ".2f"),
         "+" + ms(ratios["added_p99_ms_c1"]),
         f"<= +{TARGET_ADDED_P99_MS:g} ms",
         mark("added_p99_ms_c1"),
     )
     table.add_row(
+        "floor's added p50/p99 ms @c=1",
+        "",
+        f"+{ms(ratios['floor_added_p50_ms_c1'])}/+{ms(ratios['floor_added_p99_ms_c1'])}",
+        "",
+        "",
+        "",
+        "",
+    )
+    table.add_row(
         "Server-Timing overhead p50/p99 @c=1",
         "",
-        f"{ms(ol.get('overhead_p50_ms'))}/{ms(ol.get('overhead_p99_ms'))}",
+        "",
+        f"{ms(latency['ours'].get('overhead_p50_ms'))}/{ms(latency['ours'].get('overhead_p99_ms'))}",
         "",
         "",
         "",
     )
     table.add_row(
-        "Server-Timing app p50/p99 @c=1",
-        "",
-        f"{ms(ol.get('app_p50_ms'))}/{ms(ol.get('app_p99_ms'))}",
-        "",
-        "",
-        "",
-    )
-    table.add_row(
-        f"req/s @c={c} (base: insert)",
-        fmt(it.get("rps"), ",.0f"),
-        fmt(ot.get("rps"), ",.0f"),
-        fmt(ratios["rps_ours_over_insert"], ".2f") + "x",
+        f"req/s @c={c}",
+        *per_app(throughput, "rps", ",.0f"),
+        fmt(ratios["rps_ours_over_direct"], ".2f") + "x",
         f">= {TARGET_RPS_RATIO:.2f}x",
         mark("rps_ratio", reliable=not result["client_bound"]),
     )
-    table.add_row(f"p50 ms @c={c}", ms(it.get("p50_ms")), ms(ot.get("p50_ms")), "", "", "")
-    table.add_row(f"p99 ms @c={c}", ms(it.get("p99_ms")), ms(ot.get("p99_ms")), "", "", "")
     table.add_row(
-        f"Server-Timing overhead p50/p99 @c={c}",
-        "",
-        f"{ms(ot.get('overhead_p50_ms'))}/{ms(ot.get('overhead_p99_ms'))}",
-        "",
-        "",
-        "",
+        f"ours / floor req/s @c={c}", "", "", fmt(ratios["rps_ours_over_floor"], ".2f") + "x"
     )
+    table.add_row(f"p50 ms @c={c}", *per_app(throughput, "p50_ms", ".2f"))
+    table.add_row(f"p99 ms @c={c}", *per_app(throughput, "p99_ms", ".2f"))
     table.add_row(
         f"server CPU us/req @c={c}",
-        fmt(it.get("server_cpu_us_per_req"), ".0f"),
-        fmt(ot.get("server_cpu_us_per_req"), ".0f"),
-        fmt(ratios["cpu_per_req_insert_over_ours"], ".2f") + "x",
         "",
-        "",
+        *per_app(throughput, "server_cpu_us_per_req", ".0f")[1:],
+        "floor/ours " + fmt(ratios["cpu_per_req_floor_over_ours"], ".2f") + "x",
     )
-    table.add_row(
-        f"stub CPU us/req @c={c}", "", fmt(ot.get("stub_cpu_us_per_req"), ".0f"), "", "", ""
-    )
-    table.add_row(
-        f"client CPU @c={c}",
-        fmt(it.get("client_cpu"), ".0%"),
-        fmt(ot.get("client_cpu"), ".0%"),
-        "",
-        "",
-        "",
-    )
-    if dt:
-        table.add_row(
-            f"direct (stub alone) req/s, p99 ms @c={c}",
-            f"{fmt(dt.get('rps'), ',.0f')}, {ms(dt.get('p99_ms'))}",
-            "",
-            "",
-            "",
-            "",
-        )
+    table.add_row(f"stub CPU us/req @c={c}", *per_app(throughput, "stub_cpu_us_per_req", ".0f"))
+    table.add_row(f"client CPU @c={c}", *per_app(throughput, "client_cpu", ".0%"))
     console = report_console()
     console.print(table)
     console.print(
@@ -420,10 +400,50 @@ def print_table(result: dict[str, Any]) -> None:
     )
     if result["client_bound"]:
         console.print(
-            "[yellow]* the load generator was saturated during the insert rounds, so insert "
-            "req/s is a floor for that server and the req/s ratio is optimistic; see the "
-            "server CPU us/req row.[/yellow]"
+            "[yellow]* the load generator was saturated during the direct rounds, so direct "
+            "req/s is a floor for the stub and the req/s ratio is optimistic.[/yellow]"
         )
+
+
+def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of bench/summary.py this benchmark measures."""
+    summary, ratios, targets = result["summary"], result["ratios"], result["targets"]
+    c = result["config"]["concurrency"]
+    direct_l, ours_l = summary["direct"][LATENCY], summary["ours"][LATENCY]
+    direct_t, floor_t, ours_t = (summary[app][THROUGHPUT] for app in ("direct", "floor", "ours"))
+
+    def ms(value: float | None) -> str:
+        return fmt(value, ".2f")
+
+    return [
+        summary_row(
+            "sync_added_latency",
+            baseline=f"direct p50 {ms(direct_l.get('p50_ms'))} / p99 "
+            f"{ms(direct_l.get('p99_ms'))} ms",
+            ours=f"p50 {ms(ours_l.get('p50_ms'))} / p99 {ms(ours_l.get('p99_ms'))} ms",
+            outcome=f"+{ms(ratios['added_p50_ms_c1'])} ms p50 / +{ms(ratios['added_p99_ms_c1'])} "
+            f"ms p99 (floor +{ms(ratios['floor_added_p50_ms_c1'])} / "
+            f"+{ms(ratios['floor_added_p99_ms_c1'])})",
+            checks=[targets["added_p50_ms_c1"], targets["added_p99_ms_c1"]],
+        ),
+        summary_row(
+            "sync_throughput",
+            baseline=f"direct {fmt(direct_t.get('rps'), ',.0f')} req/s @c={c}",
+            ours=f"{fmt(ours_t.get('rps'), ',.0f')} req/s, "
+            f"{fmt(ours_t.get('server_cpu_us_per_req'), ',.0f')} us CPU/req",
+            outcome=fmt(ratios["rps_ours_over_direct"], ".2f") + "x",
+            checks=[targets["rps_ratio"]],
+            note="client-bound" if result["client_bound"] else "",
+        ),
+        summary_row(
+            "sync_floor",
+            baseline=f"floor {fmt(floor_t.get('rps'), ',.0f')} req/s, "
+            f"{fmt(floor_t.get('server_cpu_us_per_req'), ',.0f')} us CPU/req @c={c}",
+            ours=f"{fmt(ours_t.get('rps'), ',.0f')} req/s",
+            outcome=f"{fmt(ratios['rps_ours_over_floor'], '.2f')}x req/s; floor/ours CPU per "
+            f"req {fmt(ratios['cpu_per_req_floor_over_ours'], '.2f')}x",
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -446,8 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=50,
-        help="concurrent requests for the throughput rounds (default 50)",
+        default=32,
+        help="concurrent requests for the throughput rounds (default 32)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument(
@@ -461,19 +481,6 @@ def main(argv: list[str] | None = None) -> int:
         choices=CLIENTS,
         default="raw",
         help="load generator: 'raw' (lean asyncio HTTP/1.1 keep-alive, default) or 'httpx'",
-    )
-    parser.add_argument(
-        "--direct-throughput",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also load the stub alone at --concurrency (its ceiling; default on)",
-    )
-    parser.add_argument(
-        "--insert-wait",
-        type=float,
-        default=0.0,
-        help="seconds the insert baseline sleeps after its INSERT (default 0; e.g. the stub "
-        "latency, so that both sides face the same concurrency/latency ceiling)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
@@ -493,14 +500,14 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         max_requests=args.max_requests,
         client=args.client,
-        direct_throughput=args.direct_throughput,
-        insert_wait=args.insert_wait,
     )
     try:
         result = run(config)
+        check_leftovers()
     except BenchError as exc:
         err.print(f"[red]benchmark failed: {exc}[/red]")
         return 2
+    record("execution_overhead", summary_rows(result))
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -18,26 +18,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
-from bench._common import API_KEY, bench_database, free_port, report_console
+from bench._common import (
+    API_KEY,
+    bench_database,
+    check_leftovers,
+    free_port,
+    record,
+    report_console,
+    spawn,
+    summary_row,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("registry", "executions")
 
 
-def start(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+def start(stack: ExitStack, name: str, port: int, env: dict[str, str]) -> None:
+    """The function in a session of its own, its whole group stopped when ``stack`` closes."""
+    spawn(
+        stack,
         [
             str(Path(sys.executable).with_name("functions-framework")),
             "--source",
@@ -47,10 +58,9 @@ def start(name: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             "--host",
             "127.0.0.1",
         ],
-        env={**env, "PORT": str(port)},
+        {**env, "PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # gunicorn forks a worker: stop the whole group
     )
 
 
@@ -123,8 +133,9 @@ def main() -> None:
         )
         if seeded.returncode != 0:
             raise RuntimeError(seeded.stderr.decode())
-        processes = [start(name, ports[name], env) for name in FUNCTIONS]
-        try:
+        with ExitStack() as stack:
+            for name in FUNCTIONS:
+                start(stack, name, ports[name], env)
             for base in urls.values():
                 wait(base)
             with httpx.Client(headers={"X-API-Key": API_KEY}, timeout=30) as http:
@@ -146,16 +157,26 @@ def main() -> None:
                     {"direct": urls["executions"], "forwarded": urls["registry"]},
                     args.requests // 2,
                 )
-        finally:
-            for process in processes:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    check_leftovers()
     result = {
         "resolve": summary(resolve),
         "run": summary(run),
         "requests": args.requests,
         "database": origin,
     }
+    hop = result["run"]
+    assert isinstance(hop, dict)
+    record(
+        "forward_hop",
+        [
+            summary_row(
+                "forward_hop",
+                baseline=f"straight to executions p50 {hop['direct_p50_ms']:.2f} ms",
+                ours=f"through registry p50 {hop['forwarded_p50_ms']:.2f} ms",
+                outcome=f"+{hop['added_p50_ms']:.2f} ms p50 / +{hop['added_p99_ms']:.2f} ms p99",
+            )
+        ],
+    )
     if args.json:
         print(json.dumps(result, indent=2))
         return

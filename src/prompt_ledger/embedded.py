@@ -13,7 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from prompt_ledger.startup import StartupError, need
+from prompt_ledger.startup import need
+from prompt_ledger.startup_errors import StartupError
 
 log = logging.getLogger("prompt_ledger.embedded")
 NO_DATABASE = " (or set DATABASE_URL to use your own PostgreSQL)"

@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from prompt_ledger.startup import SettingsError
+from prompt_ledger.startup_errors import SettingsError
 
 
 def schema_dir() -> Path:

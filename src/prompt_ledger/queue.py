@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import procrastinate
@@ -20,10 +20,8 @@ from procrastinate.retry import BaseRetryStrategy
 
 from prompt_ledger import metrics
 from prompt_ledger.db.store import Queries
-from prompt_ledger.services.executions import RetryLater
-
-if TYPE_CHECKING:
-    from prompt_ledger.container import Container
+from prompt_ledger.services.executions import Executions, RetryLater
+from prompt_ledger.settings import Settings
 
 log = logging.getLogger("prompt_ledger.queue")
 EXECUTIONS_QUEUE = "executions"
@@ -42,8 +40,30 @@ class HonourRetryLater(BaseRetryStrategy):
         return None
 
 
-def container_of(context: JobContext) -> Container:
-    container: Container = context.additional_context["container"]
+class Periodic(Protocol):
+    """The periodic work (``services/maintenance.py``'s Maintenance)."""
+
+    async def recover(self) -> object: ...
+
+    async def prune(self) -> None: ...
+
+
+class Services(Protocol):
+    """What the tasks need of the worker's container (``prompt_ledger.container.Container``,
+    which builds this queue: named by what it offers, so the queue does not import it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def executions(self) -> Executions: ...
+
+    @property
+    def maintenance(self) -> Periodic: ...
+
+
+def container_of(context: JobContext) -> Services:
+    container: Services = context.additional_context["container"]
     return container
 
 
@@ -151,7 +171,7 @@ class Queue:
 
     async def run_worker(
         self,
-        container: Container,
+        container: Services,
         *,
         concurrency: int,
         shutdown_grace: float,

@@ -14,9 +14,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from prompt_ledger.startup import SettingsError
+from prompt_ledger.startup_errors import SettingsError
 
 DEFAULT_API_KEY = "dev-key-change-in-production"
+# The deployable functions, in the order of prompt_ledger.functions.FUNCTIONS (a test keeps the
+# two in step): each gets a <NAME>_URL variable. Named here so that the settings need not import
+# the functions (which import the settings).
+FUNCTION_NAMES = ("registry", "executions", "analytics", "console")
 
 
 class Settings(BaseSettings):
@@ -139,7 +143,7 @@ class Settings(BaseSettings):
     function_urls: dict[str, str] = Field(
         default={},
         description="Base URL of each other function, read from <NAME>_URL (REGISTRY_URL, "
-        "EXECUTIONS_URL, ... one per function of prompt_ledger.functions.FUNCTIONS; or all at "
+        "EXECUTIONS_URL, ... one per function of FUNCTION_NAMES; or all at "
         "once as JSON in FUNCTION_URLS); a request for an endpoint another function serves is "
         "forwarded there. Accepts http://host:port, host:port or a bare host.",
     )
@@ -255,15 +259,13 @@ def sqlalchemy_url(url: str) -> str:
 
 class _FunctionUrls(PydanticBaseSettingsSource):
     """``function_urls`` from one ``<NAME>_URL`` variable per function of
-    :data:`prompt_ledger.functions.FUNCTIONS`, so a function added there gets its variable."""
+    :data:`FUNCTION_NAMES`."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        from prompt_ledger.functions import FUNCTIONS
-
-        urls = {name: os.environ.get(f"{name.upper()}_URL", "").strip() for name in FUNCTIONS}
+        urls = {name: os.environ.get(f"{name.upper()}_URL", "").strip() for name in FUNCTION_NAMES}
         found = {name: url for name, url in urls.items() if url}
         return {"function_urls": found} if found else {}
 

@@ -13,21 +13,14 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from prompt_ledger.startup_errors import SettingsError, StartupError
+
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from prompt_ledger.settings import Settings
 
 DISTRIBUTION = "prompt-ledger"
-
-
-class StartupError(Exception):
-    """A process cannot do its work; ``str(error)`` is one line saying why and what to do."""
-
-
-class SettingsError(StartupError):
-    """A setting is missing, has a value of the wrong type, or is refused (e.g. the default
-    ``API_KEY`` with ``ENVIRONMENT=production``)."""
 
 
 class MissingExtra(StartupError):

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 
 import prometheus_client
 
@@ -30,6 +31,16 @@ log = logging.getLogger("prompt_ledger.worker")
 RESTART_FIRST_SECONDS = 1.0
 RESTART_MAX_SECONDS = 30.0
 HEALTHY_RUN_SECONDS = 60.0  # a run this long resets the backoff
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (the server extra has it, except on Windows),
+    as uvicorn picks it for the served processes; else asyncio's (None)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows, or an install without it
+        return None
+    return uvloop.new_event_loop
 
 
 async def run_worker(settings: Settings, *, install_signal_handlers: bool = True) -> None:

@@ -47,6 +47,7 @@ FOREIGN_VARIABLES = {
     "RAILWAY_TOKEN": "the railway CLI",
     "RAILWAY_API_TOKEN": "the railway CLI",
     "RAILWAY_CAC_DEPRECATION_WARNING": "the railway CLI",
+    "PYTHONPATH": "Python",
 }
 """Environment variables of other programs that the docs may name."""
 
@@ -150,6 +151,7 @@ CODE = [
     "jobs",
     "schema",
     "infra",
+    "bench",  # the benchmarks' own variables (BENCH_RESULTS, BENCH_LOOP, ...)
     ".railway",
     "render.yaml",
     "app.json",

@@ -23,8 +23,6 @@ from prompt_ledger.startup import (
     DatabaseUnavailable,
     MissingExtra,
     PortInUse,
-    SettingsError,
-    StartupError,
     causes,
     database_failure,
     database_unavailable,
@@ -32,6 +30,7 @@ from prompt_ledger.startup import (
     schema_missing,
     settings_error,
 )
+from prompt_ledger.startup_errors import SettingsError, StartupError
 
 if TYPE_CHECKING:
     from pydantic import ValidationError

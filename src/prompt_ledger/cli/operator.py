@@ -131,10 +131,10 @@ def rotate(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 @operator_app.command("show")
 def show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Say which operator key this environment uses (never the key itself)."""
-    from prompt_ledger.cli.server import _database
+    from prompt_ledger.cli.config import database_settings
 
     out = Output(json_output)
-    settings = _database(ctx)
+    settings = database_settings(ctx)
     if settings.api_key is not None or not settings.is_production:
         source = "api_key" if settings.api_key is not None else "development"
         out.emit(
@@ -161,9 +161,9 @@ def show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 def _stored_key_settings(ctx: typer.Context, out: Output) -> Settings:
     """The settings of a process that uses the stored key: production, no API_KEY (and the
     database answering)."""
-    from prompt_ledger.cli.server import _database
+    from prompt_ledger.cli.config import database_settings
 
-    settings = _database(ctx)
+    settings = database_settings(ctx)
     if not settings.is_production and settings.api_key is None:
         out.fail(
             CLIError(

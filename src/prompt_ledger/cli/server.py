@@ -21,7 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from prompt_ledger.cli.app import SERVER_PANEL, app, console
-from prompt_ledger.cli.failures import DEBUG_MODE
+from prompt_ledger.cli.config import command_settings, database_settings
 from prompt_ledger.cli.output import JsonFlag, Output
 
 if TYPE_CHECKING:
@@ -30,26 +30,6 @@ if TYPE_CHECKING:
 
 DATA_DIR = Path(".promptledger")
 PortOption = Annotated[int | None, typer.Option(help="Port (default: $PORT or 8080).")]
-
-
-def _settings(ctx: typer.Context, *, log_level: int = logging.ERROR) -> Settings:
-    """The validated settings (``--debug`` turns DEBUG on), and logging at ``log_level``: a
-    one-shot command's only output is its result or its error, a service logs what it does."""
-    from prompt_ledger import logs
-    from prompt_ledger.startup import load_settings
-
-    settings = load_settings(debug=True if ctx.meta.get(DEBUG_MODE) else None)
-    logs.configure(log_level, debug=settings.debug)
-    return settings
-
-
-def _database(ctx: typer.Context, *, log_level: int = logging.ERROR) -> Settings:
-    """The settings of a command that needs the database: its URL set, and answering."""
-    from prompt_ledger.startup import check_database
-
-    settings = _settings(ctx, log_level=log_level)
-    check_database(settings.require_database_url(), settings.db_connect_timeout)
-    return settings
 
 
 @app.command(rich_help_panel=SERVER_PANEL)
@@ -67,7 +47,7 @@ def migrate(
     """Upgrade the database schema (ours and procrastinate's) to REVISION; at head, load the
     curated model catalogue and, in production without API_KEY, create the operator key (printed
     once). The release / pre-deploy step of every platform."""
-    settings = _database(ctx)
+    settings = database_settings(ctx)
     from alembic.util.exc import CommandError
 
     from prompt_ledger import migrate as migrations
@@ -85,7 +65,7 @@ def migrate(
 def seed_models(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Load the curated model list with prices (`migrate` does it too): adds missing models,
     updates those still owned by the catalogue, never one changed through the API."""
-    loaded = asyncio.run(_seed(_database(ctx)))
+    loaded = asyncio.run(_seed(database_settings(ctx)))
     Output(json_output).emit(
         dataclasses.asdict(loaded),
         lambda: console.print(
@@ -114,7 +94,7 @@ def serve(
     """Serve every function from one gateway process."""
     from prompt_ledger.startup import check_database, claim_port
 
-    settings = _settings(ctx, log_level=logging.INFO)
+    settings = command_settings(ctx, log_level=logging.INFO)
     sock = claim_port(host, port or settings.port)
     try:
         check_database(settings.require_database_url(), settings.db_connect_timeout)
@@ -138,7 +118,7 @@ def function(
     port: PortOption = None,
 ) -> None:
     """Serve one function exactly as deployed (functions-framework, ASGI mode)."""
-    settings = _settings(ctx)
+    settings = command_settings(ctx)
     from prompt_ledger.functions import FUNCTIONS
     from prompt_ledger.migrate import schema_dir
     from prompt_ledger.startup import check_database, claim_port
@@ -166,10 +146,11 @@ def function(
 @app.command(rich_help_panel=SERVER_PANEL)
 def worker(ctx: typer.Context) -> None:
     """Run a queue worker: queued executions and the periodic upkeep."""
-    settings = _database(ctx, log_level=logging.INFO)
-    from prompt_ledger.worker import run_worker
+    settings = database_settings(ctx, log_level=logging.INFO)
+    from prompt_ledger.worker import loop_factory, run_worker
 
-    asyncio.run(run_worker(settings))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(run_worker(settings))
 
 
 jobs_app = typer.Typer(help="Run one periodic task once (for platform cron).", no_args_is_help=True)
@@ -181,7 +162,7 @@ def jobs_recover(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Retry stalled jobs, re-queue orphaned executions, fail abandoned sync runs."""
     from prompt_ledger.services.maintenance import RecoveryReport
 
-    report = asyncio.run(_maintenance(_database(ctx), "recover"))
+    report = asyncio.run(_maintenance(database_settings(ctx), "recover"))
     assert isinstance(report, RecoveryReport)
     Output(json_output).emit(
         dataclasses.asdict(report), lambda: console.print(f"[green]recover:[/green] {report}")
@@ -191,7 +172,7 @@ def jobs_recover(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 @jobs_app.command("prune")
 def jobs_prune(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Delete finished queue jobs older than JOB_RETENTION_HOURS; fold pending analytics."""
-    asyncio.run(_maintenance(_database(ctx), "prune"))
+    asyncio.run(_maintenance(database_settings(ctx), "prune"))
     Output(json_output).emit({"pruned": True}, lambda: console.print("[green]prune: done[/green]"))
 
 
@@ -223,7 +204,7 @@ def dev(
         need("server")
     except MissingExtra as missing:  # dev needs the server and, usually, the embedded database
         raise MissingExtra("local", missing.missing) from None
-    settings = _settings(ctx, log_level=logging.WARNING)
+    settings = command_settings(ctx, log_level=logging.WARNING)
     sock = claim_port(host, port or settings.port)  # a busy port is said before anything else
     url = f"http://{host}:{sock.getsockname()[1]}"
     try:

@@ -41,10 +41,10 @@ async def put_prompt(call: Call) -> Reply:
 
 async def get_prompt(call: Call) -> Reply:
     q = call.query_as(PromptQuery)
-    view = await call.app.registry.get_prompt(
+    body = await call.app.registry.get_prompt_json(
         call.principal, prompt_name(call), label=q.label, version_number=q.version
     )
-    return Reply(view)
+    return Reply(body)
 
 
 async def list_prompts(call: Call) -> Reply:

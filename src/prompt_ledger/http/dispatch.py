@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -48,6 +49,10 @@ MAX_JSON_DEPTH = 128  # well below the 255 levels at which pydantic stops serial
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 NO_BODY: Any = object()
+# Routing is one regex per endpoint: the matches of the last paths seen are remembered (paths
+# carry names and ids, so the memory is bounded, and simply forgotten when full).
+MATCH_CACHE_SIZE = 4096
+Matches = tuple[tuple[Endpoint, dict[str, Any]], ...]
 
 
 class Elsewhere(Exception):
@@ -81,10 +86,13 @@ class HttpFunction:
         self.forwarder = forwarder
         self._container = container
         self._cors: Cors | None = None  # the container's, once known
+        self._matches: dict[str, Matches] = {}
+        # labelled metric children by (route, method, status): labels() locks and validates
+        self._metric: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(16)
         timings: dict[str, float] = {}
         route = ["unmatched"]  # the endpoint's path pattern, once known (low-cardinality label)
         forwarded = False
@@ -117,8 +125,14 @@ class HttpFunction:
         if not forwarded:  # a forwarded response carries the target's timings and the hop
             response.headers["Server-Timing"] = server_timing(elapsed, timings)
         method = request.method if request.method in _METHODS else "OTHER"
-        metrics.http_requests.labels(self.name, route[0], method, str(response.status_code)).inc()
-        metrics.http_duration.labels(self.name, route[0], method).observe(elapsed)
+        key = (route[0], method, response.status_code)
+        if (children := self._metric.get(key)) is None:
+            children = self._metric[key] = (
+                metrics.http_requests.labels(self.name, route[0], method, str(key[2])),
+                metrics.http_duration.labels(self.name, route[0], method),
+            )
+        children[0].inc()
+        children[1].observe(elapsed)
         return response
 
     async def _handle(
@@ -159,10 +173,24 @@ class HttpFunction:
         reply = await endpoint.handler(Call(request, app, principal, params, query, body, timings))
         return render(reply, request)
 
+    def _matching(self, path: str) -> Matches:
+        """This function's endpoints whose pattern matches ``path``, with their parameters."""
+        found = self._matches.get(path)
+        if found is None:
+            found = tuple(
+                (endpoint, params)
+                for endpoint in self.endpoints
+                if (params := endpoint.match(path)) is not None
+            )
+            if len(self._matches) >= MATCH_CACHE_SIZE:
+                self._matches.clear()
+            self._matches[path] = found
+        return found
+
     def _route(self, method: str, path: str) -> tuple[Endpoint, dict[str, Any]]:
         for endpoint, params in self._resource(path):
             if endpoint.method == method or (method == "HEAD" and endpoint.method == "GET"):
-                return endpoint, params
+                return endpoint, dict(params)
         allowed = self._methods(path, method)
         raise MethodNotAllowed(
             f"{method} is not allowed on {path}.", headers={"Allow": ", ".join(allowed)}
@@ -178,7 +206,7 @@ class HttpFunction:
     def _resource(self, path: str) -> list[tuple[Endpoint, dict[str, Any]]]:
         """The endpoints of the most specific path pattern matching ``path``: a literal segment
         beats a parameter (``.../labels/history`` is the history, not a label of that name)."""
-        found = [(e, params) for e in self.endpoints if (params := e.match(path)) is not None]
+        found = self._matching(path)
         fewest = min((e.path.count("{") for e, _ in found), default=0)
         return [(e, params) for e, params in found if e.path.count("{") == fewest]
 
@@ -186,7 +214,7 @@ class HttpFunction:
         """The other function this request is for: one serving ``method path`` where this one
         does not, or, when this one serves nothing on ``path``, one serving ``path`` at all
         (it answers the preflight or the 405 itself)."""
-        ours = {endpoint.method for endpoint in self.endpoints if endpoint.match(path) is not None}
+        ours = {endpoint.method for endpoint, _ in self._matching(path)}
         if method in ours or (method == "HEAD" and "GET" in ours) or not self.others:
             return None
         by_path: Elsewhere | None = None

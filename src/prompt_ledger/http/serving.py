@@ -21,7 +21,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from prompt_ledger import metrics
 from prompt_ledger.errors import RequestTimeout
-from prompt_ledger.startup import StartupError
+from prompt_ledger.startup_errors import StartupError
 
 
 class _Stopped(Exception):

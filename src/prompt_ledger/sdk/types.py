@@ -8,6 +8,7 @@ response bodies, ignoring fields a newer server may add.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -211,7 +212,7 @@ class Prompt(PromptSummary):
 
         Raises :class:`~prompt_ledger.sdk.errors.ValidationError` exactly where the server's
         render would answer 422 (missing variables, template errors)."""
-        from prompt_ledger.sdk._local import render_version
+        from prompt_ledger.sdk import _local
 
         if self.version is None:
             from prompt_ledger.sdk.errors import ConflictError
@@ -219,7 +220,16 @@ class Prompt(PromptSummary):
             raise ConflictError(
                 f"409 Conflict: Prompt '{self.name}' has no active version.", status=409
             )
-        return render_version(self.name, self.version, {**(variables or {}), **kw})
+        version = self.version
+        rendered = _local.render(version, {**(variables or {}), **kw})
+        return RenderResult(
+            name=self.name,
+            version_number=version.version_number,
+            kind=version.kind,
+            text=rendered.text,
+            messages=rendered.messages,
+            variables=list(version.variables),
+        )
 
 
 class SavedPrompt(Prompt):
@@ -281,8 +291,6 @@ NO_ID = UUID(int=0)
 def fallback_prompt(name: str, fallback: str | Sequence[Mapping[str, str]]) -> Prompt:
     """A Prompt built locally from ``fallback`` (template text or chat messages); its variables
     and checksum are computed exactly as the server would."""
-    from prompt_ledger.sdk._local import fallback_version
-
     return Prompt(
         prompt_id=NO_ID,
         name=name,
@@ -292,3 +300,29 @@ def fallback_prompt(name: str, fallback: str | Sequence[Mapping[str, str]]) -> P
         version=fallback_version(fallback),
         resolved_by="fallback",
     )
+
+
+def fallback_version(fallback: str | Sequence[Mapping[str, str]]) -> Version:
+    """Version 0: not from the server, built from the caller's fallback content."""
+    from prompt_ledger.sdk import _local
+
+    if isinstance(fallback, str):
+        template_source: str | None = fallback
+        messages: list[Message] | None = None
+    else:
+        template_source = None
+        messages = [Message.model_validate(dict(m)) for m in fallback]
+    version = Version(
+        version_id=NO_ID,
+        prompt_id=NO_ID,
+        version_number=0,
+        kind="text" if messages is None else "chat",
+        template_source=template_source,
+        messages=messages,
+        variables=[],
+        checksum_hash=hashlib.sha256(b"").hexdigest(),
+        status="active",
+        created_at=EPOCH,
+    )
+    variables, checksum = _local.declared(version)
+    return version.model_copy(update={"variables": variables, "checksum_hash": checksum})

@@ -1,0 +1,148 @@
+"""Writing versions: a prompt created or given new content through the API (mode ``full``), or
+registered from application code (mode ``tracking``); identical content reuses its version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg.types.json import Jsonb
+
+from prompt_ledger import templates
+from prompt_ledger.auth import Principal
+from prompt_ledger.bodies import CodePrompt, PutPromptBody, PutPromptResult, RegisterResult
+from prompt_ledger.db.store import Queries
+from prompt_ledger.errors import Conflict, ValidationFailed
+from prompt_ledger.records import Prompt, PromptMode, Version
+from prompt_ledger.services.registry.base import one
+from prompt_ledger.services.registry.content import NewContent
+from prompt_ledger.services.registry.resolution import Resolution
+
+
+class Versions(Resolution):
+    """Writing content: new versions, through the API or from code."""
+
+    async def put_prompt(self, who: Principal, name: str, body: PutPromptBody) -> PutPromptResult:
+        new = NewContent.of(body.template_source, body.messages, body.model_defaults)
+        await templates.vet(new.content, new.variables, seconds=self._render_seconds)
+        async with self._write(who, name) as q:
+            prompt = await self._upsert(
+                q, who, name, "full", description=body.description, owner_team=body.owner_team
+            )
+            if prompt.mode == "tracking":
+                raise Conflict(
+                    f"Prompt '{name}' is in tracking mode: it is defined in application code and "
+                    "registered from it, so the API refuses edits. Change the code instead.",
+                    mode="tracking",
+                )
+            version, created = await self._add_version(
+                q, prompt, new, body.created_by, body.commit_message
+            )
+            if body.set_active and prompt.active_version_id != version.version_id:
+                if version.status == "archived":
+                    raise Conflict(
+                        f"Version {version.version_number} is archived and cannot be activated."
+                    )
+                prompt = await one(
+                    q,
+                    "activate_version",
+                    Prompt,
+                    prompt_id=prompt.prompt_id,
+                    version_id=version.version_id,
+                )
+        view = await self.get_prompt(who, name, version_number=version.version_number)
+        return PutPromptResult(**view.model_dump(), created=created)
+
+    async def register(
+        self, who: Principal, items: Sequence[CodePrompt], created_by: str | None
+    ) -> list[RegisterResult]:
+        """Code-based tracking: register (name, template) pairs; changed content becomes active."""
+        names = [item.name for item in items]
+        if len(set(names)) != len(names):
+            raise ValidationFailed("Each prompt name may appear once per registration.")
+        prepared = [(item, NewContent.of(item.source, item.messages, None)) for item in items]
+        for _, new in prepared:
+            await templates.vet(new.content, new.variables, seconds=self._render_seconds)
+        results: list[RegisterResult] = []
+        async with self._write(who, *names) as q:
+            for item, new in sorted(prepared, key=lambda pair: pair[0].name):  # stable lock order
+                prompt = await self._upsert(
+                    q,
+                    who,
+                    item.name,
+                    "tracking",
+                    description=item.description,
+                    owner_team=item.owner_team,
+                )
+                if prompt.mode != "tracking":
+                    raise Conflict(
+                        f"Prompt '{item.name}' is managed through the API (mode 'full'); code "
+                        "registration cannot take it over. Give the code prompt another name.",
+                    )
+                version, created = await self._add_version(q, prompt, new, created_by, None)
+                if prompt.active_version_id != version.version_id:
+                    await q.execute(
+                        "activate_version",
+                        prompt_id=prompt.prompt_id,
+                        version_id=version.version_id,
+                    )
+                results.append(
+                    RegisterResult(
+                        name=item.name,
+                        version_number=version.version_number,
+                        checksum_hash=version.checksum_hash,
+                        changed=created,
+                    )
+                )
+        order = {name: i for i, name in enumerate(names)}
+        return sorted(results, key=lambda r: order[r.name])
+
+    async def _upsert(
+        self,
+        q: Queries,
+        who: Principal,
+        name: str,
+        mode: PromptMode,
+        *,
+        description: str | None,
+        owner_team: str | None,
+    ) -> Prompt:
+        return await one(
+            q,
+            "upsert_prompt",
+            Prompt,
+            project_id=who.project_id,
+            name=name,
+            mode=mode,
+            description=description,
+            owner_team=owner_team,
+        )
+
+    async def _add_version(
+        self,
+        q: Queries,
+        prompt: Prompt,
+        new: NewContent,
+        created_by: str | None,
+        commit_message: str | None,
+    ) -> tuple[Version, bool]:
+        existing = await q.one(
+            "find_version_by_checksum", Version, prompt_id=prompt.prompt_id, checksum=new.checksum
+        )
+        if existing is not None:
+            return existing, False
+        canonical = new.content.canonical()
+        version = await one(
+            q,
+            "insert_version",
+            Version,
+            prompt_id=prompt.prompt_id,
+            kind=new.content.kind,
+            template_source=new.content.template_source,
+            messages=None if canonical["messages"] is None else Jsonb(canonical["messages"]),
+            model_defaults=Jsonb(canonical["model_defaults"]),
+            variables=new.variables,
+            checksum=new.checksum,
+            created_by=created_by,
+            commit_message=commit_message,
+        )
+        return version, True
