@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Unpack
+from typing import Protocol, TypeVar, Unpack
 
 from prompt_ledger.sdk import _specs as specs
 from prompt_ledger.sdk.options import AnalyticsWindow
 from prompt_ledger.sdk.types import AnalyticsSummary, PromptAnalytics
 
-if TYPE_CHECKING:
-    from prompt_ledger.sdk._async import AsyncPromptLedger
-    from prompt_ledger.sdk._sync import PromptLedger
+T = TypeVar("T")
+
+
+class _Client(Protocol):
+    """What the namespace needs of :class:`PromptLedger` (no import of the client: no cycle)."""
+
+    def _request(self, spec: specs.Spec[T]) -> T: ...
+
+
+class _AsyncClient(Protocol):
+    async def _request(self, spec: specs.Spec[T]) -> T: ...
 
 
 class Analytics:
     """``ledger.analytics.summary(window="30d")``, ``ledger.analytics.prompt("name")``. Needs a
     key with the ``analytics:read`` scope."""
 
-    def __init__(self, client: PromptLedger) -> None:
+    def __init__(self, client: _Client) -> None:
         self._client = client
 
     def summary(self, **window: Unpack[AnalyticsWindow]) -> AnalyticsSummary:
@@ -32,7 +40,7 @@ class Analytics:
 class AsyncAnalytics:
     """The async twin of :class:`Analytics`."""
 
-    def __init__(self, client: AsyncPromptLedger) -> None:
+    def __init__(self, client: _AsyncClient) -> None:
         self._client = client
 
     async def summary(self, **window: Unpack[AnalyticsWindow]) -> AnalyticsSummary:
