@@ -4,6 +4,8 @@ queries. Foreign (psycopg) errors are translated into ours here, at the boundary
 from __future__ import annotations
 
 import asyncio
+import select
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
@@ -75,6 +77,7 @@ class Database:
             configure=_autocommit,
             name="promptledger",
         )
+        self._timeout = timeout
         self._open_lock = asyncio.Lock()
         self._opened = False
 
@@ -100,8 +103,29 @@ class Database:
         """A connection in autocommit mode: each query is its own transaction."""
         await self.open()
         with translate_errors():
-            async with self._pool.connection() as connection:
-                yield Queries(cast(psycopg.AsyncConnection[dict[str, Any]], connection))
+            connection = await self._checkout()
+            try:
+                async with connection:  # commit or roll back, as the pool's connection() does
+                    yield Queries(cast(psycopg.AsyncConnection[dict[str, Any]], connection))
+            finally:
+                await self._pool.putconn(connection)
+
+    async def _checkout(self) -> psycopg.AsyncConnection[Any]:
+        """A pooled connection that still reaches the server. A connection idle in the pool
+        while the server restarted has the server's farewell (or EOF) waiting on its socket: a
+        free poll sees it, a round trip confirms, and a dead one is replaced at once, so the
+        first request after a database recovery does not fail on it."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            connection = await self._pool.getconn(max(0.001, deadline - time.monotonic()))
+            if not _has_input(connection):
+                return connection
+            try:
+                await psycopg_pool.AsyncConnectionPool.check_connection(connection)
+                return connection
+            except psycopg.Error:
+                await connection.close()
+                await self._pool.putconn(connection)  # discarded; the pool opens a new one
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Queries]:
@@ -112,6 +136,15 @@ class Database:
     async def ping(self) -> None:
         async with self.connect() as queries:
             await queries.row("ping")
+
+
+def _has_input(connection: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection's socket has something to read (or is closed)."""
+    if connection.closed:
+        return True
+    poller = select.poll()
+    poller.register(connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
