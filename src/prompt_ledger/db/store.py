@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg_pool
+from procrastinate.exceptions import ConnectorException
 from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel
@@ -162,6 +163,8 @@ class translate_errors:
     ) -> None:
         if exc is None or isinstance(exc, PromptLedgerError):
             return
+        if isinstance(exc, ConnectorException) and isinstance(exc.__cause__, psycopg.Error):
+            exc = exc.__cause__  # the queue's defer on our connection wraps psycopg's error
         if isinstance(exc, psycopg.errors.UniqueViolation):
             constraint = getattr(exc.diag, "constraint_name", None) or "unique"
             raise Conflict(
