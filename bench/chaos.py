@@ -13,7 +13,8 @@ server), it runs, each in its own process group:
 Load: ``--sync`` clients loop on ``POST /v1/executions:run`` and ``--async`` clients on
 ``POST /v1/executions:submit``, each request with a unique marker in its variables, so that the
 stub's calls can be matched to executions. Meanwhile, ``--rounds`` times: ``kill -9`` of the
-worker's process group, then a restart of PostgreSQL (``pg_ctl stop -m fast``, then start).
+worker's process group once it is inside a provider call (an attempt row 'calling' for 50 ms),
+then a restart of PostgreSQL (``pg_ctl stop -m fast``, ``--pg-down`` seconds, start).
 
 Then the load stops, the run waits (up to ``--recovery-timeout``) until no execution is queued
 or running, stops everything by process group, checks that nothing is left, and prints:
@@ -259,6 +260,21 @@ def wait_for_http(url: str, process: Group, within: float = 60) -> None:
         time.sleep(0.1)
 
 
+def wait_for_calls_in_flight(url: str, within: float) -> None:
+    """Until an attempt of the worker is calling the provider (or ``within`` passes)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with contextlib.suppress(psycopg.Error), psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM execution_attempts "
+                "WHERE outcome = 'calling' AND job_id IS NOT NULL "
+                "  AND started_at < now() - interval '50 milliseconds'"
+            ).fetchone()
+            if row and row[0]:
+                return
+        time.sleep(0.05)
+
+
 def unfinished(url: str) -> int:
     with psycopg.connect(url, connect_timeout=5) as conn:
         row = conn.execute(
@@ -279,6 +295,8 @@ async def chaos(
     try:
         await asyncio.sleep(args.warmup)
         for round_number in range(1, args.rounds + 1):
+            # Aim at calls in flight: kill once the worker is inside a provider call.
+            await asyncio.to_thread(wait_for_calls_in_flight, pg.url, args.pause * 2)
             err.print(f"[dim]round {round_number}: kill -9 of the worker[/dim]")
             worker.kill(signal.SIGKILL)
             kills += 1
@@ -346,9 +364,9 @@ def main() -> int:
     parser.add_argument("--sync", type=int, default=4, help="clients looping on :run")
     parser.add_argument("--async", dest="async_", type=int, default=4, help="clients on :submit")
     parser.add_argument("--async-pause", type=float, default=0.1, help="seconds between submits")
-    parser.add_argument("--latency", type=float, default=0.2, help="stub reply latency")
+    parser.add_argument("--latency", type=float, default=0.5, help="stub reply latency")
     parser.add_argument("--warmup", type=float, default=4.0)
-    parser.add_argument("--pause", type=float, default=4.0, help="seconds between faults")
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds between faults")
     parser.add_argument("--pg-down", type=float, default=1.0, help="seconds PostgreSQL is down")
     parser.add_argument("--stalled-after", type=float, default=3.0)
     parser.add_argument("--recovery-timeout", type=float, default=180.0)
