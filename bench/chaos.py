@@ -80,6 +80,7 @@ from prompt_ledger.testing.postgres import ThrowawayPostgres
 
 BIN = Path(sys.executable).parent
 MARK = "chaos-"
+HOLDING = "holding the outcome of execution"  # what services/outcomes.py logs
 
 
 # --- processes ----------------------------------------------------------------------------------
@@ -520,6 +521,10 @@ def report(
     table.add_row(
         "attempts recorded as lost (cost unknown)", f"{lost_attempts} ({unknown_cost})", "", ""
     )
+    cut_short = sum(max(0, int(r["attempt_rows"]) - calls.get(m, 0)) for m, r in recorded.items())
+    table.add_row("  of which cut off before the call reached the stub", str(cut_short))
+    held = (work / "gateway.log").read_text(errors="replace").count(HOLDING)
+    table.add_row("sync answers held by the gateway while the database was away", str(held))
     table.add_row("sync answers returned with Ledger-Write: pending", str(pending), "", "")
     table.add_row(
         "gateway recovery after each PostgreSQL start (s)",
