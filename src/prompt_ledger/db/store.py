@@ -123,10 +123,14 @@ class Database:
                 return connection
             try:
                 await psycopg_pool.AsyncConnectionPool.check_connection(connection)
-                return connection
             except psycopg.Error:
                 await connection.close()
                 await self._pool.putconn(connection)  # discarded; the pool opens a new one
+                continue
+            except BaseException:  # cancelled: give it back, unchecked
+                await self._pool.putconn(connection)
+                raise
+            return connection
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Queries]:

@@ -28,7 +28,7 @@ class RecoveryReport:
         return (
             f"{self.stalled_jobs_retried} stalled jobs retried, {self.orphans_requeued} "
             f"orphaned executions re-queued, {self.abandoned_sync_runs} abandoned sync runs "
-            f"failed, {self.attempts_lost} provider attempts of dead workers recorded as lost"
+            f"failed, {self.attempts_lost} attempts of dead workers recorded as lost"
         )
 
 
