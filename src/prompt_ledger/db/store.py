@@ -100,23 +100,24 @@ class Database:
             self._opened = False
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[Queries]:
-        """A connection in autocommit mode: each query is its own transaction."""
+    async def connect(self, *, wait: float | None = None) -> AsyncIterator[Queries]:
+        """A connection in autocommit mode: each query is its own transaction. ``wait``: wait
+        for one at most this long (and never longer than the pool's timeout)."""
         await self.open()
         with translate_errors():
-            connection = await self._checkout()
+            connection = await self._checkout(min(self._timeout, wait or self._timeout))
             try:
                 async with connection:  # commit or roll back, as the pool's connection() does
                     yield Queries(cast(psycopg.AsyncConnection[dict[str, Any]], connection))
             finally:
                 await self._pool.putconn(connection)
 
-    async def _checkout(self) -> psycopg.AsyncConnection[Any]:
+    async def _checkout(self, wait: float) -> psycopg.AsyncConnection[Any]:
         """A pooled connection that still reaches the server. A connection idle in the pool
         while the server restarted has the server's farewell (or EOF) waiting on its socket: a
         free poll sees it, a round trip confirms, and a dead one is replaced at once, so the
         first request after a database recovery does not fail on it."""
-        deadline = time.monotonic() + self._timeout
+        deadline = time.monotonic() + wait
         while True:
             connection = await self._pool.getconn(max(0.001, deadline - time.monotonic()))
             if not _has_input(connection):

@@ -206,8 +206,9 @@ class Outcomes:
         deadline = None if wait is None else time.monotonic() + wait
         delay = 0.05
         while True:
+            left = None if deadline is None else deadline - time.monotonic()
             try:
-                async with self._db.connect() as q:
+                async with self._db.connect(wait=None if left is None else max(left, 0.1)) as q:
                     return Recorded(await q.row("finish_execution", **params))
             except ServiceUnavailable as exc:
                 left = None if deadline is None else deadline - time.monotonic()
