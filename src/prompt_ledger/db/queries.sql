@@ -328,7 +328,8 @@ WITH attempt AS (
         error_type = %(error_type)s, error_message = %(error_message)s
     WHERE execution_id = %(execution_id)s AND attempt_number = %(attempt_number)s
     RETURNING attempt_number, outcome, started_at, finished_at, prompt_tokens, response_tokens,
-              provider_latency_ms, cost_usd, cost_unknown, worker, error_type, error_message
+              provider_latency_ms, cost_usd::text AS cost_usd, -- exact through jsonb
+              cost_unknown, worker, error_type, error_message
 ), finished AS (
     UPDATE executions
     SET status = %(status)s::text,
