@@ -13,8 +13,9 @@ server), it runs, each in its own process group:
 Load: ``--sync`` clients loop on ``POST /v1/executions:run`` and ``--async`` clients on
 ``POST /v1/executions:submit``, each request with a unique marker in its variables, so that the
 stub's calls can be matched to executions. Meanwhile, ``--rounds`` times: ``kill -9`` of the
-worker's process group once it is inside a provider call (an attempt row 'calling' for 50 ms),
-then a restart of PostgreSQL (``pg_ctl stop -m fast``, ``--pg-down`` seconds, start).
+worker's process group once it is inside a provider call (warm, and an attempt row of its own
+'calling' for 100 ms), then a restart of PostgreSQL (``pg_ctl stop -m fast``, ``--pg-down``
+seconds, start).
 
 Then the load stops, the run waits (up to ``--recovery-timeout``) until no execution is queued
 or running, stops everything by process group, checks that nothing is left, and prints:
@@ -31,7 +32,7 @@ or running, stops everything by process group, checks that nothing is left, and 
 
 Exit status 1 when a "must" figure is missed.
 
-Run: ``.venv/bin/python bench/chaos.py [--rounds 3] [--sync 4] [--async 4] [--latency 0.2]``
+Run: ``.venv/bin/python bench/chaos.py [--rounds 3] [--sync 4] [--async 4] [--latency 0.5]``
 """
 
 from __future__ import annotations
@@ -39,27 +40,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
-import subprocess
+import socket
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-from psycopg.rows import dict_row
-from rich.table import Table
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
+from bench._chaos_report import MARK, Sent, ledger, report, stub_calls
 from bench._common import (
     API_KEY,
     BENCH_DIR,
@@ -71,119 +68,16 @@ from bench._common import (
     BenchError,
     err,
     free_port,
-    report_console,
-    verdict,
 )
+from bench._supervised import Group, Supervisor, wait_for_file, wait_for_http
 
 from prompt_ledger import migrate
 from prompt_ledger.testing.postgres import ThrowawayPostgres
 
 BIN = Path(sys.executable).parent
-MARK = "chaos-"
-HOLDING = "holding the outcome of execution"  # what services/outcomes.py logs
-
-
-# --- processes ----------------------------------------------------------------------------------
-
-
-class Group:
-    """A command in its own process group (so its children die with it), output to a log."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.argv, self.env, self.log = name, argv, env, log
-        self.process: subprocess.Popen[bytes] | None = None
-        self.pgids: set[int] = set()
-
-    def start(self) -> Group:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.pgids.add(self.process.pid)
-        return self
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM to the group, SIGKILL after ``grace``; then reap."""
-        if self.process is None:
-            return
-        self.kill(signal.SIGTERM)
-        try:
-            self.process.wait(grace)
-        except subprocess.TimeoutExpired:
-            self.kill(signal.SIGKILL)
-            self.process.wait(10)
-        self.kill(signal.SIGKILL)  # children the leader left behind
-
-    def leftovers(self) -> list[int]:
-        """Process groups this command ever had that still have a member."""
-        left = []
-        for pgid in self.pgids:
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                continue
-            except PermissionError:
-                pass
-            left.append(pgid)
-        return left
-
-
-class Supervisor:
-    """Restarts the worker whenever it exits, as a platform's restart policy does."""
-
-    def __init__(self, worker: Group, delay: float = 0.5) -> None:
-        self.worker = worker
-        self.delay = delay
-        self.restarts = 0
-        self.exits: Counter[int] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
-
-    def start(self) -> Supervisor:
-        self.worker.start()
-        self._thread.start()
-        return self
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.1):
-            process = self.worker.process
-            if process is not None and process.poll() is not None:
-                self.exits[process.returncode] += 1
-                self.worker.kill()  # whatever its group left behind
-                if self._stop.wait(self.delay):
-                    return
-                self.worker.start()
-                self.restarts += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self.worker.stop()
 
 
 # --- load ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    marker: str
-    mode: str  # sync | async
-    status: int | None  # None: no HTTP answer (connection error, timeout)
-    execution_id: str | None = None
-    ledger_pending: bool = False
-    response_status: str | None = None
 
 
 @dataclass
@@ -237,39 +131,22 @@ async def gateway_answers(base_url: str, within: float) -> float:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def wait_for_file(path: Path, process: Group, within: float = 30) -> str:
-    deadline = time.monotonic() + within
-    while not path.exists():
-        if not process.alive():
-            raise BenchError(f"{process.name} exited: see {process.log}")
-        if time.monotonic() > deadline:
-            raise BenchError(f"{process.name} did not start: see {process.log}")
-        time.sleep(0.05)
-    return path.read_text().strip()
-
-
-def wait_for_http(url: str, process: Group, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        if not process.alive():
-            raise BenchError(f"{process.name} exited: see {process.log}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise BenchError(f"{process.name} did not answer {url}: see {process.log}")
-        time.sleep(0.1)
-
-
-def wait_for_calls_in_flight(url: str, within: float) -> None:
-    """Until an attempt of the worker is calling the provider (or ``within`` passes)."""
+def wait_for_calls_in_flight(url: str, worker: Group, within: float) -> None:
+    """Until the worker process, warmed up (one call of its own finished), has been calling the
+    provider for 100 ms (or ``within`` passes): a kill then cuts off calls made, not calls about
+    to be made."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
+        process = worker.process
+        label = f"{socket.gethostname()[:60]}:{process.pid if process else 0}"
         with contextlib.suppress(psycopg.Error), psycopg.connect(url, connect_timeout=5) as conn:
             row = conn.execute(
                 "SELECT count(*) FROM execution_attempts "
-                "WHERE outcome = 'calling' AND job_id IS NOT NULL "
-                "  AND started_at < now() - interval '50 milliseconds'"
+                "WHERE worker = %(w)s AND outcome = 'calling' "
+                "  AND started_at < now() - interval '100 milliseconds' "
+                "  AND EXISTS (SELECT 1 FROM execution_attempts "
+                "              WHERE worker = %(w)s AND outcome = 'succeeded')",
+                {"w": label},
             ).fetchone()
             if row and row[0]:
                 return
@@ -297,7 +174,7 @@ async def chaos(
         await asyncio.sleep(args.warmup)
         for round_number in range(1, args.rounds + 1):
             # Aim at calls in flight: kill once the worker is inside a provider call.
-            await asyncio.to_thread(wait_for_calls_in_flight, pg.url, args.pause * 2)
+            await asyncio.to_thread(wait_for_calls_in_flight, pg.url, worker, args.pause * 3)
             err.print(f"[dim]round {round_number}: kill -9 of the worker[/dim]")
             worker.kill(signal.SIGKILL)
             kills += 1
@@ -314,49 +191,16 @@ async def chaos(
     last_fault = time.monotonic()
     err.print("[dim]load stopped; waiting for every execution to finish...[/dim]")
     deadline = last_fault + args.recovery_timeout
-    left = unfinished(pg_url(pg))
+    left = unfinished(pg.url)
     while left and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-        left = await asyncio.to_thread(unfinished, pg_url(pg))
+        left = await asyncio.to_thread(unfinished, pg.url)
     return {
         "sent": load.sent,
         "kills": kills,
         "gateway_recovery_s": gateway_recovery,
         "all_terminal_after_s": None if left else time.monotonic() - last_fault,
     }
-
-
-def pg_url(pg: ThrowawayPostgres) -> str:
-    return pg.url
-
-
-def ledger(url: str) -> dict[str, dict[str, Any]]:
-    """Per marker: the execution and its attempts, as the ledger has them."""
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        rows = conn.execute(
-            "SELECT i.variables_json->>'text' AS marker, e.execution_id::text AS execution_id, "
-            "       e.status, e.execution_mode, e.attempts, "
-            "       count(a.attempt_number) AS attempt_rows, "
-            "       count(*) FILTER (WHERE a.outcome = 'lost') AS lost_attempts, "
-            "       count(*) FILTER (WHERE a.cost_unknown) AS unknown_cost, "
-            "       string_agg(a.attempt_number || ':' || a.outcome || '@' || a.worker || "
-            "                  coalesce('/' || a.error_type, ''), ' ' "
-            "                  ORDER BY a.attempt_number) AS attempt_log "
-            "FROM executions e JOIN execution_inputs i USING (execution_id) "
-            "LEFT JOIN execution_attempts a USING (execution_id) "
-            "GROUP BY 1, 2, 3, 4, 5"
-        ).fetchall()
-    return {row["marker"]: row for row in rows}
-
-
-def stub_calls(path: Path) -> Counter[str]:
-    calls: Counter[str] = Counter()
-    for line in path.read_text().splitlines():
-        text = json.loads(line)
-        start = text.find(MARK)
-        if start >= 0:
-            calls[text[start : start + len(MARK) + 32]] += 1
-    return calls
 
 
 def main() -> int:
@@ -441,119 +285,6 @@ def main() -> int:
     leftovers = [pgid for group in groups for pgid in group.leftovers()]
     calls = stub_calls(work / "calls.jsonl")
     return report(args, result, recorded, calls, supervisor, leftovers, work)
-
-
-def report(
-    args: argparse.Namespace,
-    result: dict[str, Any],
-    recorded: dict[str, dict[str, Any]],
-    calls: Counter[str],
-    supervisor: Supervisor | None,
-    leftovers: list[int],
-    work: Path,
-) -> int:
-    sent: list[Sent] = result["sent"]
-    accepted = [s for s in sent if s.status in (200, 202)]
-    lost_accepted = [s for s in accepted if s.marker not in recorded]
-    lost_answers = [
-        s
-        for s in accepted
-        if s.mode == "sync" and recorded.get(s.marker, {}).get("status") != "succeeded"
-    ]
-    unledgered_calls = [m for m in calls if m not in recorded]
-    lost = len(lost_accepted) + len(lost_answers) + len(unledgered_calls)
-    stuck = sum(1 for r in recorded.values() if r["status"] in ("queued", "running"))
-    duplicates = sum(n - 1 for n in calls.values() if n > 1)
-    repeated = [m for m, n in calls.items() if n > 1]
-    rows = {m: int(recorded.get(m, {}).get("attempt_rows", 0)) for m in calls}
-    unaccounted = sum(max(0, n - rows[m]) for m, n in calls.items())
-    dup_accounted = sum(1 for m in repeated if rows[m] >= calls[m])
-    lost_attempts = sum(int(r["lost_attempts"]) for r in recorded.values())
-    for marker, r in recorded.items():
-        if int(r["attempt_rows"]) > 1 or calls.get(marker, 0) > 1:
-            err.print(
-                f"[dim]{r['execution_id']} ({r['execution_mode']}, {r['status']}): "
-                f"{calls.get(marker, 0)} calls at the stub; attempts {r['attempt_log']}[/dim]"
-            )
-    unknown_cost = sum(int(r["unknown_cost"]) for r in recorded.values())
-    statuses = Counter(f"{s.mode} {s.status or 'no answer'}" for s in sent)
-    pending = sum(1 for s in sent if s.ledger_pending)
-    recoveries = result["gateway_recovery_s"]
-    terminal_after = result["all_terminal_after_s"]
-    ok = lost == 0 and stuck == 0 and unaccounted == 0 and not leftovers
-
-    table = Table(title="chaos: kill -9 of the worker and PostgreSQL restarts under load")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    table.add_column("must", justify="right")
-    table.add_column("", justify="center")
-    table.add_row(
-        "rounds (kill -9 of the worker, then PostgreSQL restart)", str(args.rounds), "", ""
-    )
-    table.add_row("requests sent (by mode and HTTP status)", str(len(sent)), "", "")
-    for key, count in sorted(statuses.items()):
-        table.add_row(f"  {key}", str(count), "", "")
-    table.add_row("executions in the ledger", str(len(recorded)), "", "")
-    by_status = Counter(f"{r['execution_mode']} {r['status']}" for r in recorded.values())
-    for key, count in sorted(by_status.items()):
-        table.add_row(f"  {key}", str(count))
-    table.add_row("lost executions", str(lost), "0", verdict(lost == 0))
-    table.add_row("  accepted (200/202) but not in the ledger", str(len(lost_accepted)), "0", "")
-    table.add_row("  answered 200 but not recorded as succeeded", str(len(lost_answers)), "0", "")
-    table.add_row(
-        "  provider calls with no execution in the ledger", str(len(unledgered_calls)), "0", ""
-    )
-    table.add_row("non-terminal executions after recovery", str(stuck), "0", verdict(stuck == 0))
-    table.add_row("provider calls at the stub", str(sum(calls.values())), "", "")
-    table.add_row("duplicate provider calls (beyond one per execution)", str(duplicates), "", "")
-    table.add_row(
-        "  executions called more than once / with every call in the ledger",
-        f"{len(repeated)} / {dup_accounted}",
-        "all",
-        verdict(dup_accounted == len(repeated)),
-    )
-    table.add_row(
-        "provider calls not in the ledger (no attempt row)",
-        str(unaccounted),
-        "0",
-        verdict(unaccounted == 0),
-    )
-    table.add_row(
-        "attempts recorded as lost (cost unknown)", f"{lost_attempts} ({unknown_cost})", "", ""
-    )
-    cut_short = sum(max(0, int(r["attempt_rows"]) - calls.get(m, 0)) for m, r in recorded.items())
-    table.add_row("  of which cut off before the call reached the stub", str(cut_short))
-    held = (work / "gateway.log").read_text(errors="replace").count(HOLDING)
-    table.add_row("sync answers held by the gateway while the database was away", str(held))
-    table.add_row("sync answers returned with Ledger-Write: pending", str(pending), "", "")
-    table.add_row(
-        "gateway recovery after each PostgreSQL start (s)",
-        ", ".join(f"{r:.2f}" for r in recoveries),
-        "",
-        "",
-    )
-    table.add_row(
-        "every execution terminal, after the last fault (s)",
-        "-" if terminal_after is None else f"{terminal_after:.1f}",
-        f"<= {args.recovery_timeout:g}",
-        verdict(terminal_after is not None),
-    )
-    if supervisor is not None:
-        exits = ", ".join(f"{code}: {n}" for code, n in sorted(supervisor.exits.items()))
-        table.add_row(
-            "worker restarts by the supervisor (exit codes)",
-            f"{supervisor.restarts} ({exits})",
-            "",
-            "",
-        )
-        table.add_row("  of which after our kill -9", str(result["kills"]), "", "")
-    table.add_row("processes left after the run", str(len(leftovers)), "0", verdict(not leftovers))
-    console = report_console()
-    console.print(table)
-    console.print(
-        f"logs: {work}; stalled-after {args.stalled_after:g}s, stub latency {args.latency:g}s"
-    )
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":
