@@ -149,6 +149,9 @@ def report(
         "",
     )
     table.add_row(
+        "executions queued or running when the load stopped (backlog)", str(result["backlog"])
+    )
+    table.add_row(
         "every execution terminal, after the last fault (s)",
         "-" if terminal_after is None else f"{terminal_after:.1f}",
         f"<= {args.recovery_timeout:g}",

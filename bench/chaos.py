@@ -191,7 +191,7 @@ async def chaos(
     last_fault = time.monotonic()
     err.print("[dim]load stopped; waiting for every execution to finish...[/dim]")
     deadline = last_fault + args.recovery_timeout
-    left = unfinished(pg.url)
+    left = backlog = unfinished(pg.url)
     while left and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
         left = await asyncio.to_thread(unfinished, pg.url)
@@ -200,6 +200,7 @@ async def chaos(
         "kills": kills,
         "gateway_recovery_s": gateway_recovery,
         "all_terminal_after_s": None if left else time.monotonic() - last_fault,
+        "backlog": backlog,
     }
 
 
