@@ -6,7 +6,7 @@ marked ``lost`` by the recovery (or by the next claim of its execution), with ``
 the call may have been made and billed. Executions written before this revision have no rows.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
