@@ -18,7 +18,7 @@ from prompt_ledger.bodies import (
     PageQuery,
     not_both,
 )
-from prompt_ledger.records import Execution, Span
+from prompt_ledger.records import Execution, ProviderAttempt, Span
 
 
 def _date_time(value: Any) -> Any:
@@ -119,10 +119,22 @@ class ExecutionListQuery(PageQuery):
     correlation_id: str | None = Field(default=None, max_length=100)
     since: Timestamp | None = None
     until: Timestamp | None = None
+    min_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="Only executions with at least this many provider attempts (2: the ones "
+        "that called the provider more than once).",
+    )
 
 
 class ExecutionDetail(Execution):
     spans: list[Span] = Field(default_factory=list)
+    provider_attempts: list[ProviderAttempt] = Field(
+        default_factory=list,
+        description="Every provider call, in order (executions recorded before attempts were "
+        "kept have none).",
+    )
 
 
 ExecutionPage = Page[Execution]

@@ -97,6 +97,7 @@ class Container:
         if "queue" in self.__dict__:
             await self.queue.close()
         await self.providers.aclose()
+        await self.executions.outcomes.close()  # one last try for outcomes held in memory
         await self.db.close()
 
 

@@ -79,6 +79,14 @@ renders_stopped = Counter(
     f"{PREFIX}_template_renders_stopped_total",
     "Template renders stopped or refused by the sandbox (budget used up, unsafe operation).",
 )
+provider_attempts_lost = Counter(
+    f"{PREFIX}_provider_attempts_lost_total",
+    "Provider attempts whose process stopped before recording their outcome (cost unknown).",
+)
+ledger_writes_pending = Gauge(
+    f"{PREFIX}_ledger_writes_pending",
+    "Outcomes of provider calls held in this process until the database takes them.",
+)
 cache_lookups = Counter(
     f"{PREFIX}_cache_lookups_total", "In-process cache lookups.", ["cache", "result"]
 )

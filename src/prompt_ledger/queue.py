@@ -20,7 +20,8 @@ from procrastinate.retry import BaseRetryStrategy
 
 from prompt_ledger import metrics
 from prompt_ledger.db.store import Queries
-from prompt_ledger.services.executions import Executions, RetryLater
+from prompt_ledger.services.attempts import RetryLater
+from prompt_ledger.services.executions import Executions
 from prompt_ledger.settings import Settings
 
 log = logging.getLogger("prompt_ledger.queue")

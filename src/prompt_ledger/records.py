@@ -180,6 +180,27 @@ class Execution(Record):
     completed_at: datetime | None = None
 
 
+class ProviderAttempt(Record):
+    """One provider call of an execution (or one about to be made): recorded before the call,
+    finished after it. ``lost``: its process stopped mid-call, so whether the provider answered
+    (and billed) is unknown, and so is its cost (``cost_unknown``)."""
+
+    attempt_number: int
+    outcome: Literal["calling", "succeeded", "failed", "lost"]
+    started_at: datetime
+    finished_at: datetime | None = None
+    prompt_tokens: int | None = None
+    response_tokens: int | None = None
+    provider_latency_ms: int | None = None
+    cost_usd: USD | None = None
+    cost_unknown: bool = Field(
+        default=False, description="The call may have been billed at a cost nobody recorded."
+    )
+    worker: str | None = Field(default=None, description="host:pid of the process calling.")
+    error_type: str | None = None
+    error_message: str | None = None
+
+
 class Span(Record):
     span_id: UUID
     trace_id: str

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         description="Age after which an unfinished async execution with no live queue job "
         "(deleted, or aborted past the shutdown grace) is re-queued by the recovery task.",
     )
+    ledger_write_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a sync run whose provider answered waits for the database to "
+        "record the outcome (when it is away) before answering anyway with "
+        "`Ledger-Write: pending`; the outcome is then written by a background retry.",
+    )
     worker_poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -1,6 +1,7 @@
 """The worker deploy surface (`python jobs/worker.py`) as a real process: a worker SIGKILLed in
-the middle of a provider call strands nothing, SIGTERM lets the call in flight finish, and a call
-that outlives the shutdown grace is run again by the next worker."""
+the middle of a provider call strands nothing (and both calls are in the ledger), SIGTERM lets
+the call in flight finish, and a call that outlives the shutdown grace is run again by the next
+worker."""
 
 from __future__ import annotations
 
@@ -190,6 +191,19 @@ async def test_a_worker_killed_mid_call_strands_nothing(
     assert len(done["spans"]) == 1
     assert stub.calls == 2
     assert "retrying stalled job" in second.output()
+
+    # Both provider calls are in the ledger: the cut-off one as lost, its cost unknown.
+    lost, succeeded = done["provider_attempts"]
+    assert (lost["attempt_number"], lost["outcome"], lost["cost_unknown"]) == (1, "lost", True)
+    assert lost["cost_usd"] is None
+    assert lost["error_type"] == "worker_lost"
+    assert (succeeded["attempt_number"], succeeded["outcome"]) == (2, "succeeded")
+    assert succeeded["cost_usd"] == done["cost_usd"]
+    assert not succeeded["cost_unknown"]
+    assert succeeded["prompt_tokens"] == done["prompt_tokens"]
+    assert lost["worker"] != succeeded["worker"]  # host:pid of each worker process
+    repeated = (await api.get("/v1/executions", params={"min_attempts": 2})).json()["items"]
+    assert [e["execution_id"] for e in repeated] == [execution_id]
 
     second.send(signal.SIGTERM)
     assert await second.wait() == 0, second.output()

@@ -8,6 +8,8 @@ import json
 import re
 from datetime import UTC, datetime
 
+import psycopg
+
 from prompt_ledger.providers.demo import DEMO_NOTICE
 from prompt_ledger.sdk import Execution, PromptLedger
 from tests.cli.conftest import Cli
@@ -148,3 +150,35 @@ def test_executions_list_and_show(cli: Cli, ledger: PromptLedger) -> None:
     as_json = json.loads(cli.ok("executions", "show", str(e.execution_id), "--json").stdout)
     assert as_json == e.to_dict()
     assert [span["kind"] for span in as_json["spans"]] == ["llm"]
+
+
+def test_show_tells_what_became_of_each_provider_call(
+    cli: Cli, ledger: PromptLedger, database_url: str
+) -> None:
+    ledger.create_prompt("greet", "Hello {{name}}!")
+    once = ledger.execute("greet", {"name": "Ada"})
+    twice = ledger.execute("greet", {"name": "Bob"})
+    # As a worker killed mid-call leaves it: a first attempt lost, its cost unknown.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        ids = {"id": twice.execution_id}
+        conn.execute(
+            "UPDATE execution_attempts SET attempt_number = 2 WHERE execution_id = %(id)s", ids
+        )
+        conn.execute("UPDATE executions SET attempts = 2 WHERE execution_id = %(id)s", ids)
+        conn.execute(
+            "INSERT INTO execution_attempts (execution_id, attempt_number, outcome, "
+            "                                cost_unknown, error_type) "
+            "VALUES (%(id)s, 1, 'lost', true, 'worker_lost')",
+            ids,
+        )
+
+    repeated = json.loads(cli.ok("executions", "list", "--min-attempts", "2", "--json").stdout)
+    assert [e["execution_id"] for e in repeated] == [str(twice.execution_id)]
+    shown = cli.ok("executions", "show", str(twice.execution_id)).stdout
+    assert "Attempts:    2: lost (cost unknown), succeeded\n" in shown
+    assert "Attempts:    1\n" in cli.ok("executions", "show", str(once.execution_id)).stdout
+    as_json = json.loads(cli.ok("executions", "show", str(twice.execution_id), "--json").stdout)
+    assert [(a["outcome"], a["cost_unknown"]) for a in as_json["provider_attempts"]] == [
+        ("lost", True),
+        ("succeeded", False),
+    ]

@@ -42,8 +42,13 @@ def run(database_url: str) -> CliRunner:
         (
             ["jobs", "recover"],
             "recover: 0 stalled jobs retried, 0 orphaned executions re-queued, "
-            "0 abandoned sync runs failed\n",
-            {"stalled_jobs_retried": 0, "orphans_requeued": 0, "abandoned_sync_runs": 0},
+            "0 abandoned sync runs failed, 0 attempts of dead workers recorded as lost\n",
+            {
+                "stalled_jobs_retried": 0,
+                "orphans_requeued": 0,
+                "abandoned_sync_runs": 0,
+                "attempts_lost": 0,
+            },
         ),
         (["jobs", "prune"], "prune: done\n", {"pruned": True}),
     ],

@@ -190,6 +190,13 @@ async def test_a_5xx_is_retried(
     async with running_worker(container):
         done = await wait_for_status(api, execution_id, "succeeded", "failed")
     assert (done["status"], done["attempts"], stub.calls) == ("succeeded", 3, 3)
+    attempts = done["provider_attempts"]
+    assert [(a["attempt_number"], a["outcome"]) for a in attempts] == [
+        (1, "failed"),
+        (2, "failed"),
+        (3, "succeeded"),
+    ]
+    assert [a["error_type"] for a in attempts] == ["http_500", "http_503", None]
 
 
 async def test_a_permanent_failure_fails_at_once(
@@ -439,6 +446,7 @@ async def test_an_execution_past_its_attempts_is_failed_not_rerun(
     assert done["status"] == "failed"
     assert done["error_type"] == "attempts_exhausted"
     assert stub.calls == 0
+    assert done["provider_attempts"] == []  # no call was made, so none is recorded
 
 
 async def test_recover_fails_abandoned_sync_runs(
@@ -450,8 +458,12 @@ async def test_recover_fails_abandoned_sync_runs(
     for execution in (stuck, recent):  # as if its server died mid-call
         await sql_rows(
             database_url,
+            "WITH a AS (UPDATE execution_attempts SET outcome = 'calling', finished_at = NULL, "
+            "                 cost_usd = NULL, prompt_tokens = NULL, response_tokens = NULL "
+            "           WHERE execution_id = %s) "
             "UPDATE executions SET status = 'running', completed_at = NULL "
             "WHERE execution_id = %s RETURNING execution_id",
+            execution["execution_id"],
             execution["execution_id"],
         )
     await age(database_url, finished["execution_id"])
@@ -461,6 +473,12 @@ async def test_recover_fails_abandoned_sync_runs(
     got = (await api.get(f"/v1/executions/{stuck['execution_id']}")).json()
     assert (got["status"], got["error_type"]) == ("failed", "abandoned")
     assert got["completed_at"] is not None
+    [attempt] = got["provider_attempts"]  # the call may have been made: in the ledger as lost
+    assert (attempt["outcome"], attempt["cost_unknown"], attempt["cost_usd"]) == (
+        "lost",
+        True,
+        None,
+    )
     assert (await api.get(f"/v1/executions/{recent['execution_id']}")).json()["status"] == (
         "running"
     )

@@ -148,8 +148,13 @@ def test_execute_returns_a_typed_and_subscriptable_result(ledger: PromptLedger) 
     fetched = ledger.get_execution(str(result.execution_id))
     assert fetched.execution_id == result.execution_id
     assert [s.kind for s in fetched.spans] == ["llm"]
+    [attempt] = fetched.provider_attempts
+    assert (attempt.attempt_number, attempt.outcome) == (1, "succeeded")
+    assert attempt.cost_usd == Decimal(0)
+    assert attempt["prompt_tokens"] == result.prompt_tokens
     listed = ledger.list_executions(prompt_name="greet", status="succeeded")
     assert [e.execution_id for e in listed.items] == [result.execution_id]
+    assert ledger.list_executions(min_attempts=2).items == []
 
 
 def test_submit_and_wait(ledger: PromptLedger) -> None:

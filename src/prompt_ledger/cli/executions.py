@@ -191,6 +191,12 @@ def list_executions(
         datetime | None,
         typer.Option(formats=DATE_FORMATS, help="Only executions created before (UTC)."),
     ] = None,
+    min_attempts: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=50, help="Only executions with at least this many provider attempts."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 20,
     json_output: JsonFlag = False,
 ) -> None:
@@ -208,6 +214,7 @@ def list_executions(
             correlation_id=correlation_id,
             since=_utc(since),
             until=_utc(until),
+            min_attempts=min_attempts,
         )
     out.emit(
         [e.to_dict() for e in found],
@@ -249,6 +256,16 @@ def _tokens(e: Execution) -> str:
     return f"{e.tokens.prompt}+{e.tokens.response}"
 
 
+def _attempts(e: Execution) -> str:
+    """The attempt count, and what became of each provider call when there was more than one."""
+    if len(e.provider_attempts) < 2:
+        return str(e.attempts)
+    outcomes = ", ".join(
+        f"{a.outcome}{' (cost unknown)' if a.cost_unknown else ''}" for a in e.provider_attempts
+    )
+    return f"{e.attempts}: {outcomes}"
+
+
 def _show(out: Output, e: Execution) -> None:
     latency = "-" if e.latency_ms is None else f"{e.latency_ms} ms"
     if e.provider_latency_ms is not None:
@@ -264,7 +281,7 @@ def _show(out: Output, e: Execution) -> None:
         ("Tokens", _tokens(e)),
         ("Latency", latency),
         ("Cost", usd(e.cost_usd)),
-        ("Attempts", str(e.attempts)),
+        ("Attempts", _attempts(e)),
         ("Correlation", dash(e.correlation_id)),
         ("Trace", dash(e.trace_id)),
         ("Created", when(e.created_at)),

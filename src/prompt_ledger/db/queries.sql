@@ -283,7 +283,8 @@ LEFT JOIN models m ON m.provider = %(provider)s::text AND m.model_name = %(model
 WHERE p.project_id = %(project_id)s AND p.name = %(name)s;
 
 -- insert_execution --
--- Record a new execution and its inputs in one statement
+-- Record a new execution and its inputs in one statement; a running (sync) one also records its
+-- first provider attempt, before the call is made
 WITH execution AS (
     INSERT INTO executions (project_id, prompt_id, version_id, model_id, execution_mode, status,
                             environment, resolved_by, served_by, rendered_prompt,
@@ -299,6 +300,9 @@ WITH execution AS (
 ), inputs AS (
     INSERT INTO execution_inputs (execution_id, variables_json, model_config_json, params_json)
     SELECT execution_id, %(variables)s, %(model_config)s, %(params)s FROM execution
+), attempt AS (
+    INSERT INTO execution_attempts (execution_id, attempt_number, worker)
+    SELECT execution_id, 1, %(worker)s FROM execution WHERE status = 'running'
 )
 SELECT * FROM execution;
 
@@ -312,9 +316,21 @@ SELECT execution_id, request_hash, status, execution_mode FROM executions
 WHERE project_id = %(project_id)s AND idempotency_key = %(idempotency_key)s;
 
 -- finish_execution --
--- Record the outcome of an attempt and write its span, in one statement; answer the execution
--- with its spans (as execution_spans reads them)
-WITH finished AS (
+-- Record the outcome of an attempt (its attempt row, the execution and its span) in one
+-- statement; answer the execution with its spans and this attempt. Idempotent: a second write
+-- changes nothing. A late outcome replaces an 'abandoned' failure (the answer came back after all).
+WITH attempt AS (
+    UPDATE execution_attempts
+    SET outcome = %(status)s::text, finished_at = now(),
+        prompt_tokens = %(prompt_tokens)s, response_tokens = %(response_tokens)s,
+        provider_latency_ms = %(provider_latency_ms)s, cost_usd = %(cost_usd)s,
+        cost_unknown = (%(status)s::text = 'succeeded' AND %(cost_usd)s::numeric IS NULL),
+        error_type = %(error_type)s, error_message = %(error_message)s
+    WHERE execution_id = %(execution_id)s AND attempt_number = %(attempt_number)s
+    RETURNING attempt_number, outcome, started_at, finished_at, prompt_tokens, response_tokens,
+              provider_latency_ms, cost_usd::text AS cost_usd, -- exact through jsonb
+              cost_unknown, worker, error_type, error_message
+), finished AS (
     UPDATE executions
     SET status = %(status)s::text,
         response_text = %(response_text)s,
@@ -326,7 +342,8 @@ WITH finished AS (
         error_type = %(error_type)s,
         error_message = %(error_message)s,
         completed_at = CASE WHEN %(status)s::text IN ('succeeded', 'failed') THEN now() END
-    WHERE execution_id = %(execution_id)s AND status IN ('queued', 'running')
+    WHERE execution_id = %(execution_id)s
+      AND (status IN ('queued', 'running') OR (status = 'failed' AND error_type = 'abandoned'))
     RETURNING *
 ), span AS (
     INSERT INTO spans (project_id, trace_id, execution_id, name, kind, start_time, end_time,
@@ -342,13 +359,17 @@ WITH finished AS (
     RETURNING span_id, trace_id, name, kind, status, duration_ms, model, prompt_tokens,
               completion_tokens, attributes
 )
-SELECT f.*, COALESCE((SELECT jsonb_agg(to_jsonb(s)) FROM span s), '[]'::jsonb) AS spans
+SELECT f.*, COALESCE((SELECT jsonb_agg(to_jsonb(s)) FROM span s), '[]'::jsonb) AS spans,
+       COALESCE((SELECT jsonb_agg(to_jsonb(a)) FROM attempt a), '[]'::jsonb) AS provider_attempts
 FROM finished f;
 
 -- claim_execution --
 -- A worker's job takes an execution for one attempt: a queued one, or a running one whose
 -- attempt belongs to this job (retried after its worker died) or to no live job. So two jobs
--- of one execution never run it at the same time.
+-- of one execution never run it at the same time. A previous attempt still 'calling' was cut
+-- off with its worker: it becomes 'lost' (cost unknown). The new attempt is recorded here,
+-- before the call, unless the execution has run out of attempts.
+WITH claimed AS (
 UPDATE executions e
 SET status = 'running', attempts = e.attempts + 1, started_at = COALESCE(e.started_at, now()),
     job_id = %(job_id)s
@@ -364,10 +385,30 @@ WHERE e.execution_id = %(execution_id)s
 RETURNING e.execution_id, e.project_id, e.attempts, e.trace_id, e.rendered_prompt, e.served_by,
           e.input_price_per_mtok, e.output_price_per_mtok, e.created_at,
           i.variables_json, i.model_config_json, i.params_json,
-          to_jsonb(v) AS version, p.name AS prompt_name, m.provider, m.model_name;
+          to_jsonb(v) AS version, p.name AS prompt_name, m.provider, m.model_name
+), lost AS (
+    UPDATE execution_attempts a
+    SET outcome = 'lost', cost_unknown = true, finished_at = now(), error_type = 'worker_lost',
+        error_message = 'The process making this call stopped before recording its outcome.'
+    FROM claimed c
+    WHERE a.execution_id = c.execution_id AND a.outcome = 'calling'
+), attempt AS (
+    INSERT INTO execution_attempts (execution_id, attempt_number, worker, job_id)
+    SELECT execution_id, attempts, %(worker)s, %(job_id)s FROM claimed
+    WHERE attempts <= %(max_attempts)s
+    ON CONFLICT DO NOTHING
+)
+SELECT * FROM claimed;
 
 -- release_execution --
--- Put an execution back in the queue after a transient failure (its job retries it)
+-- Put an execution back in the queue after a transient failure (its job retries it); the
+-- attempt is recorded as failed
+WITH attempt AS (
+    UPDATE execution_attempts
+    SET outcome = 'failed', finished_at = now(), provider_latency_ms = %(provider_latency_ms)s,
+        error_type = %(error_type)s, error_message = %(error_message)s
+    WHERE execution_id = %(execution_id)s AND attempt_number = %(attempt_number)s
+)
 UPDATE executions SET status = 'queued', error_type = %(error_type)s,
                       error_message = %(error_message)s
 WHERE execution_id = %(execution_id)s AND status = 'running';
@@ -407,6 +448,7 @@ WHERE e.project_id = %(project_id)s
   AND (%(correlation_id)s::text IS NULL OR e.correlation_id = %(correlation_id)s::text)
   AND (%(since)s::timestamptz IS NULL OR e.created_at >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR e.created_at < %(until)s::timestamptz)
+  AND (%(min_attempts)s::int IS NULL OR e.attempts >= %(min_attempts)s::int)
   AND (%(before_created)s::timestamptz IS NULL
        OR (e.created_at, e.execution_id) < (%(before_created)s::timestamptz, %(before_id)s::uuid))
 ORDER BY e.created_at DESC, e.execution_id DESC
@@ -430,12 +472,41 @@ SELECT span_id, trace_id, name, kind, status, duration_ms, model, prompt_tokens,
 FROM spans WHERE project_id = %(project_id)s AND execution_id = %(execution_id)s;
 
 -- abandon_sync_executions --
--- Fail sync runs left running by a server that died mid-call
-UPDATE executions
-SET status = 'failed', error_type = 'abandoned', completed_at = now(),
-    error_message = 'The server handling this synchronous run stopped before it finished.'
-WHERE execution_mode = 'sync' AND status = 'running'
-  AND started_at < now() - make_interval(secs => %(older_than_seconds)s);
+-- Fail sync runs left running by a server that died mid-call; their attempt is lost (its cost
+-- unknown: the provider may have answered and billed)
+WITH abandoned AS (
+    UPDATE executions
+    SET status = 'failed', error_type = 'abandoned', completed_at = now(),
+        error_message = 'The server handling this synchronous run stopped before it finished.'
+    WHERE execution_mode = 'sync' AND status = 'running'
+      AND started_at < now() - make_interval(secs => %(older_than_seconds)s)
+    RETURNING execution_id
+), lost AS (
+    UPDATE execution_attempts a
+    SET outcome = 'lost', cost_unknown = true, finished_at = now(), error_type = 'abandoned',
+        error_message = 'The server making this call stopped before recording its outcome.'
+    FROM abandoned x
+    WHERE a.execution_id = x.execution_id AND a.outcome = 'calling'
+)
+SELECT count(*) AS abandoned FROM abandoned;
+
+-- lose_stalled_attempts --
+-- Attempts of async executions still 'calling' whose queue job is no longer being run (its
+-- worker died and the job was retried, or it ended): lost, their cost unknown
+UPDATE execution_attempts a
+SET outcome = 'lost', cost_unknown = true, finished_at = now(), error_type = 'worker_lost',
+    error_message = 'The process making this call stopped before recording its outcome.'
+WHERE a.outcome = 'calling' AND a.job_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.id = a.job_id AND j.status = 'doing');
+
+-- execution_attempts --
+-- The provider attempts of an execution of a project, in order
+SELECT a.attempt_number, a.outcome, a.started_at, a.finished_at, a.prompt_tokens,
+       a.response_tokens, a.provider_latency_ms, a.cost_usd, a.cost_unknown, a.worker,
+       a.error_type, a.error_message
+FROM execution_attempts a JOIN executions e ON e.execution_id = a.execution_id
+WHERE e.project_id = %(project_id)s AND a.execution_id = %(execution_id)s
+ORDER BY a.attempt_number;
 
 -- charge_rate_limit --
 -- Count one request (or execution) of a key in the current minute: the count so far, and the

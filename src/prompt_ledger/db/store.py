@@ -4,12 +4,15 @@ queries. Foreign (psycopg) errors are translated into ours here, at the boundary
 from __future__ import annotations
 
 import asyncio
+import select
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg_pool
+from procrastinate.exceptions import ConnectorException
 from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel
@@ -75,6 +78,7 @@ class Database:
             configure=_autocommit,
             name="promptledger",
         )
+        self._timeout = timeout
         self._open_lock = asyncio.Lock()
         self._opened = False
 
@@ -96,12 +100,38 @@ class Database:
             self._opened = False
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[Queries]:
-        """A connection in autocommit mode: each query is its own transaction."""
+    async def connect(self, *, wait: float | None = None) -> AsyncIterator[Queries]:
+        """A connection in autocommit mode: each query is its own transaction. ``wait``: wait
+        for one at most this long (and never longer than the pool's timeout)."""
         await self.open()
         with translate_errors():
-            async with self._pool.connection() as connection:
-                yield Queries(cast(psycopg.AsyncConnection[dict[str, Any]], connection))
+            connection = await self._checkout(min(self._timeout, wait or self._timeout))
+            try:
+                async with connection:  # commit or roll back, as the pool's connection() does
+                    yield Queries(cast(psycopg.AsyncConnection[dict[str, Any]], connection))
+            finally:
+                await self._pool.putconn(connection)
+
+    async def _checkout(self, wait: float) -> psycopg.AsyncConnection[Any]:
+        """A pooled connection that still reaches the server. A connection idle in the pool
+        while the server restarted has the server's farewell (or EOF) waiting on its socket: a
+        free poll sees it, a round trip confirms, and a dead one is replaced at once, so the
+        first request after a database recovery does not fail on it."""
+        deadline = time.monotonic() + wait
+        while True:
+            connection = await self._pool.getconn(max(0.001, deadline - time.monotonic()))
+            if not _has_input(connection):
+                return connection
+            try:
+                await psycopg_pool.AsyncConnectionPool.check_connection(connection)
+            except psycopg.Error:
+                await connection.close()
+                await self._pool.putconn(connection)  # discarded; the pool opens a new one
+                continue
+            except BaseException:  # cancelled: give it back, unchecked
+                await self._pool.putconn(connection)
+                raise
+            return connection
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Queries]:
@@ -112,6 +142,15 @@ class Database:
     async def ping(self) -> None:
         async with self.connect() as queries:
             await queries.row("ping")
+
+
+def _has_input(connection: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection's socket has something to read (or is closed)."""
+    if connection.closed:
+        return True
+    poller = select.poll()
+    poller.register(connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
@@ -129,6 +168,8 @@ class translate_errors:
     ) -> None:
         if exc is None or isinstance(exc, PromptLedgerError):
             return
+        if isinstance(exc, ConnectorException) and isinstance(exc.__cause__, psycopg.Error):
+            exc = exc.__cause__  # the queue's defer on our connection wraps psycopg's error
         if isinstance(exc, psycopg.errors.UniqueViolation):
             constraint = getattr(exc.diag, "constraint_name", None) or "unique"
             raise Conflict(

@@ -246,6 +246,41 @@ execution_inputs = sa.Table(
     sa.Column("params_json", pg.JSONB(), nullable=False),
 )
 
+# One row per provider call an execution made (or was about to make): written before the call,
+# finished after it. A row still 'calling' whose process died becomes 'lost' (its cost unknown).
+execution_attempts = sa.Table(
+    "execution_attempts",
+    metadata,
+    sa.Column(
+        "execution_id",
+        UUID,
+        sa.ForeignKey("executions.execution_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("attempt_number", sa.Integer(), primary_key=True),
+    sa.Column("outcome", sa.String(16), nullable=False, server_default="calling"),
+    sa.Column("started_at", TS, nullable=False, server_default=NOW),
+    sa.Column("finished_at", TS),
+    sa.Column("prompt_tokens", sa.Integer()),
+    sa.Column("response_tokens", sa.Integer()),
+    sa.Column("provider_latency_ms", sa.Integer()),
+    sa.Column("cost_usd", sa.Numeric(14, 8)),
+    sa.Column("cost_unknown", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("worker", sa.String(100)),
+    sa.Column("job_id", sa.BigInteger()),
+    sa.Column("error_type", sa.String(64)),
+    sa.Column("error_message", sa.Text()),
+    sa.CheckConstraint(
+        "outcome IN ('calling', 'succeeded', 'failed', 'lost')",
+        name="ck_execution_attempts_outcome",
+    ),
+    sa.Index(
+        "ix_execution_attempts_calling",
+        "started_at",
+        postgresql_where=sa.text("outcome = 'calling'"),
+    ),
+)
+
 spans = sa.Table(
     "spans",
     metadata,

@@ -28,6 +28,8 @@ async def run(call: Call) -> Reply:
     )
     call.timings["provider"] = outcome.provider_seconds
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if outcome.ledger_pending:  # answered; the database will record it when it is back
+        headers["Ledger-Write"] = "pending"
     return Reply(outcome.execution, headers=headers)
 
 

@@ -63,6 +63,7 @@ class ExecutionFilters(TypedDict, total=False):
     correlation_id: str | None
     since: datetime | None
     until: datetime | None
+    min_attempts: int | None
     limit: int
     cursor: str | None
 

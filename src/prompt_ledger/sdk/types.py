@@ -116,6 +116,10 @@ class Span(records.Span, Subscriptable):
     pass
 
 
+class ProviderAttempt(records.ProviderAttempt, Subscriptable):
+    pass
+
+
 class Project(records.Project, Subscriptable):
     pass
 
@@ -148,9 +152,11 @@ class TokenUsage:
 
 
 class Execution(records.Execution, Subscriptable):
-    """One execution from the ledger (``spans`` only when read back by id)."""
+    """One execution from the ledger (``spans`` and ``provider_attempts`` only when read back
+    by id)."""
 
     spans: list[Span] = []
+    provider_attempts: list[ProviderAttempt] = []
 
     @property
     def tokens(self) -> TokenUsage:

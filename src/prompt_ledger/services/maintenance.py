@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prompt_ledger import metrics
 from prompt_ledger.db.store import Database
 from prompt_ledger.settings import Settings
 
@@ -21,11 +22,13 @@ class RecoveryReport:
     stalled_jobs_retried: int
     orphans_requeued: int
     abandoned_sync_runs: int
+    attempts_lost: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.stalled_jobs_retried} stalled jobs retried, {self.orphans_requeued} "
-            f"orphaned executions re-queued, {self.abandoned_sync_runs} abandoned sync runs failed"
+            f"orphaned executions re-queued, {self.abandoned_sync_runs} abandoned sync runs "
+            f"failed, {self.attempts_lost} attempts of dead workers recorded as lost"
         )
 
 
@@ -39,9 +42,9 @@ class Maintenance:
         self._analytics = analytics
 
     async def recover(self) -> RecoveryReport:
-        """Retry jobs of dead workers, re-queue unfinished async executions that lost their job
-        (deleted, or aborted when a worker's shutdown grace ran out), and fail sync runs whose
-        server died mid-call."""
+        """Retry jobs of dead workers (their calls in flight are recorded as lost attempts, cost
+        unknown), re-queue unfinished async executions that lost their job (deleted, or aborted
+        when a worker's shutdown grace ran out), and fail sync runs whose server died mid-call."""
         stalled = await self._queue.retry_stalled_jobs(self._settings.stalled_after_seconds)
         requeued = 0
         async with self._db.connect() as q:
@@ -58,12 +61,15 @@ class Maintenance:
                 )
             requeued += 1
         async with self._db.connect() as q:
-            abandoned = await q.execute(
+            lost = await q.execute("lose_stalled_attempts")
+            row = await q.row(
                 "abandon_sync_executions",
                 older_than_seconds=self._settings.provider_timeout * 2 + 60,
             )
-        report = RecoveryReport(stalled, requeued, abandoned)
-        if stalled or requeued or abandoned:
+        abandoned = int(row["abandoned"]) if row else 0
+        metrics.provider_attempts_lost.inc(lost + abandoned)
+        report = RecoveryReport(stalled, requeued, abandoned, lost)
+        if stalled or requeued or abandoned or lost:
             log.warning("recovery: %s", report)
         return report
 

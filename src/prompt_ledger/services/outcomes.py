@@ -1,8 +1,12 @@
-"""Recording what an attempt came to: the execution row, its span and the metrics, in one
-statement per outcome."""
+"""Recording what an attempt came to: its attempt row, the execution row, its span and the
+metrics, in one statement per outcome, held and retried while the database is away."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -14,7 +18,10 @@ from psycopg.types.json import Jsonb
 
 from prompt_ledger import metrics
 from prompt_ledger.db.store import Database
+from prompt_ledger.errors import ServiceUnavailable
 from prompt_ledger.providers.base import Completion, ProviderError
+
+log = logging.getLogger("prompt_ledger.outcomes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +47,11 @@ class Trace:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One provider call for one execution, and what its outcome is recorded with."""
+    """One provider call for one execution, and what its outcome is recorded with. ``number``
+    is its row in ``execution_attempts`` (None when no call is made: attempts exhausted)."""
 
     execution_id: UUID
+    number: int | None
     started: float
     trace: Trace
     provider: str
@@ -51,17 +60,49 @@ class Attempt:
     prices: tuple[Decimal | None, Decimal | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What recording an outcome came to: the finished execution (None when another write had
+    already finished it), or ``held`` values when the database did not take them within the wait
+    and a background retry holds them."""
+
+    row: dict[str, Any] | None
+    held: dict[str, Any] | None = None
+    """The outcome's values, when the background retry holds them."""
+
+    @property
+    def pending(self) -> bool:
+        return self.held is not None
+
+
 class Outcomes:
+    """Records outcomes so that none is lost to a database outage: a write that fails on an
+    unavailable database is retried (with backoff) for up to ``wait`` seconds (None: until it
+    succeeds), then handed to a background retry of this process. The write is idempotent."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._pending: list[dict[str, Any]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Outcomes held in memory until the database takes them."""
+        return len(self._pending)
 
     async def succeeded(
-        self, attempt: Attempt, completion: Completion, provider_seconds: float
-    ) -> dict[str, Any] | None:
+        self,
+        attempt: Attempt,
+        completion: Completion,
+        provider_seconds: float,
+        *,
+        wait: float | None,
+    ) -> Recorded:
         cost = _cost(completion, attempt.prices) if attempt.served_by != "demo" else Decimal(0)
         return await self._record(
             attempt,
             provider_seconds,
+            wait,
             status="succeeded",
             response_text=completion.text,
             prompt_tokens=completion.prompt_tokens,
@@ -75,10 +116,18 @@ class Outcomes:
             },
         )
 
-    async def failed(self, attempt: Attempt, exc: ProviderError, provider_seconds: float) -> None:
-        await self._record(
+    async def failed(
+        self,
+        attempt: Attempt,
+        exc: ProviderError,
+        provider_seconds: float,
+        *,
+        wait: float | None,
+    ) -> Recorded:
+        return await self._record(
             attempt,
             provider_seconds,
+            wait,
             status="failed",
             response_text=None,
             prompt_tokens=None,
@@ -92,10 +141,25 @@ class Outcomes:
             },
         )
 
+    async def close(self) -> None:
+        """Stop the background retry after one last try; what the database still refuses is
+        logged in full (the attempts stay 'calling', so the recovery marks them lost)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        await self._flush_once()
+        for params in self._pending:
+            log.error("ledger write lost with this process: %s", _loggable(params))
+        self._pending.clear()
+        metrics.ledger_writes_pending.set(0)
+
     async def _record(
         self,
         attempt: Attempt,
         provider_seconds: float,
+        wait: float | None,
         *,
         status: str,
         response_text: str | None,
@@ -104,29 +168,28 @@ class Outcomes:
         cost_usd: Decimal | None,
         error: ProviderError | None,
         attributes: dict[str, Any],
-    ) -> dict[str, Any] | None:
+    ) -> Recorded:
         latency_ms = round((time.perf_counter() - attempt.started) * 1000)
         if attempt.trace.parent_span:
             attributes = {**attributes, "parent_span_id": attempt.trace.parent_span}
-        async with self._db.connect() as q:
-            finished = await q.row(
-                "finish_execution",
-                execution_id=attempt.execution_id,
-                status=status,
-                response_text=response_text,
-                prompt_tokens=prompt_tokens,
-                response_tokens=response_tokens,
-                latency_ms=latency_ms,
-                provider_latency_ms=round(provider_seconds * 1000),
-                cost_usd=cost_usd,
-                error_type=error.kind if error else None,
-                error_message=error.message[:2000] if error else None,
-                span_name="llm.completion",
-                span_input=None,
-                span_output=None,
-                span_model=f"{attempt.provider}/{attempt.model_name}",
-                span_attributes=Jsonb(attributes),
-            )
+        params = {
+            "execution_id": attempt.execution_id,
+            "attempt_number": attempt.number,
+            "status": status,
+            "response_text": response_text,
+            "prompt_tokens": prompt_tokens,
+            "response_tokens": response_tokens,
+            "latency_ms": latency_ms,
+            "provider_latency_ms": round(provider_seconds * 1000),
+            "cost_usd": cost_usd,
+            "error_type": error.kind if error else None,
+            "error_message": error.message[:2000] if error else None,
+            "span_name": "llm.completion",
+            "span_input": None,
+            "span_output": None,
+            "span_model": f"{attempt.provider}/{attempt.model_name}",
+            "span_attributes": Jsonb(attributes),
+        }
         metrics.record_execution(
             status=status,
             provider=attempt.provider,
@@ -137,7 +200,64 @@ class Outcomes:
             cost_usd=cost_usd,
             provider_seconds=provider_seconds,
         )
-        return finished
+        return await self._write(params, wait)
+
+    async def _write(self, params: dict[str, Any], wait: float | None) -> Recorded:
+        deadline = None if wait is None else time.monotonic() + wait
+        delay = 0.05
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            try:
+                async with self._db.connect(wait=None if left is None else max(left, 0.1)) as q:
+                    return Recorded(await q.row("finish_execution", **params))
+            except ServiceUnavailable as exc:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                if delay == 0.05:
+                    log.warning(
+                        "holding the outcome of execution %s until the database answers (%s)",
+                        params["execution_id"],
+                        exc.detail,
+                    )
+                await asyncio.sleep(delay if left is None else min(delay, left))
+                delay = min(delay * 2, 1.0)
+        log.warning(
+            "the database did not take the outcome of execution %s within %ss: answering now, "
+            "writing it in the background",
+            params["execution_id"],
+            wait,
+        )
+        self._pending.append(params)
+        metrics.ledger_writes_pending.set(len(self._pending))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_until_empty())
+        return Recorded(None, held=params)
+
+    async def _flush_until_empty(self) -> None:
+        delay = 0.5
+        while self._pending:
+            await asyncio.sleep(delay)
+            await self._flush_once()
+            delay = min(delay * 2, 10.0)
+
+    async def _flush_once(self) -> None:
+        while self._pending:
+            try:
+                async with self._db.connect() as q:
+                    await q.row("finish_execution", **self._pending[0])
+            except ServiceUnavailable:
+                return
+            except Exception:  # refused for good (a bug): logged in full, not retried forever
+                log.exception("ledger write refused: %s", _loggable(self._pending[0]))
+            written = self._pending.pop(0)
+            metrics.ledger_writes_pending.set(len(self._pending))
+            log.warning("wrote the held outcome of execution %s", written["execution_id"])
+
+
+def _loggable(params: dict[str, Any]) -> str:
+    plain = {k: (v.obj if isinstance(v, Jsonb) else v) for k, v in params.items()}
+    return json.dumps(plain, default=str, sort_keys=True)
 
 
 def _cost(completion: Completion, prices: tuple[Decimal | None, Decimal | None]) -> Decimal | None:

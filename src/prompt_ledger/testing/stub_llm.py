@@ -42,6 +42,7 @@ class Reply:
     malformed: bool = False
     payload: dict[str, Any] | None = None  # answer with this JSON body instead (odd shapes)
     hang: bool = False  # never answer (until the server stops)
+    gate: threading.Event | None = None  # answer once this is set (e.g. after a database stop)
 
 
 class StubLLM:
@@ -204,6 +205,9 @@ async def _delay_or_fail(reply: Reply, stub: StubLLM, error_body: Any) -> Respon
         while stub._server is not None and not stub._server.should_exit:  # noqa: ASYNC110 - flag set from another thread
             await asyncio.sleep(0.05)
         return Response(status_code=503)
+    if reply.gate is not None:
+        while not reply.gate.is_set():  # noqa: ASYNC110 - set from another thread
+            await asyncio.sleep(0.02)
     if reply.latency:
         await asyncio.sleep(reply.latency)
     if reply.malformed:

@@ -1,0 +1,224 @@
+"""Request preparation for executions: resolve the version and model, render the template,
+merge the parameters, and shape the rows and views an execution is written and answered with."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from prompt_ledger import templates
+from prompt_ledger.auth import Principal
+from prompt_ledger.bodies_executions import ExecutionDetail, RunBody
+from prompt_ledger.db.store import Database
+from prompt_ledger.errors import Conflict, NotFound, ValidationFailed
+from prompt_ledger.providers.base import CompletionRequest
+from prompt_ledger.providers.catalog import Providers
+from prompt_ledger.records import Model, Prompt, Version
+from prompt_ledger.services.outcomes import Trace
+from prompt_ledger.services.registry import content_of
+from prompt_ledger.settings import Settings
+
+GENERATION_KEYS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    prompt: Prompt
+    version: Version
+    model: Model
+    served_by: str
+    resolved_by: str
+    rendered: templates.Rendered
+    params: dict[str, Any]
+
+    def completion_request(self) -> CompletionRequest:
+        return completion_request(self.model.model_name, self.rendered, self.params)
+
+
+async def prepare(
+    db: Database, providers: Providers, settings: Settings, who: Principal, body: RunBody
+) -> Prepared:
+    """Everything an execution needs before its row is written; refuses (404/409/422) before
+    any token is spent."""
+    provider, model_name = None, None
+    if body.model is not None:
+        provider, model_name = body.model.provider, body.model.model_name
+    async with db.connect() as q:
+        row = await q.row(
+            "resolve_for_execution",
+            project_id=who.project_id,
+            name=body.prompt_name,
+            label=body.label,
+            version_number=body.version,
+            environment=body.environment,
+            provider=provider,
+            model_name=model_name,
+        )
+        if row is None:
+            raise NotFound(f"Prompt '{body.prompt_name}' not found.")
+        if row["version"] is None:
+            if body.version is not None or body.label is not None:
+                what = f"version {body.version}" if body.version else f"label '{body.label}'"
+                raise NotFound(f"Prompt '{body.prompt_name}' has no {what}.")
+            raise Conflict(f"Prompt '{body.prompt_name}' has no active version.")
+        version = Version.model_validate(row["version"])
+        if version.status == "archived":
+            raise Conflict(
+                f"Version {version.version_number} of '{body.prompt_name}' is "
+                "archived and cannot be executed."
+            )
+        defaults = version.model_defaults
+        if body.model is None:
+            provider = str(defaults.get("provider") or settings.default_provider)
+            model_name = str(defaults.get("model_name") or settings.default_model)
+            model_row = await q.row("get_model", provider=provider, model_name=model_name)
+        else:
+            model_row = row["model"]
+    served_by = providers.serving(str(provider))  # unknown/unconfigured: 422 first
+    if model_row is None:
+        raise ValidationFailed(
+            f"Unknown model {provider}/{model_name}: register it with PUT "
+            f"/v1/models/{provider}/{model_name} (or run `promptledger seed-models`).",
+            errors=[{"loc": ["body", "model"], "msg": "unknown model", "type": "model"}],
+        )
+    model = Model.model_validate(model_row)
+    params = merge_params(defaults.get("params"), body)
+    if model.max_tokens and params.get("max_tokens", 0) > model.max_tokens:
+        raise ValidationFailed(
+            f"max_tokens {params['max_tokens']} exceeds {model.model_name}'s limit of "
+            f"{model.max_tokens}.",
+            errors=[
+                {
+                    "loc": ["body", "params", "max_tokens"],
+                    "msg": "above the model limit",
+                    "type": "limit",
+                }
+            ],
+        )
+    rendered = await templates.render_off_loop(
+        content_of(version),
+        body.variables,
+        version.variables,
+        seconds=settings.template_render_seconds,
+    )
+    return Prepared(
+        Prompt.model_validate(row["prompt"]),
+        version,
+        model,
+        served_by,
+        row["resolved_by"],
+        rendered,
+        params,
+    )
+
+
+def insert_params(
+    who: Principal,
+    body: RunBody,
+    prepared: Prepared,
+    *,
+    mode: str,
+    status: str,
+    attempts: int,
+    key: str | None,
+    request_hash: str,
+    correlation_id: str | None,
+    trace: Trace,
+    worker: str,
+) -> dict[str, Any]:
+    """The parameters of ``insert_execution``."""
+    model = prepared.model
+    return {
+        "project_id": who.project_id,
+        "prompt_id": prepared.prompt.prompt_id,
+        "version_id": prepared.version.version_id,
+        "model_id": model.model_id,
+        "execution_mode": mode,
+        "status": status,
+        "environment": body.environment,
+        "resolved_by": prepared.resolved_by,
+        "served_by": prepared.served_by,
+        "rendered_prompt": prepared.rendered.as_text(),
+        "input_price_per_mtok": model.input_price_per_mtok,
+        "output_price_per_mtok": model.output_price_per_mtok,
+        "attempts": attempts,
+        "correlation_id": correlation_id or body.correlation_id,
+        "idempotency_key": key,
+        "request_hash": request_hash,
+        "trace_id": trace.trace_id,
+        "variables": Jsonb(body.variables),
+        "model_config": Jsonb({"provider": model.provider, "model_name": model.model_name}),
+        "params": Jsonb(prepared.params),
+        "worker": worker,
+    }
+
+
+def view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> ExecutionDetail:
+    """The execution as just written (with its spans once finished), without reading it back."""
+    return ExecutionDetail.model_validate(
+        {
+            **row,
+            "prompt_name": prepared.prompt.name,
+            "version_number": prepared.version.version_number,
+            "provider": prepared.model.provider,
+            "model_name": prepared.model.model_name,
+            "variables": body.variables,
+            "model_config": {
+                "provider": prepared.model.provider,
+                "model_name": prepared.model.model_name,
+            },
+            "params": prepared.params,
+        }
+    )
+
+
+def request_hash(body: RunBody) -> str:
+    data = body.model_dump(
+        mode="json", exclude={"idempotency_key", "correlation_id"}, exclude_none=True
+    )
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def merge_params(defaults: Any, body: RunBody) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    if isinstance(defaults, dict):
+        merged.update({k: v for k, v in defaults.items() if k in GENERATION_KEYS})
+        if "max_new_tokens" in defaults and "max_tokens" not in merged:
+            merged["max_tokens"] = defaults["max_new_tokens"]
+    if body.params is not None:
+        merged.update(body.params.model_dump(exclude_none=True))
+    return merged
+
+
+def completion_request(
+    model_name: str, rendered: templates.Rendered, params: dict[str, Any]
+) -> CompletionRequest:
+    messages = (
+        rendered.messages
+        if rendered.messages is not None
+        else [{"role": "user", "content": rendered.text or ""}]
+    )
+    extra: dict[str, Any] = {
+        k: params[k] for k in ("presence_penalty", "frequency_penalty", "seed") if k in params
+    }
+    return CompletionRequest(
+        model=model_name,
+        messages=messages,
+        max_tokens=params.get("max_tokens"),
+        temperature=params.get("temperature"),
+        top_p=params.get("top_p"),
+        stop=params.get("stop"),
+        extra=extra,
+    )
