@@ -181,8 +181,9 @@ class Execution(Record):
 
 
 class Span(Record):
-    span_id: UUID
+    span_id: str
     trace_id: str
+    parent_span_id: str | None = None
     name: str
     kind: str
     status: str

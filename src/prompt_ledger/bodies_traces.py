@@ -1,0 +1,190 @@
+"""Request and response bodies of the traces function.
+
+Ingest takes the seeds' trace body verbatim (``POST /v1/traces``: one trace with its spans,
+string span ids, ISO timestamps, ``status``, ``attributes``, ``events``). Unlike the other
+bodies, traces and spans keep the fields they do not know: they end up in the span's
+``attributes`` (an application's telemetry is its own to shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prompt_ledger.bodies import MAX_INT, Body, Page, PageQuery
+from prompt_ledger.bodies_executions import Timestamp
+from prompt_ledger.records import USD
+
+STATUSES: dict[str, str] = {
+    **dict.fromkeys(["ok", "OK", "success", "SUCCESS", "succeeded", "STATUS_CODE_OK"], "ok"),
+    **dict.fromkeys(
+        ["error", "ERROR", "failed", "FAILED", "failure", "FAILURE", "STATUS_CODE_ERROR"], "error"
+    ),
+    **dict.fromkeys(["unset", "UNSET", "STATUS_CODE_UNSET"], "unset"),
+}
+"""The spellings of a span's status accepted on ingest, and what each is stored as."""
+
+SpanStatus = Literal[
+    "ok",
+    "OK",
+    "success",
+    "SUCCESS",
+    "succeeded",
+    "STATUS_CODE_OK",
+    "error",
+    "ERROR",
+    "failed",
+    "FAILED",
+    "failure",
+    "FAILURE",
+    "STATUS_CODE_ERROR",
+    "unset",
+    "UNSET",
+    "STATUS_CODE_UNSET",
+]
+SpanId = Annotated[str, Field(min_length=1, max_length=64)]
+TraceId = Annotated[str, Field(min_length=1, max_length=100)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class _Open(Body):
+    """Keeps unknown fields (they are stored in the span's attributes)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SpanEvent(_Open):
+    name: str = Field(min_length=1, max_length=255)
+    timestamp: Timestamp | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class SpanIn(_Open):
+    span_id: SpanId
+    trace_id: TraceId | None = Field(
+        default=None, description="Defaults to the trace's; when given, must be the trace's."
+    )
+    parent_span_id: SpanId | None = Field(
+        default=None, description="May name a span not received yet (it is kept)."
+    )
+    name: str = Field(min_length=1, max_length=255)
+    span_type: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="The seeds' name of kind (LLM, TOOL, ...); stored lower-case.",
+    )
+    kind: str | None = Field(default=None, min_length=1, max_length=50)
+    started_at: Timestamp
+    ended_at: Timestamp | None = None
+    duration_ms: Count | None = Field(default=None, description="Defaults to ended - started.")
+    status: SpanStatus = "unset"
+    error_message: str | None = Field(default=None, max_length=10_000)
+    service_name: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Defaults to the trace's."
+    )
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form. GenAI semantic conventions (gen_ai.request.model, "
+        "gen_ai.usage.input_tokens, gen_ai.usage.output_tokens, ...) fill model, tokens and "
+        "cost; so do the seeds' model, prompt_tokens and completion_tokens.",
+    )
+    events: list[SpanEvent] = Field(default_factory=list, max_length=1000)
+    input: Any = Field(default=None, description="What the operation was given (JSON).")
+    output: Any = Field(default=None, description="What it answered (JSON).")
+
+
+class TraceIn(_Open):
+    trace_id: TraceId
+    service_name: str | None = Field(default=None, min_length=1, max_length=255)
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    duration_ms: Count | None = None
+    status: SpanStatus | None = None
+    spans: list[SpanIn] = Field(
+        default_factory=list, description="At most TRACE_MAX_BATCH_SPANS per request (413)."
+    )
+
+
+class TraceBatch(Body):
+    traces: list[TraceIn] = Field(min_length=1, description="Many traces in one request.")
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    trace_id: str | None = Field(default=None, description="The trace (one-trace ingest).")
+    trace_ids: list[str] = Field(description="Every trace the request carried spans of.")
+    spans: int = Field(description="Spans accepted (re-sent spans included: idempotent).")
+
+
+class OtlpAccepted(BaseModel):
+    """OTLP's ExportTraceServiceResponse (nothing rejected: all or nothing)."""
+
+    partialSuccess: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+class TraceListQuery(PageQuery):
+    service: str | None = Field(default=None, max_length=255, description="A span's service.")
+    status: Literal["ok", "error"] | None = Field(
+        default=None, description="error: some span failed; ok: none did."
+    )
+    since: Timestamp | None = Field(default=None, description="Trace started at or after.")
+    until: Timestamp | None = Field(default=None, description="Trace started before.")
+    prompt_name: str | None = Field(
+        default=None, max_length=255, description="Holds an execution of this prompt."
+    )
+    min_duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
+    has_error: bool | None = None
+
+
+class TraceSummary(BaseModel):
+    trace_id: str
+    name: str = Field(description="The root span's name.")
+    services: list[str]
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: int
+    status: Literal["ok", "error"]
+    span_count: int
+    error_count: int
+    execution_count: int
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: USD | None = None
+
+
+class SpanView(BaseModel):
+    span_id: str
+    parent_span_id: str | None = None
+    depth: int = Field(description="0 for a root (no parent, or a parent not received).")
+    name: str
+    kind: str
+    service_name: str | None = None
+    status: str
+    error_message: str | None = None
+    start_time: datetime
+    end_time: datetime | None = None
+    duration_ms: int | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: USD | None = None
+    attributes: dict[str, Any] | None = None
+    events: list[dict[str, Any]] | None = None
+    input: Any = None
+    output: Any = None
+    execution_id: str | None = Field(default=None, description="The execution (an llm span).")
+    prompt_name: str | None = None
+    version_id: str | None = None
+    version_number: int | None = None
+
+
+class TraceTree(TraceSummary):
+    spans: list[SpanView] = Field(description="Depth first: each span before its children.")
+
+
+TracePage = Page[TraceSummary]
