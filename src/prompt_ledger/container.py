@@ -74,7 +74,7 @@ class Container:
     def maintenance(self) -> Maintenance:
         from prompt_ledger.services.maintenance import Maintenance
 
-        return Maintenance(self.db, self.queue, self.settings, self.analytics)
+        return Maintenance(self.db, self.queue, self.settings, self.analytics, self.traces)
 
     async def open(self) -> None:
         """Open the pool (without waiting for connections) and start the cache listener."""

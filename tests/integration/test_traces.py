@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from prompt_ledger.testing.stub_llm import StubLLM
-from tests.execution_fixtures import gateway, put_model, put_prompt, stub_settings
+from tests.execution_fixtures import gateway, put_model, put_prompt, sql_rows, stub_settings
 
 DEFAULT_PROJECT = "00000000-0000-0000-0000-000000000001"
 
@@ -333,3 +333,37 @@ async def test_list_filters_and_cursor(client: httpx.AsyncClient) -> None:
             break
     assert seen == ["t4", "t3", "t2", "t1", "t0"]
     assert (await client.get("/v1/traces", params={"cursor": "bm9wZQ"})).status_code == 422
+
+
+async def test_retention_deletes_old_application_spans_in_batches(
+    database_url: str, stub: StubLLM
+) -> None:
+    settings = stub_settings(database_url, stub, trace_retention_days=7, trace_retention_batch=2)
+    async with gateway(settings) as (container, client):
+        await put_model(client)
+        await put_prompt(client, "summarize")
+        old = {"trace_id": "old", "spans": [span(f"s{i}") for i in range(5)]}
+        new = {"trace_id": "new", "spans": [span("s0")]}
+        sent = await client.post("/v1/traces:batch", json={"traces": [old, new]})
+        assert sent.status_code == 202, sent.text
+        ran = await client.post(
+            "/v1/executions:run",
+            json={
+                "prompt_name": "summarize",
+                "variables": {"text": "hi"},
+                "model": {"provider": "openai", "model_name": "gpt-4o-mini"},
+            },
+        )
+        execution_trace = ran.json()["trace_id"]
+        await sql_rows(
+            database_url,
+            "UPDATE spans SET created_at = now() - interval '8 days' "
+            "WHERE trace_id IN ('old', %s) RETURNING 1",
+            execution_trace,
+        )
+        await container.maintenance.prune()
+        assert (await client.get("/v1/traces/old")).status_code == 404
+        assert (await client.get("/v1/traces/new")).json()["span_count"] == 1
+        # the execution's span stays with the ledger
+        kept = (await client.get(f"/v1/traces/{execution_trace}")).json()
+        assert [s["kind"] for s in kept["spans"]] == ["llm"]
