@@ -7,14 +7,29 @@ bodies, traces and spans keep the fields they do not know: they end up in the sp
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from prompt_ledger.bodies import MAX_INT, Body, Page, PageQuery
 from prompt_ledger.bodies_executions import Timestamp
 from prompt_ledger.records import USD
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso(value: Any) -> Any:
+    """A body's date-time is an RFC 3339 string (as documented), never a number."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        raise ValueError("expected an RFC 3339 date-time string, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso)]
 
 STATUSES: dict[str, str] = {
     **dict.fromkeys(["ok", "OK", "success", "SUCCESS", "succeeded", "STATUS_CODE_OK"], "ok"),
@@ -45,7 +60,6 @@ SpanStatus = Literal[
 ]
 SpanId = Annotated[str, Field(min_length=1, max_length=64)]
 TraceId = Annotated[str, Field(min_length=1, max_length=100)]
-Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 
 
 class _Open(Body):
@@ -56,14 +70,14 @@ class _Open(Body):
 
 class SpanEvent(_Open):
     name: str = Field(min_length=1, max_length=255)
-    timestamp: Timestamp | None = None
+    timestamp: IsoTime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
 class SpanIn(_Open):
     span_id: SpanId
     trace_id: TraceId | None = Field(
-        default=None, description="Defaults to the trace's; when given, must be the trace's."
+        default=None, description="Defaults to the trace's (a span may name another trace)."
     )
     parent_span_id: SpanId | None = Field(
         default=None, description="May name a span not received yet (it is kept)."
@@ -76,9 +90,11 @@ class SpanIn(_Open):
         description="The seeds' name of kind (LLM, TOOL, ...); stored lower-case.",
     )
     kind: str | None = Field(default=None, min_length=1, max_length=50)
-    started_at: Timestamp
-    ended_at: Timestamp | None = None
-    duration_ms: Count | None = Field(default=None, description="Defaults to ended - started.")
+    started_at: IsoTime
+    ended_at: IsoTime | None = None
+    duration_ms: int | None = Field(
+        default=None, ge=0, le=MAX_INT, description="Defaults to ended - started."
+    )
     status: SpanStatus = "unset"
     error_message: str | None = Field(default=None, max_length=10_000)
     service_name: str | None = Field(
@@ -98,9 +114,9 @@ class SpanIn(_Open):
 class TraceIn(_Open):
     trace_id: TraceId
     service_name: str | None = Field(default=None, min_length=1, max_length=255)
-    started_at: Timestamp | None = None
-    completed_at: Timestamp | None = None
-    duration_ms: Count | None = None
+    started_at: IsoTime | None = None
+    completed_at: IsoTime | None = None
+    duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
     status: SpanStatus | None = None
     spans: list[SpanIn] = Field(
         default_factory=list, description="At most TRACE_MAX_BATCH_SPANS per request (413)."

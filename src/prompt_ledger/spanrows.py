@@ -14,7 +14,6 @@ from typing import Any
 
 from prompt_ledger.bodies import MAX_INT
 from prompt_ledger.bodies_traces import STATUSES, SpanIn, TraceIn
-from prompt_ledger.errors import ValidationFailed
 
 MODEL_KEYS = (
     "gen_ai.request.model",
@@ -85,26 +84,11 @@ class SpanRow:
         return self
 
 
-def from_trace(trace: TraceIn, index: int | None = None) -> list[SpanRow]:
-    """The rows of one seed-shaped trace (``index``: its place in a batch, for errors)."""
-    where: list[str | int] = ["body"] if index is None else ["body", "traces", index]
+def from_trace(trace: TraceIn) -> list[SpanRow]:
+    """The rows of one seed-shaped trace. A span naming another trace id belongs to that
+    trace (it is kept, like a span whose parent has not arrived)."""
     extra = dict(trace.model_extra or {})
-    errors = []
-    rows = []
-    for i, span in enumerate(trace.spans):
-        if span.trace_id is not None and span.trace_id != trace.trace_id:
-            errors.append(
-                {
-                    "loc": [*where, "spans", i, "trace_id"],
-                    "msg": f"differs from the trace's trace_id {trace.trace_id!r}",
-                    "type": "trace_mismatch",
-                }
-            )
-            continue
-        rows.append(_row(trace, span, extra))
-    if errors:
-        raise ValidationFailed(_detail(errors), errors=errors)
-    return rows
+    return [_row(trace, span, extra) for span in trace.spans]
 
 
 def _row(trace: TraceIn, span: SpanIn, trace_extra: dict[str, Any]) -> SpanRow:
@@ -116,7 +100,7 @@ def _row(trace: TraceIn, span: SpanIn, trace_extra: dict[str, Any]) -> SpanRow:
     if duration is None and span.ended_at is not None:
         duration = max(0, round((span.ended_at - span.started_at).total_seconds() * 1000))
     return SpanRow(
-        trace_id=trace.trace_id,
+        trace_id=span.trace_id or trace.trace_id,
         span_id=span.span_id,
         parent_span_id=span.parent_span_id or None,
         name=span.name,
@@ -132,11 +116,6 @@ def _row(trace: TraceIn, span: SpanIn, trace_extra: dict[str, Any]) -> SpanRow:
         input_data=span.input,
         output_data=span.output,
     ).read_conventions()
-
-
-def _detail(errors: list[dict[str, Any]]) -> str:
-    names = [".".join(str(part) for part in error["loc"][1:]) for error in errors[:5]]
-    return f"Invalid body: {', '.join(names)}."
 
 
 def _first(attributes: dict[str, Any], keys: tuple[str, ...]) -> Any:

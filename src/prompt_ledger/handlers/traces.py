@@ -25,17 +25,19 @@ _PROTOBUF = {"application/x-protobuf", "application/protobuf"}
 async def ingest(call: Call) -> Reply:
     trace = call.body_as(TraceIn)
     call.app.traces.check_batch(len(trace.spans))
-    spans = await call.app.traces.ingest(call.principal, from_trace(trace))
-    body = Accepted(trace_id=trace.trace_id, trace_ids=[trace.trace_id], spans=spans)
-    return Reply(body, status=202)
+    rows = from_trace(trace)
+    spans = await call.app.traces.ingest(call.principal, rows)
+    trace_ids = list(dict.fromkeys([trace.trace_id, *(row.trace_id for row in rows)]))
+    return Reply(Accepted(trace_id=trace.trace_id, trace_ids=trace_ids, spans=spans), status=202)
 
 
 async def ingest_batch(call: Call) -> Reply:
     traces = call.body_as(TraceBatch).traces
     call.app.traces.check_batch(sum(len(trace.spans) for trace in traces))
-    rows = [row for i, trace in enumerate(traces) for row in from_trace(trace, i)]
+    rows = [row for trace in traces for row in from_trace(trace)]
     spans = await call.app.traces.ingest(call.principal, rows)
-    trace_ids = list(dict.fromkeys(trace.trace_id for trace in traces))
+    given = [trace.trace_id for trace in traces]
+    trace_ids = list(dict.fromkeys([*given, *(row.trace_id for row in rows)]))
     return Reply(Accepted(trace_ids=trace_ids, spans=spans), status=202)
 
 
