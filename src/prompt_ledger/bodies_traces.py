@@ -15,7 +15,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from prompt_ledger.bodies import MAX_INT, Body, Page, PageQuery
 from prompt_ledger.bodies_executions import Timestamp
-from prompt_ledger.records import USD
+from prompt_ledger.records import SpanView, TraceSummary, TraceTree
+
+__all__ = ["SpanView", "TraceSummary", "TraceTree"]  # (records) + the bodies below
 
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
@@ -155,52 +157,6 @@ class TraceListQuery(PageQuery):
     )
     min_duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
     has_error: bool | None = None
-
-
-class TraceSummary(BaseModel):
-    trace_id: str
-    name: str = Field(description="The root span's name.")
-    services: list[str]
-    started_at: datetime
-    ended_at: datetime
-    duration_ms: int
-    status: Literal["ok", "error"]
-    span_count: int
-    error_count: int
-    execution_count: int
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: USD | None = None
-
-
-class SpanView(BaseModel):
-    span_id: str
-    parent_span_id: str | None = None
-    depth: int = Field(description="0 for a root (no parent, or a parent not received).")
-    name: str
-    kind: str
-    service_name: str | None = None
-    status: str
-    error_message: str | None = None
-    start_time: datetime
-    end_time: datetime | None = None
-    duration_ms: int | None = None
-    model: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: USD | None = None
-    attributes: dict[str, Any] | None = None
-    events: list[dict[str, Any]] | None = None
-    input: Any = None
-    output: Any = None
-    execution_id: str | None = Field(default=None, description="The execution (an llm span).")
-    prompt_name: str | None = None
-    version_id: str | None = None
-    version_number: int | None = None
-
-
-class TraceTree(TraceSummary):
-    spans: list[SpanView] = Field(description="Depth first: each span before its children.")
 
 
 TracePage = Page[TraceSummary]

@@ -771,8 +771,7 @@ SELECT s.span_id, s.parent_span_id, s.name, s.kind, s.service_name, s.status,
        s.error_message, s.start_time, s.end_time, s.duration_ms, s.model, s.prompt_tokens,
        s.completion_tokens, COALESCE(s.cost_usd, e.cost_usd) AS cost_usd, s.attributes,
        s.events, s.input_data AS input, s.output_data AS output,
-       s.execution_id::text AS execution_id, p.name AS prompt_name,
-       e.version_id::text AS version_id, v.version_number
+       s.execution_id, p.name AS prompt_name, e.version_id, v.version_number
 FROM spans s
 LEFT JOIN executions e ON e.execution_id = s.execution_id
 LEFT JOIN prompts p ON p.prompt_id = e.prompt_id
