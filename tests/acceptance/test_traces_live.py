@@ -76,7 +76,7 @@ def tracer_provider(live_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """OpenTelemetry's SDK exporting over OTLP/HTTP (protobuf) to us, configured only by the
     standard environment variables (as docs/traces.md shows)."""
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"{live_url}/v1/otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{live_url}/v1/otlp/v1/traces")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"x-api-key={DEV_KEY}")
     provider = TracerProvider(resource=Resource.create({"service.name": "checkout"}))
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter()))
