@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from prompt_ledger.bodies import MAX_INT, Body, Page, PageQuery
+from prompt_ledger.bodies import MAX_INT, MAX_TEMPLATE_CHARS, Body, Page, PageQuery
 from prompt_ledger.bodies_executions import Timestamp
 from prompt_ledger.records import SpanView, TraceSummary, TraceTree
 
@@ -64,10 +64,14 @@ SpanId = Annotated[str, Field(min_length=1, max_length=64)]
 TraceId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class _Open(Body):
-    """Keeps unknown fields (they are stored in the span's attributes)."""
+class _Open(BaseModel):
+    """Keeps unknown fields (they are stored in the span's attributes). Its integers are strict
+    (a JSON number, never a string or a boolean): what ``Body`` checks field by field, at a
+    cost a batch of spans would feel."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow", str_max_length=MAX_TEMPLATE_CHARS, protected_namespaces=()
+    )
 
 
 class SpanEvent(_Open):
@@ -95,7 +99,7 @@ class SpanIn(_Open):
     started_at: IsoTime
     ended_at: IsoTime | None = None
     duration_ms: int | None = Field(
-        default=None, ge=0, le=MAX_INT, description="Defaults to ended - started."
+        default=None, ge=0, le=MAX_INT, strict=True, description="Defaults to ended - started."
     )
     status: SpanStatus = "unset"
     error_message: str | None = Field(default=None, max_length=10_000)
@@ -118,7 +122,7 @@ class TraceIn(_Open):
     service_name: str | None = Field(default=None, min_length=1, max_length=255)
     started_at: IsoTime | None = None
     completed_at: IsoTime | None = None
-    duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
+    duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT, strict=True)
     status: SpanStatus | None = None
     spans: list[SpanIn] = Field(
         default_factory=list, description="At most TRACE_MAX_BATCH_SPANS per request (413)."

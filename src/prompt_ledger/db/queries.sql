@@ -682,7 +682,8 @@ ON CONFLICT DO NOTHING;
 -- === traces (spans applications send, beside the executions' llm spans) ============
 
 -- ingest_spans --
--- Store the spans of one request in one statement (all or nothing). A re-sent span replaces
+-- Store the spans of one request (a JSON array of rows: one parameter, parsed by PostgreSQL) in
+-- one statement, all or nothing. A re-sent span replaces
 -- its earlier copy (same project, trace and span id); an execution's span is never replaced.
 -- Cost: as sent, else from the model catalogue's prices when the model and tokens are known
 INSERT INTO spans AS s (project_id, trace_id, span_id, parent_span_id, name, kind, start_time,
@@ -696,16 +697,12 @@ SELECT %(project_id)s, r.trace_id, r.span_id, r.parent_span_id, r.name, r.kind, 
                                    + r.completion_tokens * p.output_price_per_mtok)
                                   / 1000000, 8)),
        r.attributes, r.events, r.input_data, r.output_data
-FROM unnest(%(trace_id)s::text[], %(span_id)s::text[], %(parent_span_id)s::text[],
-            %(name)s::text[], %(kind)s::text[], %(start_time)s::timestamptz[],
-            %(end_time)s::timestamptz[], %(duration_ms)s::int[], %(status)s::text[],
-            %(error_message)s::text[], %(service_name)s::text[], %(model)s::text[],
-            %(provider)s::text[], %(prompt_tokens)s::int[], %(completion_tokens)s::int[],
-            %(cost_usd)s::numeric[], %(attributes)s::jsonb[], %(events)s::jsonb[],
-            %(input_data)s::jsonb[], %(output_data)s::jsonb[])
-     AS r(trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms,
-          status, error_message, service_name, model, provider, prompt_tokens,
-          completion_tokens, cost_usd, attributes, events, input_data, output_data)
+FROM jsonb_to_recordset(%(rows)s::jsonb)
+     AS r(trace_id text, span_id text, parent_span_id text, name text, kind text,
+          start_time timestamptz, end_time timestamptz, duration_ms int, status text,
+          error_message text, service_name text, model text, provider text, prompt_tokens int,
+          completion_tokens int, cost_usd numeric, attributes jsonb, events jsonb,
+          input_data jsonb, output_data jsonb)
 LEFT JOIN LATERAL (
     SELECT m.input_price_per_mtok, m.output_price_per_mtok FROM models m
     WHERE r.model IS NOT NULL AND r.cost_usd IS NULL AND m.model_name = r.model

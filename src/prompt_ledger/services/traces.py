@@ -3,12 +3,11 @@ the executions' own ``llm`` spans in the same tree. Everything is per project.""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
-
-from psycopg.types.json import Jsonb
 
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies import bad_cursor, decode_cursor, encode_cursor
@@ -50,7 +49,7 @@ class Traces:
         if not unique:
             return 0
         async with self._db.connect() as q:
-            await q.execute("ingest_spans", project_id=who.project_id, **_columns(unique))
+            await q.execute("ingest_spans", project_id=who.project_id, rows=_rows_json(unique))
         return len(unique)
 
     # --- reading -------------------------------------------------------------------------
@@ -111,32 +110,37 @@ class Traces:
         return deleted
 
 
-def _columns(rows: list[SpanRow]) -> dict[str, list[Any]]:
-    def jsonb(value: Any) -> Jsonb | None:
-        return None if value is None else Jsonb(value)
-
-    return {
-        "trace_id": [r.trace_id for r in rows],
-        "span_id": [r.span_id for r in rows],
-        "parent_span_id": [r.parent_span_id for r in rows],
-        "name": [r.name for r in rows],
-        "kind": [r.kind for r in rows],
-        "start_time": [r.start_time for r in rows],
-        "end_time": [r.end_time for r in rows],
-        "duration_ms": [r.duration_ms for r in rows],
-        "status": [r.status for r in rows],
-        "error_message": [r.error_message for r in rows],
-        "service_name": [r.service_name for r in rows],
-        "model": [r.model for r in rows],
-        "provider": [r.provider for r in rows],
-        "prompt_tokens": [r.prompt_tokens for r in rows],
-        "completion_tokens": [r.completion_tokens for r in rows],
-        "cost_usd": [r.cost_usd for r in rows],
-        "attributes": [Jsonb(r.attributes) for r in rows],
-        "events": [Jsonb(r.events) for r in rows],
-        "input_data": [jsonb(r.input_data) for r in rows],
-        "output_data": [jsonb(r.output_data) for r in rows],
-    }
+def _rows_json(rows: list[SpanRow]) -> str:
+    """The rows as one JSON array (one query parameter: encoding arrays of values one by one
+    costs more than the statement)."""
+    return json.dumps(
+        [
+            {
+                "trace_id": r.trace_id,
+                "span_id": r.span_id,
+                "parent_span_id": r.parent_span_id,
+                "name": r.name,
+                "kind": r.kind,
+                "start_time": r.start_time.isoformat(),
+                "end_time": None if r.end_time is None else r.end_time.isoformat(),
+                "duration_ms": r.duration_ms,
+                "status": r.status,
+                "error_message": r.error_message,
+                "service_name": r.service_name,
+                "model": r.model,
+                "provider": r.provider,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "cost_usd": None if r.cost_usd is None else str(r.cost_usd),
+                "attributes": r.attributes,
+                "events": r.events,
+                "input_data": r.input_data,
+                "output_data": r.output_data,
+            }
+            for r in rows
+        ],
+        default=str,
+    )
 
 
 def _cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
