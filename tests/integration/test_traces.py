@@ -252,6 +252,17 @@ async def test_projects_never_see_each_others_traces(
     batch = {"traces": [seed_trace("b-shared")]}
     assert (await other_project.post("/v1/traces:batch", json=batch)).status_code == 202
     assert (await client.get("/v1/traces/b-shared")).status_code == 404
+    otlp_span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "name": "theirs",
+        "startTimeUnixNano": "1700000000000000000",
+    }
+    otlp = {"resourceSpans": [{"scopeSpans": [{"spans": [otlp_span]}]}]}
+    assert (await other_project.post("/v1/otlp/v1/traces", json=otlp)).status_code == 200
+    assert (await client.get("/v1/traces/0af7651916cd43dd8448eb211c80319c")).status_code == 404
+    theirs_otlp = await other_project.get("/v1/traces/0af7651916cd43dd8448eb211c80319c")
+    assert theirs_otlp.json()["spans"][0]["name"] == "theirs"
 
 
 async def test_an_execution_joins_the_callers_trace(client: httpx.AsyncClient) -> None:
