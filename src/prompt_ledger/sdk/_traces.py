@@ -217,15 +217,16 @@ class Traces:
             log.debug("could not record span %r", span.name, exc_info=True)
 
     def _put(self, span: dict[str, Any]) -> None:
-        if self._closed:
+        if not self._closed:
+            try:
+                self._buffer.put_nowait(span)
+            except queue.Full:
+                pass
+            else:
+                self._start()
+                return
+        with self._lock:  # recorded from any thread
             self.dropped += 1
-            return
-        try:
-            self._buffer.put_nowait(span)
-        except queue.Full:
-            self.dropped += 1
-            return
-        self._start()
 
     # --- sending -------------------------------------------------------------------------
 
