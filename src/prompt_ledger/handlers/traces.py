@@ -44,7 +44,8 @@ async def ingest_batch(call: Call) -> Reply:
 async def ingest_otlp(call: Call) -> Reply:
     """OTLP/HTTP: protobuf (what OpenTelemetry's exporters send by default) or JSON; the
     answer is an ExportTraceServiceResponse in the same encoding."""
-    raw = await read_body(call.request, call.app.settings.max_body_bytes)
+    settings = call.app.settings
+    raw = await read_body(call.request, settings.max_body_bytes, settings.request_read_timeout)
     media = call.request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     protobuf = media in _PROTOBUF
     if not raw.strip() and not protobuf:
