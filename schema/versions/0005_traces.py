@@ -12,7 +12,7 @@ OTLP/HTTP), beside the ``llm`` spans that executions write.
   (spans by the time they were received).
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0004"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
