@@ -1,9 +1,9 @@
 """PromptLedger on Railway, as Infrastructure as Code: ``railway config plan`` / ``apply``.
 
 The whole project: PostgreSQL, one service per HTTP function (``registry``, ``executions``,
-``console``, ``analytics``), the queue ``worker`` and the two platform crons. Every service
-builds the repository's Dockerfile and only the start command differs; ``promptledger migrate``
-(schema, then the model catalogue) is each long-running service's pre-deploy command
+``analytics``, ``traces``, ``console``), the queue ``worker`` and the two platform crons. Every
+service builds the repository's Dockerfile and only the start command differs; ``promptledger
+migrate`` (schema, then the model catalogue) is each long-running service's pre-deploy command
 (idempotent, serialised by an advisory lock), never in a request.
 
 The Railway CLI evaluates this file with the ``python3`` first on its PATH (it loads the file,
@@ -44,7 +44,7 @@ PROJECT = "prompt-ledger"
 HEALTHCHECK = "/health"
 MIGRATE = "promptledger migrate"
 PORT = "8080"
-FUNCTIONS = ("registry", "executions", "console", "analytics")
+FUNCTIONS = ("registry", "executions", "console", "analytics", "traces")
 
 
 def _source() -> dict[str, Any]:
@@ -90,6 +90,8 @@ def main(ctx: Any = None) -> Any:
     # while unset: the stored operator key then applies).
     app_env = {**base_env, "API_KEY": registry.env.API_KEY}
     executions = function("executions", {**app_env, "OPENAI_API_KEY": preserve()})
+    # Span ingest and trace queries: scales apart from the registry and the executions.
+    traces = function("traces", dict(app_env))
     # The web console calls the services in process: the executions function's environment.
     console = function("console", {**app_env, "OPENAI_API_KEY": executions.env.OPENAI_API_KEY})
     analytics = function("analytics", dict(app_env))
@@ -124,5 +126,5 @@ def main(ctx: Any = None) -> Any:
         deploy={"cronSchedule": "17 * * * *", "restartPolicyType": "NEVER"},
         env=dict(app_env),
     )
-    services = [registry, executions, console, analytics, worker, recover, prune]
+    services = [registry, executions, console, analytics, traces, worker, recover, prune]
     return project(PROJECT, resources=[db, *services])

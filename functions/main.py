@@ -22,6 +22,7 @@ _settings = load_settings()  # a bad setting stops the deploy here, in one line
 _container = LazyContainer(lambda: _settings)
 _registry = build("registry", _container, forwarder=forwarder("registry", _settings))
 _executions = build("executions", _container, forwarder=forwarder("executions", _settings))
+_traces = build("traces", _container, forwarder=forwarder("traces", _settings))
 _console = build("console", _container, forwarder=forwarder("console", _settings))
 _analytics = build("analytics", _container, forwarder=forwarder("analytics", _settings))
 
@@ -34,6 +35,11 @@ async def registry(request: Request) -> Response:
 @functions_framework.aio.http
 async def executions(request: Request) -> Response:
     return await _executions(request)
+
+
+@functions_framework.aio.http
+async def traces(request: Request) -> Response:
+    return await _traces(request)
 
 
 @functions_framework.aio.http

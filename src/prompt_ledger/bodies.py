@@ -47,6 +47,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "project_id": {"type": "string", "format": "uuid"},
     "key_id": {"type": "string", "format": "uuid"},
     "execution_id": {"type": "string", "format": "uuid"},
+    "trace_id": {"type": "string", "minLength": 1, "maxLength": 100},
 }
 """The JSON Schema of each path parameter, by name: the OpenAPI documents say what the handlers
 check (handlers.common), from the same patterns. A malformed id is simply not found (404)."""

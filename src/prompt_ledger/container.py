@@ -22,6 +22,7 @@ from prompt_ledger.services.limits import RateLimits
 from prompt_ledger.services.operator import OperatorKeys
 from prompt_ledger.services.registry import PromptCache, Registry
 from prompt_ledger.services.sessions import Sessions
+from prompt_ledger.services.traces import Traces
 from prompt_ledger.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Container:
         self.providers = Providers(settings)
         self.executions = Executions(self.db, self.providers, settings)
         self.analytics = Analytics(self.db)
+        self.traces = Traces(self.db, settings)
         # --- console and browser clients
         self.sessions = Sessions(self.db, self.auth, settings.console_session_hours * 3600)
         self.cors = Cors(settings.allowed_origins)
@@ -72,7 +74,7 @@ class Container:
     def maintenance(self) -> Maintenance:
         from prompt_ledger.services.maintenance import Maintenance
 
-        return Maintenance(self.db, self.queue, self.settings, self.analytics)
+        return Maintenance(self.db, self.queue, self.settings, self.analytics, self.traces)
 
     async def open(self) -> None:
         """Open the pool (without waiting for connections) and start the cache listener."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from prompt_ledger import __version__, console, metrics
 from prompt_ledger.bodies import PATH_PARAMETERS, Health
-from prompt_ledger.handlers import admin, analytics, executions, prompts
+from prompt_ledger.handlers import admin, analytics, executions, prompts, traces
 from prompt_ledger.handlers.home import front_door
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
@@ -23,6 +23,7 @@ API: dict[str, Sequence[Endpoint]] = {
     "registry": [*prompts.ENDPOINTS, *admin.ENDPOINTS],
     "executions": executions.ENDPOINTS,
     "analytics": analytics.ENDPOINTS,
+    "traces": traces.ENDPOINTS,
 }
 FUNCTIONS: dict[str, Sequence[Endpoint]] = {
     **API,

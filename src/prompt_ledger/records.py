@@ -202,8 +202,9 @@ class ProviderAttempt(Record):
 
 
 class Span(Record):
-    span_id: UUID
+    span_id: str
     trace_id: str
+    parent_span_id: str | None = None
     name: str
     kind: str
     status: str
@@ -212,3 +213,52 @@ class Span(Record):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     attributes: dict[str, Any] | None = None
+
+
+# --- traces (GET /v1/traces, GET /v1/traces/{trace_id}) -------------------------------------
+
+
+class TraceSummary(Record):
+    trace_id: str
+    name: str = Field(description="The root span's name.")
+    services: list[str]
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: int
+    status: Literal["ok", "error"]
+    span_count: int
+    error_count: int
+    execution_count: int
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: USD | None = None
+
+
+class SpanView(Record):
+    span_id: str
+    parent_span_id: str | None = None
+    depth: int = Field(description="0 for a root (no parent, or a parent not received).")
+    name: str
+    kind: str
+    service_name: str | None = None
+    status: str
+    error_message: str | None = None
+    start_time: datetime
+    end_time: datetime | None = None
+    duration_ms: int | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: USD | None = None
+    attributes: dict[str, Any] | None = None
+    events: list[dict[str, Any]] | None = None
+    input: Any = None
+    output: Any = None
+    execution_id: UUID | None = Field(default=None, description="The execution (an llm span).")
+    prompt_name: str | None = None
+    version_id: UUID | None = None
+    version_number: int | None = None
+
+
+class TraceTree(TraceSummary):
+    spans: list[SpanView] = Field(description="Depth first: each span before its children.")

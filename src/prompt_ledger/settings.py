@@ -20,7 +20,7 @@ DEFAULT_API_KEY = "dev-key-change-in-production"
 # The deployable functions, in the order of prompt_ledger.functions.FUNCTIONS (a test keeps the
 # two in step): each gets a <NAME>_URL variable. Named here so that the settings need not import
 # the functions (which import the settings).
-FUNCTION_NAMES = ("registry", "executions", "analytics", "console")
+FUNCTION_NAMES = ("registry", "executions", "analytics", "traces", "console")
 
 
 class Settings(BaseSettings):
@@ -133,6 +133,26 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_connect_timeout: float = Field(default=5.0, gt=0)
+    # --- traces ------------------------------------------------------------------------------
+    trace_max_batch_spans: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Most spans one trace ingest request may carry (413 above).",
+    )
+    trace_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Spans received longer ago than this are deleted by the retention job "
+        "(0 keeps them forever).",
+    )
+    trace_retention_batch: int = Field(
+        default=5000,
+        ge=1,
+        le=1_000_000,
+        description="Spans the retention job deletes per statement (short transactions, short "
+        "locks).",
+    )
     # --- console and browser clients ---------------------------------------------------------
     cors_origins: str = Field(
         default="",

@@ -74,6 +74,8 @@ CLIENT_COMMANDS: dict[str, list[str]] = {
     "executions list": ["executions", "list"],
     "executions show": ["executions", "show", UNKNOWN],
     "analytics": ["analytics"],
+    "traces list": ["traces", "list"],
+    "traces show": ["traces", "show", "t-unknown"],
     "keys create": ["keys", "create", "--name", "ci"],
     "keys list": ["keys", "list"],
     "keys revoke": ["keys", "revoke", UNKNOWN],

@@ -48,6 +48,10 @@ FOREIGN_VARIABLES = {
     "RAILWAY_API_TOKEN": "the railway CLI",
     "RAILWAY_CAC_DEPRECATION_WARNING": "the railway CLI",
     "PYTHONPATH": "Python",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "OpenTelemetry's exporters (docs/traces.md)",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "OpenTelemetry's exporters",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "OpenTelemetry's exporters",
+    "OTEL_EXPORTER_OTLP_HEADERS": "OpenTelemetry's exporters",
 }
 """Environment variables of other programs that the docs may name."""
 

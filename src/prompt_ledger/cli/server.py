@@ -171,7 +171,8 @@ def jobs_recover(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
 @jobs_app.command("prune")
 def jobs_prune(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """Delete finished queue jobs older than JOB_RETENTION_HOURS; fold pending analytics."""
+    """Delete finished queue jobs older than JOB_RETENTION_HOURS and application spans older
+    than TRACE_RETENTION_DAYS; fold pending analytics."""
     asyncio.run(_maintenance(database_settings(ctx), "prune"))
     Output(json_output).emit({"pruned": True}, lambda: console.print("[green]prune: done[/green]"))
 

@@ -346,18 +346,18 @@ WITH attempt AS (
       AND (status IN ('queued', 'running') OR (status = 'failed' AND error_type = 'abandoned'))
     RETURNING *
 ), span AS (
-    INSERT INTO spans (project_id, trace_id, execution_id, name, kind, start_time, end_time,
-                       duration_ms, status, error_message, input_data, output_data, model,
-                       prompt_tokens, completion_tokens, attributes)
-    SELECT f.project_id, f.trace_id, f.execution_id, %(span_name)s, 'llm',
+    INSERT INTO spans (project_id, trace_id, parent_span_id, execution_id, name, kind,
+                       start_time, end_time, duration_ms, status, error_message, input_data,
+                       output_data, model, prompt_tokens, completion_tokens, cost_usd, attributes)
+    SELECT f.project_id, f.trace_id, %(parent_span_id)s, f.execution_id, %(span_name)s, 'llm',
            COALESCE(f.started_at, f.created_at), now(), %(latency_ms)s,
            CASE WHEN f.status = 'succeeded' THEN 'ok' ELSE 'error' END,
            f.error_message, %(span_input)s, %(span_output)s, %(span_model)s,
-           f.prompt_tokens, f.response_tokens, %(span_attributes)s
+           f.prompt_tokens, f.response_tokens, f.cost_usd, %(span_attributes)s
     FROM finished f
     WHERE f.status IN ('succeeded', 'failed')
-    RETURNING span_id, trace_id, name, kind, status, duration_ms, model, prompt_tokens,
-              completion_tokens, attributes
+    RETURNING span_id, trace_id, parent_span_id, name, kind, status, duration_ms, model,
+              prompt_tokens, completion_tokens, attributes
 )
 SELECT f.*, COALESCE((SELECT jsonb_agg(to_jsonb(s)) FROM span s), '[]'::jsonb) AS spans,
        COALESCE((SELECT jsonb_agg(to_jsonb(a)) FROM attempt a), '[]'::jsonb) AS provider_attempts
@@ -467,8 +467,8 @@ LIMIT %(limit)s;
 
 -- execution_spans --
 -- The spans written for an execution
-SELECT span_id, trace_id, name, kind, status, duration_ms, model, prompt_tokens,
-       completion_tokens, attributes
+SELECT span_id, trace_id, parent_span_id, name, kind, status, duration_ms, model,
+       prompt_tokens, completion_tokens, attributes
 FROM spans WHERE project_id = %(project_id)s AND execution_id = %(execution_id)s;
 
 -- abandon_sync_executions --
@@ -749,3 +749,109 @@ DELETE FROM execution_rollups;
 INSERT INTO analytics_pending (execution_id, project_id)
 SELECT execution_id, project_id FROM executions WHERE status IN ('succeeded', 'failed')
 ON CONFLICT DO NOTHING;
+
+-- === traces (spans applications send, beside the executions' llm spans) ============
+
+-- ingest_spans --
+-- Store the spans of one request (a JSON array of rows: one parameter, parsed by PostgreSQL) in
+-- one statement, all or nothing. A re-sent span replaces
+-- its earlier copy (same project, trace and span id); an execution's span is never replaced.
+-- Cost: as sent, else from the model catalogue's prices when the model and tokens are known
+INSERT INTO spans AS s (project_id, trace_id, span_id, parent_span_id, name, kind, start_time,
+                        end_time, duration_ms, status, error_message, service_name, model,
+                        prompt_tokens, completion_tokens, cost_usd, attributes, events,
+                        input_data, output_data)
+SELECT %(project_id)s, r.trace_id, r.span_id, r.parent_span_id, r.name, r.kind, r.start_time,
+       r.end_time, r.duration_ms, r.status, r.error_message, r.service_name, r.model,
+       r.prompt_tokens, r.completion_tokens,
+       COALESCE(r.cost_usd, round((r.prompt_tokens * p.input_price_per_mtok
+                                   + r.completion_tokens * p.output_price_per_mtok)
+                                  / 1000000, 8)),
+       r.attributes, r.events, r.input_data, r.output_data
+FROM jsonb_to_recordset(%(rows)s::jsonb)
+     AS r(trace_id text, span_id text, parent_span_id text, name text, kind text,
+          start_time timestamptz, end_time timestamptz, duration_ms int, status text,
+          error_message text, service_name text, model text, provider text, prompt_tokens int,
+          completion_tokens int, cost_usd numeric, attributes jsonb, events jsonb,
+          input_data jsonb, output_data jsonb)
+LEFT JOIN LATERAL (
+    SELECT m.input_price_per_mtok, m.output_price_per_mtok FROM models m
+    WHERE r.model IS NOT NULL AND r.cost_usd IS NULL AND m.model_name = r.model
+    ORDER BY m.provider = r.provider DESC NULLS LAST, m.provider
+    LIMIT 1
+) p ON true
+ON CONFLICT (project_id, trace_id, span_id) DO UPDATE
+SET parent_span_id = EXCLUDED.parent_span_id, name = EXCLUDED.name, kind = EXCLUDED.kind,
+    start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,
+    duration_ms = EXCLUDED.duration_ms, status = EXCLUDED.status,
+    error_message = EXCLUDED.error_message, service_name = EXCLUDED.service_name,
+    model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens,
+    completion_tokens = EXCLUDED.completion_tokens, cost_usd = EXCLUDED.cost_usd,
+    attributes = EXCLUDED.attributes, events = EXCLUDED.events,
+    input_data = EXCLUDED.input_data, output_data = EXCLUDED.output_data
+WHERE s.execution_id IS NULL;
+
+-- list_traces --
+-- A project's traces (its spans grouped by trace id), newest first, filtered, before a
+-- (started_at, trace_id) cursor
+WITH t AS (
+    SELECT s.trace_id,
+           min(s.start_time) AS started_at,
+           max(COALESCE(s.end_time, s.start_time)) AS ended_at,
+           count(*) AS span_count,
+           count(*) FILTER (WHERE s.status = 'error') AS error_count,
+           count(s.execution_id) AS execution_count,
+           COALESCE(array_agg(DISTINCT s.service_name)
+                    FILTER (WHERE s.service_name IS NOT NULL), '{}') AS services,
+           (array_agg(s.name ORDER BY s.parent_span_id IS NOT NULL, s.start_time))[1] AS name,
+           sum(s.prompt_tokens) AS prompt_tokens,
+           sum(s.completion_tokens) AS completion_tokens,
+           sum(s.cost_usd) AS cost_usd
+    FROM spans s
+    WHERE s.project_id = %(project_id)s
+      AND (%(prompt_name)s::text IS NULL OR s.trace_id IN (
+               SELECT e.trace_id FROM executions e JOIN prompts p ON p.prompt_id = e.prompt_id
+               WHERE p.project_id = %(project_id)s AND p.name = %(prompt_name)s::text
+                 AND e.trace_id IS NOT NULL))
+    GROUP BY s.trace_id
+), d AS (
+    SELECT t.*,
+           round(extract(epoch FROM t.ended_at - t.started_at) * 1000)::bigint AS duration_ms,
+           CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END AS status
+    FROM t
+)
+SELECT * FROM d
+WHERE (%(since)s::timestamptz IS NULL OR d.started_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR d.started_at < %(until)s::timestamptz)
+  AND (%(service)s::text IS NULL OR %(service)s::text = ANY(d.services))
+  AND (%(status)s::text IS NULL OR d.status = %(status)s::text)
+  AND (%(has_error)s::boolean IS NULL OR (d.error_count > 0) = %(has_error)s::boolean)
+  AND (%(min_duration_ms)s::bigint IS NULL OR d.duration_ms >= %(min_duration_ms)s::bigint)
+  AND (%(before_started)s::timestamptz IS NULL
+       OR (d.started_at, d.trace_id) < (%(before_started)s::timestamptz, %(before_id)s::text))
+ORDER BY d.started_at DESC, d.trace_id DESC
+LIMIT %(limit)s;
+
+-- trace_spans --
+-- The spans of one trace of a project, each execution span with its execution's prompt,
+-- version and cost
+SELECT s.span_id, s.parent_span_id, s.name, s.kind, s.service_name, s.status,
+       s.error_message, s.start_time, s.end_time, s.duration_ms, s.model, s.prompt_tokens,
+       s.completion_tokens, COALESCE(s.cost_usd, e.cost_usd) AS cost_usd, s.attributes,
+       s.events, s.input_data AS input, s.output_data AS output,
+       s.execution_id, p.name AS prompt_name, e.version_id, v.version_number
+FROM spans s
+LEFT JOIN executions e ON e.execution_id = s.execution_id
+LEFT JOIN prompts p ON p.prompt_id = e.prompt_id
+LEFT JOIN prompt_versions v ON v.version_id = e.version_id
+WHERE s.project_id = %(project_id)s AND s.trace_id = %(trace_id)s
+ORDER BY s.start_time, s.span_id
+LIMIT %(limit)s;
+
+-- delete_old_spans --
+-- Retention: delete up to a batch of application spans received before the cutoff (executions'
+-- spans stay with the ledger); one short statement per batch
+DELETE FROM spans WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM spans
+    WHERE created_at < now() - make_interval(days => %(days)s) AND execution_id IS NULL
+    LIMIT %(limit)s));

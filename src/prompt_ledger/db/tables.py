@@ -284,12 +284,19 @@ execution_attempts = sa.Table(
 spans = sa.Table(
     "spans",
     metadata,
-    _id("span_id"),
     sa.Column(
         "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
     ),
     sa.Column("trace_id", sa.String(100), nullable=False),
-    sa.Column("parent_span_id", UUID),
+    # The span's own id as its sender gave it (OpenTelemetry's 16 hex digits, or "span-1");
+    # an execution's span gets a random one. Unique within its project's trace (0005).
+    sa.Column(
+        "span_id",
+        sa.String(64),
+        nullable=False,
+        server_default=sa.text("substr(replace(gen_random_uuid()::text, '-', ''), 1, 16)"),
+    ),
+    sa.Column("parent_span_id", sa.String(64)),
     sa.Column("execution_id", UUID, sa.ForeignKey("executions.execution_id", ondelete="CASCADE")),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("kind", sa.String(50), nullable=False),
@@ -305,8 +312,13 @@ spans = sa.Table(
     sa.Column("completion_tokens", sa.Integer()),
     sa.Column("attributes", pg.JSONB()),
     _created(),
-    sa.Index("ix_spans_project_trace", "project_id", "trace_id"),
+    sa.Column("service_name", sa.String(255)),
+    sa.Column("cost_usd", sa.Numeric(14, 8)),
+    sa.Column("events", pg.JSONB()),
+    sa.PrimaryKeyConstraint("project_id", "trace_id", "span_id", name="spans_pkey"),
     sa.Index("ix_spans_execution_id", "execution_id"),
+    sa.Index("ix_spans_project_start", "project_id", "start_time"),
+    sa.Index("ix_spans_created", "created_at"),
 )
 
 # --- console (web console sign-in sessions) -----------------------------------------------------

@@ -312,11 +312,7 @@ def _no_body(model: type[BaseModel]) -> ValidationFailed:
 
 async def _read_json(request: Request, limit: int, read_seconds: float) -> Any:
     """The JSON body, or NO_BODY when there is none."""
-    declared = request.headers.get("content-length", "")
-    # More than 18 digits is over any limit (and int() refuses over 4300 digits).
-    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
-        raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
-    raw = await _read_body(request, limit, read_seconds)
+    raw = await read_body(request, limit, read_seconds)
     if not raw.strip():
         return NO_BODY
     media, _, params = request.headers.get("content-type", "").partition(";")
@@ -328,6 +324,21 @@ async def _read_json(request: Request, limit: int, read_seconds: float) -> Any:
     charset = _CHARSET.search(params)
     if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"Send JSON in UTF-8 (got charset '{charset.group(1)}').")
+    return parse_json(raw)
+
+
+async def read_body(request: Request, limit: int, read_seconds: float) -> bytes:
+    """The raw body: 413 past ``limit`` bytes (declared or streamed), 408 past
+    ``read_seconds``."""
+    declared = request.headers.get("content-length", "")
+    # More than 18 digits is over any limit (and int() refuses over 4300 digits).
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+        raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
+    return await _read_body(request, limit, read_seconds)
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON document (UTF-8), or 400 naming what is wrong with it."""
     try:
         # UTF-8 only (RFC 8259): json.loads would also accept UTF-16 and UTF-32 bytes.
         data = json.loads(raw.decode("utf-8").removeprefix("\ufeff"))

@@ -12,6 +12,7 @@ It needs only the base install (httpx, pydantic, jinja2): nothing of the server 
 
 from prompt_ledger.sdk._async import AsyncPromptLedger
 from prompt_ledger.sdk._sync import PromptLedger
+from prompt_ledger.sdk._traces import Traces
 from prompt_ledger.sdk.errors import (
     APIConnectionError,
     APIStatusError,
@@ -35,6 +36,7 @@ from prompt_ledger.sdk.options import (
     PromptFilters,
     PromptOptions,
     RunOptions,
+    TraceFilters,
 )
 from prompt_ledger.sdk.types import (
     AnalyticsSummary,
@@ -56,6 +58,9 @@ from prompt_ledger.sdk.types import (
     ResolveFailure,
     SavedPrompt,
     TokenUsage,
+    TraceSpan,
+    TraceSummary,
+    TraceTree,
     Version,
 )
 
@@ -99,6 +104,11 @@ __all__ = [
     "SavedPrompt",
     "ServerError",
     "TokenUsage",
+    "TraceFilters",
+    "TraceSpan",
+    "TraceSummary",
+    "TraceTree",
+    "Traces",
     "ValidationError",
     "Version",
     "WaitTimeoutError",

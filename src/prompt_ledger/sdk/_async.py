@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import ModuleType, TracebackType
 from typing import Any, TypeVar, Unpack
@@ -14,6 +15,7 @@ from prompt_ledger.sdk import _specs as specs
 from prompt_ledger.sdk._analytics import AsyncAnalytics
 from prompt_ledger.sdk._base import Core, Poller, log
 from prompt_ledger.sdk._cache import Key
+from prompt_ledger.sdk._traces import Traces
 from prompt_ledger.sdk.errors import PromptLedgerAPIError
 from prompt_ledger.sdk.options import (
     AnalyticsWindow,
@@ -22,6 +24,7 @@ from prompt_ledger.sdk.options import (
     PromptOptions,
     RunOptions,
     Template,
+    TraceFilters,
 )
 from prompt_ledger.sdk.types import (
     ApiKey,
@@ -41,6 +44,8 @@ from prompt_ledger.sdk.types import (
     RenderResult,
     ResolveFailure,
     SavedPrompt,
+    TraceSummary,
+    TraceTree,
     Version,
 )
 
@@ -95,6 +100,7 @@ class AsyncPromptLedger:
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
         self._refreshes: set[asyncio.Task[None]] = set()
+        self._traces: Traces | None = None
 
     @property
     def base_url(self) -> str:
@@ -103,12 +109,26 @@ class AsyncPromptLedger:
     def __repr__(self) -> str:
         return f"AsyncPromptLedger(api_url={self._core.base_url!r})"
 
+    @property
+    def traces(self) -> Traces:
+        """Record spans and send them in the background (``trace()``/``span()``, see
+        :mod:`prompt_ledger.sdk._traces`); the service name is ``OTEL_SERVICE_NAME``."""
+        if self._traces is None:
+            self._traces = Traces(
+                self._core.base_url,
+                self._core.headers,
+                service=os.environ.get("OTEL_SERVICE_NAME") or None,
+            )
+        return self._traces
+
     # --- lifecycle -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
         """Wait for background refreshes, then close the HTTP client if this client made it."""
         while self._refreshes:
             await asyncio.gather(*self._refreshes, return_exceptions=True)
+        if self._traces is not None:  # flush what was recorded (in a thread: it may wait)
+            await asyncio.to_thread(self._traces.close)
         if self._owns_http:
             await self._http.aclose()
 
@@ -423,6 +443,17 @@ class AsyncPromptLedger:
     ) -> PromptAnalytics:
         """One prompt over a window (the seeds' call; same as ``analytics.prompt``)."""
         return await self._request(specs.prompt_analytics(name, window))
+
+    # --- traces --------------------------------------------------------------------------
+
+    async def list_traces(self, **filters: Unpack[TraceFilters]) -> Page[TraceSummary]:
+        """Traces, newest first (filters: service, status, since, until, prompt_name,
+        min_duration_ms, has_error)."""
+        return await self._request(specs.list_traces(filters))
+
+    async def get_trace(self, trace_id: str) -> TraceTree:
+        """One trace whole: application spans and execution spans, depth first."""
+        return await self._request(specs.get_trace(trace_id))
 
     # --- pagination ----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from prompt_ledger.sdk._traces import current_traceparent
 from prompt_ledger.sdk.options import (
     AnalyticsWindow,
     ExecutionFilters,
@@ -23,6 +24,7 @@ from prompt_ledger.sdk.options import (
     PromptOptions,
     RunOptions,
     Template,
+    TraceFilters,
 )
 from prompt_ledger.sdk.types import (
     AnalyticsSummary,
@@ -43,6 +45,8 @@ from prompt_ledger.sdk.types import (
     RenderResult,
     ResolveFailure,
     SavedPrompt,
+    TraceSummary,
+    TraceTree,
     Version,
 )
 
@@ -407,6 +411,8 @@ def run(
         label=label,
         correlation_id=correlation_id,
     )
+    # Inside ``ledger.traces.span(...)`` the execution joins the open span's trace.
+    traceparent = traceparent or current_traceparent()
     headers = _query(**{"Idempotency-Key": idempotency_key, "traceparent": traceparent})
     return Spec(
         "POST",
@@ -466,3 +472,11 @@ def _content(text_field: str, template: Template) -> dict[str, Any]:
     if isinstance(template, str):
         return {text_field: template}
     return {"messages": [dict(m) for m in template]}
+
+
+def list_traces(filters: TraceFilters) -> Spec[Page[TraceSummary]]:
+    return Spec("GET", "/v1/traces", _page(TraceSummary), params=_query(**filters))
+
+
+def get_trace(trace_id: str) -> Spec[TraceTree]:
+    return Spec("GET", "/v1/traces/" + quote(str(trace_id), safe=""), _model(TraceTree))

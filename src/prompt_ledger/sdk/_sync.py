@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -16,6 +17,7 @@ from prompt_ledger.sdk import _specs as specs
 from prompt_ledger.sdk._analytics import Analytics
 from prompt_ledger.sdk._base import Core, Poller, log
 from prompt_ledger.sdk._cache import Key
+from prompt_ledger.sdk._traces import Traces
 from prompt_ledger.sdk.errors import PromptLedgerAPIError
 from prompt_ledger.sdk.options import (
     AnalyticsWindow,
@@ -24,6 +26,7 @@ from prompt_ledger.sdk.options import (
     PromptOptions,
     RunOptions,
     Template,
+    TraceFilters,
 )
 from prompt_ledger.sdk.types import (
     ApiKey,
@@ -43,6 +46,8 @@ from prompt_ledger.sdk.types import (
     RenderResult,
     ResolveFailure,
     SavedPrompt,
+    TraceSummary,
+    TraceTree,
     Version,
 )
 
@@ -99,6 +104,7 @@ class PromptLedger:
         self._refresher: ThreadPoolExecutor | None = None
         self._refresher_lock = threading.Lock()
         self._closed = False
+        self._traces: Traces | None = None
 
     @property
     def base_url(self) -> str:
@@ -106,6 +112,18 @@ class PromptLedger:
 
     def __repr__(self) -> str:
         return f"PromptLedger(api_url={self._core.base_url!r})"
+
+    @property
+    def traces(self) -> Traces:
+        """Record spans and send them in the background (``trace()``/``span()``, see
+        :mod:`prompt_ledger.sdk._traces`); the service name is ``OTEL_SERVICE_NAME``."""
+        if self._traces is None:
+            self._traces = Traces(
+                self._core.base_url,
+                self._core.headers,
+                service=os.environ.get("OTEL_SERVICE_NAME") or None,
+            )
+        return self._traces
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -115,6 +133,8 @@ class PromptLedger:
             refresher, self._refresher, self._closed = self._refresher, None, True
         if refresher is not None:
             refresher.shutdown(wait=True, cancel_futures=True)
+        if self._traces is not None:  # flush what was recorded
+            self._traces.close()
         if self._owns_http:
             self._http.close()
 
@@ -427,6 +447,17 @@ class PromptLedger:
     def get_prompt_analytics(self, name: str, **window: Unpack[AnalyticsWindow]) -> PromptAnalytics:
         """One prompt over a window (the seeds' call; same as ``analytics.prompt``)."""
         return self._request(specs.prompt_analytics(name, window))
+
+    # --- traces --------------------------------------------------------------------------
+
+    def list_traces(self, **filters: Unpack[TraceFilters]) -> Page[TraceSummary]:
+        """Traces, newest first (filters: service, status, since, until, prompt_name,
+        min_duration_ms, has_error)."""
+        return self._request(specs.list_traces(filters))
+
+    def get_trace(self, trace_id: str) -> TraceTree:
+        """One trace whole: application spans and execution spans, depth first."""
+        return self._request(specs.get_trace(trace_id))
 
     # --- pagination ----------------------------------------------------------------------
 

@@ -68,6 +68,18 @@ class ExecutionFilters(TypedDict, total=False):
     cursor: str | None
 
 
+class TraceFilters(TypedDict, total=False):
+    service: str | None
+    status: Literal["ok", "error"] | None
+    since: datetime | None
+    until: datetime | None
+    prompt_name: str | None
+    min_duration_ms: int | None
+    has_error: bool | None
+    limit: int
+    cursor: str | None
+
+
 class PromptFilters(TypedDict, total=False):
     owner_team: str | None
     label: str | None

@@ -41,6 +41,9 @@ __all__ = [
     "SavedPrompt",
     "Span",
     "TokenUsage",
+    "TraceSpan",
+    "TraceSummary",
+    "TraceTree",
     "Version",
 ]
 
@@ -122,6 +125,21 @@ class ProviderAttempt(records.ProviderAttempt, Subscriptable):
 
 class Project(records.Project, Subscriptable):
     pass
+
+
+class TraceSummary(records.TraceSummary, Subscriptable):
+    """One trace as listed (``GET /v1/traces``)."""
+
+
+class TraceSpan(records.SpanView, Subscriptable):
+    """One span of a trace tree (``depth`` 0 for a root; execution spans carry their
+    execution, prompt and version)."""
+
+
+class TraceTree(records.TraceTree, Subscriptable):
+    """One trace whole: its spans depth first, each before its children."""
+
+    spans: list[TraceSpan]  # type: ignore[assignment]
 
 
 class ApiKey(records.ApiKey, Subscriptable):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from prompt_ledger import metrics
 from prompt_ledger.db.store import Database
+from prompt_ledger.services.traces import Traces
 from prompt_ledger.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,12 +35,18 @@ class RecoveryReport:
 
 class Maintenance:
     def __init__(
-        self, db: Database, queue: Queue, settings: Settings, analytics: Analytics
+        self,
+        db: Database,
+        queue: Queue,
+        settings: Settings,
+        analytics: Analytics,
+        traces: Traces,
     ) -> None:
         self._db = db
         self._queue = queue
         self._settings = settings
         self._analytics = analytics
+        self._traces = traces
 
     async def recover(self) -> RecoveryReport:
         """Retry jobs of dead workers (their calls in flight are recorded as lost attempts, cost
@@ -75,10 +82,12 @@ class Maintenance:
 
     async def prune(self) -> None:
         """Delete finished queue jobs older than the retention period (the ledger keeps all),
-        the rate limit counts of past minutes, and fold the executions that finished since into
-        the analytics rollups (readers fold their project's too; this keeps the backlog short
-        while nobody reads)."""
+        the rate limit counts of past minutes, and application spans received more than
+        TRACE_RETENTION_DAYS ago (bounded batches; executions' spans stay); and fold the
+        executions that finished since into the analytics rollups (readers fold their project's
+        too; this keeps the backlog short while nobody reads)."""
         await self._queue.delete_finished_jobs(self._settings.job_retention_hours)
         async with self._db.connect() as q:
             await q.execute("prune_rate_limits")
+        await self._traces.purge()
         await self._analytics.fold_all()

@@ -185,6 +185,7 @@ class Outcomes:
             "error_type": error.kind if error else None,
             "error_message": error.message[:2000] if error else None,
             "span_name": "llm.completion",
+            "parent_span_id": attempt.trace.parent_span,
             "span_input": None,
             "span_output": None,
             "span_model": f"{attempt.provider}/{attempt.model_name}",
