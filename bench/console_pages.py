@@ -2,7 +2,9 @@
 
 A fresh database is seeded with COPY: 10,000 prompts (two versions each, half of them with a
 ``production`` label and its history), 1,000,000 executions over 30 days with their inputs and
-spans (a few queued, running and failed ones among them), and a few API keys. Our gateway runs
+spans (a few queued, running and failed ones among them), the analytics rollups rebuilt from
+them (as after a bulk load), an application's traces (one of 200 nested spans around an
+execution, and 2,000 small ones), and a few API keys. Our gateway runs
 in its own uvicorn process; a signed-in client fetches each page ``--samples`` times in turn
 (after a warm-up) and the server time is read from each response's ``Server-Timing: app``
 entry, i.e. what the server spent on the page, independent of the client.
@@ -18,6 +20,7 @@ Run: ``.venv/bin/python bench/console_pages.py [--samples 40] [--executions 1000
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import re
@@ -34,7 +37,9 @@ import httpx
 import psycopg
 from rich.table import Table
 
+from prompt_ledger.db.store import Database
 from prompt_ledger.records import DEFAULT_PROJECT_ID
+from prompt_ledger.services.analytics import Analytics
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
@@ -64,6 +69,8 @@ PROMPTS = 10_000
 TEAMS = 25
 STATUSES = ["succeeded"] * 96 + ["failed"] * 3 + ["queued", "running"]
 BATCH = 50_000
+APP_TRACES = 2_000  # small traces an application sent (3 spans each)
+BIG_TRACE_SPANS = 200  # one trace of nested spans around an execution (the waterfall)
 
 
 def _copy(cur: psycopg.Cursor[Any], table: str, columns: str, lines: list[str]) -> None:
@@ -77,6 +84,8 @@ def seed(url: str, executions: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     project = DEFAULT_PROJECT_ID
     with psycopg.connect(url, autocommit=True) as conn, conn.cursor() as cur:
+        # a bulk load: no per-row triggers (the analytics rollups are rebuilt afterwards)
+        cur.execute("SET session_replication_role = replica")
         model_id = uuid.uuid4()
         cur.execute(
             "INSERT INTO models (model_id, provider, model_name, input_price_per_mtok, "
@@ -132,7 +141,7 @@ def seed(url: str, executions: int) -> dict[str, Any]:
             history,
         )
         err.print(f"[dim]{PROMPTS:,} prompts copied; copying {executions:,} executions...[/dim]")
-        sample_id = None
+        sample_id, sample_trace, sample_start = None, "", now
         for start in range(0, executions, BATCH):
             rows, inputs, spans = [], [], []
             for _ in range(min(BATCH, executions - start)):
@@ -169,7 +178,8 @@ def seed(url: str, executions: int) -> dict[str, Any]:
                         f"{created.isoformat()}\t{finished}\t{latency}\t"
                         f"{'ok' if status == 'succeeded' else 'error'}\tgpt-4o-mini\n"
                     )
-                sample_id = sample_id or execution_id
+                if sample_id is None and done:
+                    sample_id, sample_trace, sample_start = execution_id, trace, created
             _copy(
                 cur,
                 "executions",
@@ -194,8 +204,71 @@ def seed(url: str, executions: int) -> dict[str, Any]:
                 spans,
             )
             err.print(f"[dim]  {start + len(rows):,} executions[/dim]")
-        cur.execute("VACUUM ANALYZE")
-    return {"execution_id": str(sample_id), "prompt": f"prompt_{PROMPTS // 2:05d}"}
+        _copy(cur, "spans", SPAN_COLUMNS, app_spans(rng, project, now, sample_trace, sample_start))
+        cur.execute("RESET session_replication_role")
+    asyncio.run(_rebuild_rollups(url))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return {
+        "execution_id": str(sample_id),
+        "prompt": f"prompt_{PROMPTS // 2:05d}",
+        "trace": sample_trace,
+    }
+
+
+SPAN_COLUMNS = (
+    "project_id, trace_id, span_id, parent_span_id, name, kind, service_name, start_time, "
+    "end_time, duration_ms, status, error_message"
+)
+
+
+def app_spans(
+    rng: random.Random, project: str, now: datetime, big_trace: str, big_start: datetime
+) -> list[str]:
+    """Spans applications sent: a request of BIG_TRACE_SPANS nested spans joined by the sample
+    execution (its llm span's trace), and APP_TRACES small traces (a few failed)."""
+
+    def line(
+        trace: str,
+        span: str,
+        parent: str | None,
+        name: str,
+        start: datetime,
+        ms: int,
+        service: str,
+        failed: bool = False,
+    ) -> str:
+        end = start + timedelta(milliseconds=ms)
+        return (
+            f"{project}\t{trace}\t{span}\t{parent or chr(92) + 'N'}\t{name}\tchain\t{service}\t"
+            f"{start.isoformat()}\t{end.isoformat()}\t{ms}\t{'error' if failed else 'ok'}\t"
+            f"{'timeout' if failed else chr(92) + 'N'}\n"
+        )
+
+    root = big_start - timedelta(milliseconds=500)
+    lines = [line(big_trace, "root", None, "POST /batch", root, 6000, "checkout")]
+    for i in range(BIG_TRACE_SPANS - 1):
+        parent = "root" if i < 20 else f"s{i % 20}"
+        offset = timedelta(milliseconds=rng.randrange(0, 5000))
+        lines.append(line(big_trace, f"s{i}", parent, f"step {i}", root + offset, 200, "checkout"))
+    for t in range(APP_TRACES):
+        trace = uuid.uuid4().hex
+        start = now - timedelta(seconds=rng.randrange(30 * 86400))
+        failed = t % 50 == 0
+        lines.append(line(trace, "a", None, "GET /cart", start, rng.randrange(50, 4000), "shop"))
+        lines.append(line(trace, "b", "a", "load cart", start, 30, "shop"))
+        lines.append(line(trace, "c", "a", "price", start, 20, "shop", failed))
+    return lines
+
+
+async def _rebuild_rollups(url: str) -> None:
+    db = Database(url, min_size=1, max_size=2)
+    await db.open()
+    try:
+        rows = await Analytics(db).rebuild()
+        err.print(f"[dim]analytics rollups rebuilt: {rows:,} rows[/dim]")
+    finally:
+        await db.close()
 
 
 @dataclass
@@ -231,6 +304,16 @@ def pages(target: dict[str, Any], project: str, since: str) -> list[tuple[str, s
         ("executions, page 2", "CURSOR"),
         ("execution", f"/executions/{target['execution_id']}"),
         ("status fragment", f"/executions/{target['execution_id']}/status"),
+        ("traces", "/traces"),
+        ("traces, service", "/traces?service=shop"),
+        ("traces, errors", "/traces?has_error=true"),
+        ("traces, prompt", f"/traces?prompt_name={p}"),
+        ("traces, min duration", "/traces?min_duration_ms=3500"),
+        ("trace, 200 spans", f"/traces/{target['trace']}"),
+        ("analytics", "/analytics"),
+        ("analytics, 30 days", "/analytics?window=30d"),
+        ("prompt analytics", f"/analytics/prompts/{p}"),
+        ("prompt analytics, 30 days by hour", f"/analytics/prompts/{p}?window=30d&interval=hour"),
         ("api keys", f"/admin/projects/{project}"),
         ("docs", "/docs"),
     ]

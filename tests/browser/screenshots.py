@@ -15,7 +15,9 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
@@ -37,7 +39,13 @@ PAGES = [  # (file, path, viewport width, colour scheme)
     ("prompt-dark.png", "/prompts/doc_summarizer", 1280, "dark"),
     ("prompts-phone.png", "/prompts", 390, "dark"),
     ("docs.png", "/docs", 1280, "light"),
+    ("traces.png", "/traces", 1280, "light"),
+    ("analytics.png", "/analytics", 1280, "light"),
+    ("analytics-prompt.png", "/analytics/prompts/doc_summarizer", 1280, "light"),
+    ("analytics-prompt-dark.png", "/analytics/prompts/doc_summarizer", 1280, "dark"),
 ]
+TRACE = "5b8efff798038103d269b633813fc60c"
+ROOT_SPAN = "eee19b7ec3c1b174"
 
 
 @contextmanager
@@ -155,6 +163,63 @@ def seed(api: httpx.Client) -> str:
     return str(execution)
 
 
+def seed_trace(api: httpx.Client) -> str:
+    """A help-center request traced by its application, with an execution joining it (its
+    ``traceparent``) and a few staging runs of the newest version; returns the trace id."""
+    for _ in range(3):
+        staged = api.post(
+            "/v1/executions:run",
+            json={
+                "prompt_name": "doc_summarizer",
+                "environment": "staging",
+                "variables": {"text": "Release notes...", "sentences": 3, "audience": "support"},
+            },
+        )
+        assert staged.status_code == 200, staged.text
+    ran = api.post(
+        "/v1/executions:run",
+        json={
+            "prompt_name": "doc_summarizer",
+            "environment": "production",
+            "variables": {"text": "How do I reset my password?", "sentences": 2},
+        },
+        headers={"traceparent": f"00-{TRACE}-{ROOT_SPAN}-01"},
+    )
+    assert ran.status_code == 200, ran.text
+    done = api.get(f"/v1/executions/{ran.json()['execution_id']}").json()
+    started = datetime.fromisoformat(done["started_at"])
+    finished = datetime.fromisoformat(done["completed_at"])
+
+    def at(moment: datetime, ms: float) -> str:
+        return (moment + timedelta(milliseconds=ms)).isoformat()
+
+    def span(span_id: str, parent: str | None, name: str, kind: str, start: str, end: str) -> Any:
+        return {
+            "span_id": span_id,
+            "parent_span_id": parent,
+            "name": name,
+            "span_type": kind,
+            "started_at": start,
+            "ended_at": end,
+            "status": "OK",
+        }
+
+    spans = [
+        span(ROOT_SPAN, None, "POST /help/answer", "SERVER", at(started, -42), at(finished, 30)),
+        span(
+            "1f0a", ROOT_SPAN, "retrieve articles", "RETRIEVER", at(started, -38), at(started, -6)
+        ),
+        span("1f0b", "1f0a", "vector search", "TOOL", at(started, -36), at(started, -20)),
+        span("1f0c", "1f0a", "rerank", "TOOL", at(started, -19), at(started, -8)),
+        span("1f0d", ROOT_SPAN, "format reply", "CHAIN", at(finished, 4), at(finished, 24)),
+    ]
+    sent = api.post(
+        "/v1/traces", json={"trace_id": TRACE, "service_name": "help-center", "spans": spans}
+    )
+    assert sent.status_code == 202, sent.text
+    return TRACE
+
+
 def shoot(page: Page, url: str, out: Path, name: str) -> None:
     page.goto(url)
     page.wait_for_load_state("networkidle")
@@ -171,7 +236,13 @@ def main() -> None:
     with database() as url, LiveServer(create_gateway(settings=demo_settings(url))) as server:
         with httpx.Client(base_url=server.url, headers={"X-API-Key": DEV_KEY}, timeout=30) as api:
             execution = seed(api)
-        pages = [*PAGES, ("execution.png", f"/executions/{execution}", 1280, "light")]
+            trace = seed_trace(api)
+        pages = [
+            *PAGES,
+            ("execution.png", f"/executions/{execution}", 1280, "light"),
+            ("trace.png", f"/traces/{trace}", 1280, "light"),
+            ("trace-phone.png", f"/traces/{trace}", 390, "dark"),
+        ]
         with sync_playwright() as playwright:
             browser = launch(playwright)
             for name, path, width, scheme in pages:

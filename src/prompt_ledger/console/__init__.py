@@ -6,7 +6,17 @@ Swagger UI) served from ``static/``: no front-end build, and no internet needed.
 
 from __future__ import annotations
 
-from prompt_ledger.console import admin, executions, front, playground, prompts, signin, static
+from prompt_ledger.console import (
+    admin,
+    analytics,
+    executions,
+    front,
+    playground,
+    prompts,
+    signin,
+    static,
+    traces,
+)
 from prompt_ledger.console.front import Catalogue
 from prompt_ledger.http.endpoint import Endpoint
 
@@ -19,6 +29,8 @@ def endpoints(api: Catalogue) -> list[Endpoint]:
         *prompts.ENDPOINTS,
         *playground.ENDPOINTS,
         *executions.ENDPOINTS,
+        *traces.ENDPOINTS,
+        *analytics.ENDPOINTS,
         *admin.ENDPOINTS,
         *static.ENDPOINTS,
     ]

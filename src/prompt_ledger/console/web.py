@@ -51,11 +51,13 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 Form = ImmutableMultiDict[str, str]
-# The main navigation: (section, title, path, scope that shows it).
+# The main navigation: (section, title, path, scopes of which any one shows it).
 NAV = [
-    ("prompts", "Prompts", "/prompts", Scope.PROMPTS_READ),
-    ("executions", "Executions", "/executions", Scope.PROMPTS_READ),
-    ("admin", "Admin", "/admin", Scope.ADMIN),
+    ("prompts", "Prompts", "/prompts", (Scope.PROMPTS_READ,)),
+    ("executions", "Executions", "/executions", (Scope.PROMPTS_READ,)),
+    ("traces", "Traces", "/traces", (Scope.PROMPTS_READ,)),  # what GET /v1/traces asks
+    ("analytics", "Analytics", "/analytics", (Scope.ANALYTICS_READ,)),
+    ("admin", "Admin", "/admin", (Scope.ADMIN,)),
 ]
 M = TypeVar("M", bound=BaseModel)
 
@@ -217,6 +219,9 @@ class Visit:
 
     def can(self, scope: Scope) -> bool:
         return scope.value in self.principal.scopes or Scope.ADMIN.value in self.principal.scopes
+
+    def can_any(self, scopes: tuple[Scope, ...]) -> bool:
+        return any(self.can(scope) for scope in scopes)
 
     def page(self, template: str, *, status: int = 200, **ctx: Any) -> Reply:
         return html(template, status=status, visit=self, base_url=base_url(self.request), **ctx)

@@ -792,44 +792,99 @@ SET parent_span_id = EXCLUDED.parent_span_id, name = EXCLUDED.name, kind = EXCLU
 WHERE s.execution_id IS NULL;
 
 -- list_traces --
--- A project's traces (its spans grouped by trace id), newest first, filtered, before a
--- (started_at, trace_id) cursor
-WITH t AS (
-    SELECT s.trace_id,
-           min(s.start_time) AS started_at,
-           max(COALESCE(s.end_time, s.start_time)) AS ended_at,
+-- A project's traces, newest first, filtered, before a (started_at, trace_id) cursor. Walks the
+-- project's spans by start time backwards (ix_spans_project_start) until the page is full: a
+-- span starts its trace when no span of the trace starts before it (ties: the lower span id);
+-- each such trace is aggregated from its own spans (the primary key), then filtered. The
+-- NOT EXISTS is fenced (OFFSET 0) so that it runs per walked span, never over the table. A
+-- prompt's traces: list_traces_of_prompt.
+SELECT s.trace_id, s.start_time AS started_at, t.ended_at, t.span_count, t.error_count,
+       t.execution_count, t.services, t.name, t.prompt_tokens, t.completion_tokens, t.cost_usd,
+       round(extract(epoch FROM t.ended_at - s.start_time) * 1000)::bigint AS duration_ms,
+       CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END AS status
+FROM spans s
+CROSS JOIN LATERAL (
+    SELECT max(COALESCE(x.end_time, x.start_time)) AS ended_at,
            count(*) AS span_count,
-           count(*) FILTER (WHERE s.status = 'error') AS error_count,
-           count(s.execution_id) AS execution_count,
-           COALESCE(array_agg(DISTINCT s.service_name)
-                    FILTER (WHERE s.service_name IS NOT NULL), '{}') AS services,
-           (array_agg(s.name ORDER BY s.parent_span_id IS NOT NULL, s.start_time))[1] AS name,
-           sum(s.prompt_tokens) AS prompt_tokens,
-           sum(s.completion_tokens) AS completion_tokens,
-           sum(s.cost_usd) AS cost_usd
-    FROM spans s
-    WHERE s.project_id = %(project_id)s
-      AND (%(prompt_name)s::text IS NULL OR s.trace_id IN (
-               SELECT e.trace_id FROM executions e JOIN prompts p ON p.prompt_id = e.prompt_id
-               WHERE p.project_id = %(project_id)s AND p.name = %(prompt_name)s::text
-                 AND e.trace_id IS NOT NULL))
-    GROUP BY s.trace_id
-), d AS (
-    SELECT t.*,
-           round(extract(epoch FROM t.ended_at - t.started_at) * 1000)::bigint AS duration_ms,
-           CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END AS status
-    FROM t
-)
-SELECT * FROM d
-WHERE (%(since)s::timestamptz IS NULL OR d.started_at >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR d.started_at < %(until)s::timestamptz)
-  AND (%(service)s::text IS NULL OR %(service)s::text = ANY(d.services))
-  AND (%(status)s::text IS NULL OR d.status = %(status)s::text)
-  AND (%(has_error)s::boolean IS NULL OR (d.error_count > 0) = %(has_error)s::boolean)
-  AND (%(min_duration_ms)s::bigint IS NULL OR d.duration_ms >= %(min_duration_ms)s::bigint)
+           count(*) FILTER (WHERE x.status = 'error') AS error_count,
+           count(x.execution_id) AS execution_count,
+           COALESCE(array_agg(DISTINCT x.service_name)
+                    FILTER (WHERE x.service_name IS NOT NULL), '{}') AS services,
+           (array_agg(x.name ORDER BY x.parent_span_id IS NOT NULL, x.start_time))[1] AS name,
+           sum(x.prompt_tokens) AS prompt_tokens,
+           sum(x.completion_tokens) AS completion_tokens,
+           sum(x.cost_usd) AS cost_usd
+    FROM spans x
+    WHERE x.project_id = s.project_id AND x.trace_id = s.trace_id
+) t
+WHERE s.project_id = %(project_id)s
+  AND s.start_time >= COALESCE(%(since)s::timestamptz, '-infinity')
+  AND s.start_time < COALESCE(%(until)s::timestamptz, 'infinity')
+  AND s.start_time <= COALESCE(%(before_started)s::timestamptz, 'infinity')
   AND (%(before_started)s::timestamptz IS NULL
-       OR (d.started_at, d.trace_id) < (%(before_started)s::timestamptz, %(before_id)s::text))
-ORDER BY d.started_at DESC, d.trace_id DESC
+       OR (s.start_time, s.trace_id) < (%(before_started)s::timestamptz, %(before_id)s::text))
+  AND NOT EXISTS (
+           SELECT 1 FROM spans e
+           WHERE e.project_id = s.project_id AND e.trace_id = s.trace_id
+             AND (e.start_time < s.start_time
+                  OR (e.start_time = s.start_time AND e.span_id < s.span_id))
+           OFFSET 0)
+  AND (%(service)s::text IS NULL OR %(service)s::text = ANY(t.services))
+  AND (%(status)s::text IS NULL
+       OR (CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END) = %(status)s::text)
+  AND (%(has_error)s::boolean IS NULL OR (t.error_count > 0) = %(has_error)s::boolean)
+  AND (%(min_duration_ms)s::bigint IS NULL
+       OR extract(epoch FROM t.ended_at - s.start_time) * 1000 >= %(min_duration_ms)s::bigint)
+ORDER BY s.start_time DESC, s.trace_id DESC
+LIMIT %(limit)s;
+
+-- list_traces_of_prompt --
+-- list_traces for the traces holding an execution of a prompt: only their spans are read (the
+-- primary key, from the prompt's executions), then the same rules as list_traces
+SELECT s.trace_id, s.start_time AS started_at, t.ended_at, t.span_count, t.error_count,
+       t.execution_count, t.services, t.name, t.prompt_tokens, t.completion_tokens, t.cost_usd,
+       round(extract(epoch FROM t.ended_at - s.start_time) * 1000)::bigint AS duration_ms,
+       CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END AS status
+FROM (
+    SELECT b.project_id, b.trace_id, b.span_id, b.start_time FROM spans b
+    WHERE b.project_id = %(project_id)s
+      AND b.trace_id IN (
+          SELECT e.trace_id FROM executions e JOIN prompts p ON p.prompt_id = e.prompt_id
+          WHERE p.project_id = %(project_id)s AND p.name = %(prompt_name)s::text
+            AND e.trace_id IS NOT NULL)
+) s
+CROSS JOIN LATERAL (
+    SELECT max(COALESCE(x.end_time, x.start_time)) AS ended_at,
+           count(*) AS span_count,
+           count(*) FILTER (WHERE x.status = 'error') AS error_count,
+           count(x.execution_id) AS execution_count,
+           COALESCE(array_agg(DISTINCT x.service_name)
+                    FILTER (WHERE x.service_name IS NOT NULL), '{}') AS services,
+           (array_agg(x.name ORDER BY x.parent_span_id IS NOT NULL, x.start_time))[1] AS name,
+           sum(x.prompt_tokens) AS prompt_tokens,
+           sum(x.completion_tokens) AS completion_tokens,
+           sum(x.cost_usd) AS cost_usd
+    FROM spans x
+    WHERE x.project_id = s.project_id AND x.trace_id = s.trace_id
+) t
+WHERE s.start_time >= COALESCE(%(since)s::timestamptz, '-infinity')
+  AND s.start_time < COALESCE(%(until)s::timestamptz, 'infinity')
+  AND s.start_time <= COALESCE(%(before_started)s::timestamptz, 'infinity')
+  AND (%(before_started)s::timestamptz IS NULL
+       OR (s.start_time, s.trace_id) < (%(before_started)s::timestamptz, %(before_id)s::text))
+  AND NOT EXISTS (
+           SELECT 1 FROM spans e
+           WHERE e.project_id = s.project_id AND e.trace_id = s.trace_id
+             AND (e.start_time < s.start_time
+                  OR (e.start_time = s.start_time AND e.span_id < s.span_id))
+           OFFSET 0)
+  AND (%(service)s::text IS NULL OR %(service)s::text = ANY(t.services))
+  AND (%(status)s::text IS NULL
+       OR (CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END) = %(status)s::text)
+  AND (%(has_error)s::boolean IS NULL OR (t.error_count > 0) = %(has_error)s::boolean)
+  AND (%(min_duration_ms)s::bigint IS NULL
+       OR extract(epoch FROM t.ended_at - s.start_time) * 1000 >= %(min_duration_ms)s::bigint)
+ORDER BY s.start_time DESC, s.trace_id DESC
 LIMIT %(limit)s;
 
 -- trace_spans --

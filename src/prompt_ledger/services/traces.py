@@ -58,7 +58,8 @@ class Traces:
         before_started, before_id = _cursor(query.cursor)
         async with self._db.connect() as q:
             rows = await q.rows(
-                "list_traces",
+                # a prompt's traces are found from its executions, others by walking spans
+                "list_traces_of_prompt" if query.prompt_name else "list_traces",
                 project_id=who.project_id,
                 service=query.service,
                 status=query.status,

@@ -31,3 +31,11 @@ document.addEventListener("click", function (event) {
     setTimeout(function () { button.textContent = was; }, 1500);
   });
 });
+
+// A link to a closed <details> (a trace's span, from its waterfall row) opens it.
+function openTarget() {
+  var target = location.hash && document.getElementById(location.hash.slice(1));
+  if (target && target.tagName === "DETAILS") target.open = true;
+}
+window.addEventListener("hashchange", openTarget);
+document.addEventListener("DOMContentLoaded", openTarget);
