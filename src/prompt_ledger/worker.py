@@ -86,8 +86,7 @@ async def supervise(container: Container, *, install_signal_handlers: bool = Tru
                 stopped.cancel()
                 if not run.done() or stop.is_set():
                     run.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await run
+                    await _stopped(run)
             if stop.is_set():
                 return
             failure = run.exception()
@@ -109,6 +108,19 @@ async def supervise(container: Container, *, install_signal_handlers: bool = Tru
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+
+
+async def _stopped(run: asyncio.Task[None]) -> None:
+    """Wait for a cancelled run. Its graceful stop needs the database (procrastinate unregisters
+    the worker): when that is away, the stop still succeeds, with a warning."""
+    try:
+        await run
+    except asyncio.CancelledError:
+        pass
+    except Exception as error:
+        if database_failure(error) is None:
+            raise
+        log.warning("the worker stopped without the database (%s)", type(error).__name__)
 
 
 async def _run_once(container: Container) -> None:
