@@ -57,14 +57,19 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/summary.py $(BENCH_RESULTS); \
 	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 
-## make bench-peers: LiteLLM proxy and Celery + Redis side by side with ours (each in its own
-## virtualenv under .bench-venvs/, never a dependency of the project); adds their rows to the
-## summary of the last `make bench`
+## make bench-peers: LiteLLM proxy, Celery + Redis and Arize Phoenix side by side with ours (each
+## in its own virtualenv under .bench-venvs/, never a dependency of the project); adds their rows
+## to the summary of the last `make bench`
 BENCH_VENVS := .bench-venvs
 $(BENCH_VENVS)/litellm/.installed: bench/peers/requirements-litellm.txt
 	@echo "Installing LiteLLM proxy into $(BENCH_VENVS)/litellm (benchmarks only)..."
 	@$(PYTHON) -m venv $(BENCH_VENVS)/litellm
 	@$(BENCH_VENVS)/litellm/bin/python -m pip install --quiet --quiet -r $<
+	@touch $@
+$(BENCH_VENVS)/phoenix/.installed: bench/peers/requirements-phoenix.txt
+	@echo "Installing Arize Phoenix into $(BENCH_VENVS)/phoenix (benchmarks only)..."
+	@$(PYTHON) -m venv $(BENCH_VENVS)/phoenix
+	@$(BENCH_VENVS)/phoenix/bin/python -m pip install --quiet --quiet -r $<
 	@touch $@
 $(BENCH_VENVS)/celery/.installed: bench/peers/requirements-celery.txt
 	@echo "Installing Celery into $(BENCH_VENVS)/celery (benchmarks only)..."
@@ -80,9 +85,10 @@ $(BENCH_VENVS)/tools/.installed:
 bench-profile: $(VENV)/.installed-dev $(BENCH_VENVS)/tools/.installed
 	BENCH_VENVS=$(BENCH_VENVS) $(BIN)/python bench/profile.py
 
-bench-peers: $(VENV)/.installed-dev $(BENCH_VENVS)/litellm/.installed $(BENCH_VENVS)/celery/.installed
+bench-peers: $(VENV)/.installed-dev $(BENCH_VENVS)/litellm/.installed $(BENCH_VENVS)/celery/.installed \
+		$(BENCH_VENVS)/phoenix/.installed
 	@mkdir -p $(dir $(BENCH_RESULTS))
-	@failed=""; for script in litellm_proxy celery_drain; do \
+	@failed=""; for script in litellm_proxy celery_drain phoenix_writes; do \
 	  BENCH_RESULTS=$(BENCH_RESULTS) BENCH_VENVS=$(BENCH_VENVS) $(BIN)/python bench/peers/$$script.py \
 	    || failed="$$failed $$script"; \
 	done; \

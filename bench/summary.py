@@ -73,6 +73,12 @@ SCENARIOS: tuple[tuple[str, str, str, str], ...] = (
         "p50 ≤ 4 ms, p99 ≤ 10 ms",
         "bench",
     ),
+    (
+        "registry_writes_vs_phoenix",
+        "same, side by side with Arize Phoenix's prompt registry on the same PostgreSQL",
+        "p50 ≤ 4 ms, p99 ≤ 10 ms (Phoenix's figures beside)",
+        "bench-peers",
+    ),
     ("console_pages", "console pages on a large ledger (worst page)", "p95 ≤ 150 ms", "bench"),
     ("forward_hop", "one forwarding hop between functions (run)", "(no target)", "bench"),
 )
