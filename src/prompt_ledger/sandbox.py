@@ -375,6 +375,30 @@ def _compiled(source: str) -> jinja2.Template:
     return _ENV.from_string(source)
 
 
+# What a template of text and plain substitutions (``{{ name }}``, ``{{ a.b }}``, ``{{ a[0] }}``)
+# is made of: no loop, call, filter, test, operator or slice.
+_STRAIGHT_NODES = (
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.Getattr,
+    nodes.Getitem,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def straight(source: str) -> bool:
+    """Whether ``source`` is text and plain substitutions only: its render does no work beyond
+    copying its variables' values (each measured by ``_finalize`` first), so it costs about the
+    size of its input, like parsing the request did, and needs no render thread."""
+    try:
+        ast = parse(source)
+    except jinja2.TemplateSyntaxError:
+        return False
+    return all(isinstance(node, _STRAIGHT_NODES) for node in ast.find_all(nodes.Node))
+
+
 def parse(source: str) -> nodes.Template:
     """Parse a template (raises jinja2.TemplateSyntaxError)."""
     return _ENV.parse(source)

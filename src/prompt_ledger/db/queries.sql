@@ -303,8 +303,13 @@ WITH execution AS (
 ), attempt AS (
     INSERT INTO execution_attempts (execution_id, attempt_number, worker)
     SELECT execution_id, 1, %(worker)s FROM execution WHERE status = 'running'
+), relaxed AS (
+    -- A running row's commit does not wait for the disk (synchronous_commit off for this
+    -- transaction alone): its outcome's durable commit flushes it, and a database crash before
+    -- that loses a call nobody was answered for. A queued one (its 202) stays durable.
+    SELECT set_config('synchronous_commit', 'off', true) FROM execution WHERE status = 'running'
 )
-SELECT * FROM execution;
+SELECT execution.* FROM execution LEFT JOIN relaxed ON true;
 
 -- set_execution_job --
 -- Remember which queue job carries an async execution
@@ -397,8 +402,13 @@ RETURNING e.execution_id, e.project_id, e.attempts, e.trace_id, e.rendered_promp
     SELECT execution_id, attempts, %(worker)s, %(job_id)s FROM claimed
     WHERE attempts <= %(max_attempts)s
     ON CONFLICT DO NOTHING
+), relaxed AS (
+    -- The claim's commit does not wait for the disk (synchronous_commit off for this
+    -- transaction alone): the outcome's durable commit flushes it, and after a database crash
+    -- that lost it the job, still 'doing', is retried (and an outcome still finds the row).
+    SELECT set_config('synchronous_commit', 'off', true) FROM claimed
 )
-SELECT * FROM claimed;
+SELECT claimed.* FROM claimed LEFT JOIN relaxed ON true;
 
 -- release_execution --
 -- Put an execution back in the queue after a transient failure (its job retries it); the
@@ -508,15 +518,30 @@ FROM execution_attempts a JOIN executions e ON e.execution_id = a.execution_id
 WHERE e.project_id = %(project_id)s AND a.execution_id = %(execution_id)s
 ORDER BY a.attempt_number;
 
--- charge_rate_limit --
--- Count one request (or execution) of a key in the current minute: the count so far, and the
--- seconds until the next minute starts
-INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
-VALUES (%(key_id)s, %(kind)s, date_trunc('minute', now()), 1)
-ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
-RETURNING c.count AS used,
-  extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())::float8
-    AS seconds_left;
+-- charge_rate_limits --
+-- Count one request of a key in the current minute and, when it executes and the request was
+-- within its limit (requests_limit; NULL: none), one execution: the counts so far (NULL
+-- for a kind not counted) and the seconds until the next minute starts. One round trip, and
+-- its commit does not wait for the disk (synchronous_commit off for this transaction alone):
+-- counts lost in a database crash only let a key make a few more calls in that minute.
+WITH requests AS (
+    INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
+    SELECT %(key_id)s, 'requests', date_trunc('minute', now()), 1 WHERE %(requests)s
+    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
+    RETURNING c.count
+), executions AS (
+    INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
+    SELECT %(key_id)s, 'executions', date_trunc('minute', now()), 1
+    WHERE %(executions)s
+      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.count > %(requests_limit)s::int)
+    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
+    RETURNING c.count
+)
+SELECT (SELECT count FROM requests) AS requests_used,
+       (SELECT count FROM executions) AS executions_used,
+       extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())::float8
+           AS seconds_left,
+       set_config('synchronous_commit', 'off', true) AS commit_mode;
 
 -- prune_rate_limits --
 -- Forget the rate limit counts of past minutes

@@ -158,9 +158,7 @@ class HttpFunction:
             )
             principal = await app.auth.authenticate(secret)
             principal.require(endpoint.scope)
-            await app.limits.charge(principal, "requests")
-            if endpoint.executes:
-                await app.limits.charge(principal, "executions")
+            await app.limits.charge(principal, executes=endpoint.executes)
         query = _parse(endpoint.query, dict(request.query_params), "query")
         body = None
         if endpoint.body is not None:
