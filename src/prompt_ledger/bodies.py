@@ -58,8 +58,12 @@ what the database holds (too large a number is refused by validation, never by t
 
 
 class Body(BaseModel):
+    # Validators are built on first use, not at import (cold start).
     model_config = ConfigDict(
-        extra="forbid", str_max_length=MAX_TEMPLATE_CHARS, protected_namespaces=()
+        extra="forbid",
+        str_max_length=MAX_TEMPLATE_CHARS,
+        protected_namespaces=(),
+        defer_build=True,
     )
 
     @field_validator("*", mode="before")

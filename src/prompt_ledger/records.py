@@ -39,7 +39,11 @@ USD = Annotated[
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", protected_namespaces=())
+    # Validators are built on first use, not at import: a cold start builds only what its
+    # first requests need.
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", protected_namespaces=(), defer_build=True
+    )
 
 
 class Message(Record):

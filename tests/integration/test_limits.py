@@ -174,3 +174,25 @@ async def test_a_key_has_its_own_limits(
     assert ran.status_code == 200, ran.text
     _limited(await b.post("/v1/executions:submit", json=SEED_RUN, headers=tight), "executions")
     assert (await b.get("/v1/prompts", headers=tight)).status_code == 200  # reads go on
+
+
+async def test_one_round_trip_counts_both_kinds_and_a_refused_request_no_execution(
+    processes: list[httpx.AsyncClient], database_url: str
+) -> None:
+    a, b = processes
+    await seed(a)
+    scopes = ["prompts:read", "execute"]
+    limits = {"requests_per_minute": 2, "executions_per_minute": 5}
+    created = (await a.post(KEYS, json={"name": "counted", "scopes": scopes, **limits})).json()
+    key = {"X-API-Key": created["key"]}
+    await _fresh_minute(database_url)
+    assert (await a.post("/v1/executions:run", json=SEED_RUN, headers=key)).status_code == 200
+    assert (await b.get("/v1/prompts", headers=key)).status_code == 200
+    _limited(await b.post("/v1/executions:run", json=SEED_RUN, headers=key), "requests")
+    counts = await sql_value(
+        database_url,
+        "SELECT string_agg(kind || '=' || count, ',' ORDER BY kind) FROM rate_limit_counts "
+        "WHERE key_id = %s",
+        created["key_id"],
+    )
+    assert counts == "executions=1,requests=3"

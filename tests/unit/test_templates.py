@@ -7,12 +7,13 @@ import tracemalloc
 import pytest
 
 from prompt_ledger.errors import MissingVariables, TemplateError, TemplateRefused
-from prompt_ledger.sandbox import MAX_RENDER_STEPS
+from prompt_ledger.sandbox import MAX_RENDER_STEPS, straight
 from prompt_ledger.templates import (
     ChatMessage,
     PromptContent,
     declared_variables,
     render,
+    render_off_loop,
     vet,
 )
 
@@ -340,3 +341,36 @@ def _steps_used(source: str) -> int:
     finally:
         sandbox._budget.reset(token)
     return MAX_RENDER_STEPS - budget.steps
+
+
+@pytest.mark.parametrize(
+    ("source", "inline"),
+    [
+        ("Summarize: {{ text }}", True),
+        ("plain text", True),
+        ('{{ doc.title }}: {{ doc["body"] }} {{ items[0] }}', True),
+        ("{% for i in items %}{{ i }}{% endfor %}", False),
+        ("{{ text | upper }}", False),
+        ("{{ text * 3 }}", False),
+        ("{{ range(3) }}", False),
+        ("{{ text[1:3] }}", False),
+        ("{{ unclosed", False),
+    ],
+)
+def test_only_text_and_plain_substitutions_render_on_the_loop(source: str, inline: bool) -> None:
+    assert straight(source) is inline
+
+
+async def test_a_straight_template_renders_as_in_the_render_thread() -> None:
+    content = PromptContent(
+        messages=(ChatMessage("system", "Be {{ tone }}."), ChatMessage("user", "{{ doc.body }}"))
+    )
+    variables = {"tone": "dry", "doc": {"body": "x" * 10}}
+    rendered = await render_off_loop(content, variables, ["doc", "tone"])
+    assert rendered == render(content, variables, ["doc", "tone"])
+    assert rendered.messages == [
+        {"role": "system", "content": "Be dry."},
+        {"role": "user", "content": "x" * 10},
+    ]
+    with pytest.raises(TemplateRefused):  # the output bound holds on the loop too
+        await render_off_loop(text("{{ big }}"), {"big": "x" * 2_000_000}, ["big"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import select
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,6 @@ from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg_pool
-from procrastinate.exceptions import ConnectorException
 from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel
@@ -168,7 +168,7 @@ class translate_errors:
     ) -> None:
         if exc is None or isinstance(exc, PromptLedgerError):
             return
-        if isinstance(exc, ConnectorException) and isinstance(exc.__cause__, psycopg.Error):
+        if _queue_error(exc) and isinstance(exc.__cause__, psycopg.Error):
             exc = exc.__cause__  # the queue's defer on our connection wraps psycopg's error
         if isinstance(exc, psycopg.errors.UniqueViolation):
             constraint = getattr(exc.diag, "constraint_name", None) or "unique"
@@ -190,3 +190,11 @@ class translate_errors:
             raise ValidationFailed(
                 f"The database refused a value of the request: {reason[:300]}"
             ) from exc
+
+
+def _queue_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is procrastinate's wrapper of a database error. Not imported here: it
+    would import procrastinate (and croniter), a tenth of a cold start, in every function; a
+    process that never imported it cannot have raised it."""
+    queue_errors = sys.modules.get("procrastinate.exceptions")
+    return queue_errors is not None and isinstance(exc, queue_errors.ConnectorException)
