@@ -19,7 +19,7 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy
 
 from prompt_ledger import metrics
-from prompt_ledger.db.store import Queries
+from prompt_ledger.db.store import Database, Queries, relaxed_pool
 from prompt_ledger.services.attempts import RetryLater
 from prompt_ledger.services.executions import Executions
 from prompt_ledger.settings import Settings
@@ -58,6 +58,9 @@ class Services(Protocol):
 
     @property
     def executions(self) -> Executions: ...
+
+    @property
+    def db(self) -> Database: ...
 
     @property
     def maintenance(self) -> Periodic: ...
@@ -178,8 +181,32 @@ class Queue:
         shutdown_grace: float,
         install_signal_handlers: bool = True,
     ) -> None:
-        await self.open()
-        await self.app.run_worker_async(
+        # The worker's own procrastinate app, on a pool whose commits do not wait for the disk:
+        # fetching and finishing a job are two of the three commits per job, and a database
+        # crash can only undo them into states the recovery handles (a stalled 'doing' job is
+        # retried; claim_execution keeps a finished execution from running again). The ledger's
+        # writes, the outcome included, stay durable on the container's pool.
+        pool = relaxed_pool(container.db, max_size=max(2, concurrency + 2))
+        worker_app = build_app()
+        await pool.open(wait=False)
+        try:
+            await worker_app.open_async(pool=pool)
+            await self._run(
+                worker_app, container, concurrency, shutdown_grace, install_signal_handlers
+            )
+        finally:
+            await worker_app.close_async()
+            await pool.close()
+
+    async def _run(
+        self,
+        app: procrastinate.App,
+        container: Services,
+        concurrency: int,
+        shutdown_grace: float,
+        install_signal_handlers: bool,
+    ) -> None:
+        await app.run_worker_async(
             queues=[EXECUTIONS_QUEUE, MAINTENANCE_QUEUE],
             concurrency=concurrency,
             shutdown_graceful_timeout=shutdown_grace,

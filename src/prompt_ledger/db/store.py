@@ -66,6 +66,10 @@ class Database:
         self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
     ) -> None:
         self.url = url
+        self.connection_kwargs: dict[str, Any] = {
+            "row_factory": dict_row,
+            "connect_timeout": max(1, int(timeout)),
+        }
         self._pool = psycopg_pool.AsyncConnectionPool(
             url,
             min_size=min_size,
@@ -74,7 +78,7 @@ class Database:
             open=False,
             # autocommit is set in configure, not kwargs: procrastinate's listener reuses kwargs
             # and passes autocommit itself.
-            kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
+            kwargs=self.connection_kwargs,
             configure=_autocommit,
             name="promptledger",
         )
@@ -142,6 +146,26 @@ class Database:
     async def ping(self) -> None:
         async with self.connect() as queries:
             await queries.row("ping")
+
+
+def relaxed_pool(db: Database, *, max_size: int) -> psycopg_pool.AsyncConnectionPool[Any]:
+    """A pool (unopened) to ``db``'s database whose commits do not wait for the disk
+    (``synchronous_commit = off``): for the queue worker's own bookkeeping (fetching and
+    finishing jobs), which a database crash can only roll back to a state the recovery retries
+    (a job 'doing' again, or 'todo'); the ledger's writes stay on ``db``'s durable pool."""
+    kwargs = dict(db.connection_kwargs)
+    given = psycopg.conninfo.conninfo_to_dict(db.url).get("options")
+    kwargs["options"] = " ".join(filter(None, [str(given or ""), "-c synchronous_commit=off"]))
+    return psycopg_pool.AsyncConnectionPool(
+        db.url,
+        min_size=1,
+        max_size=max_size,
+        timeout=db.pool.timeout,
+        open=False,
+        kwargs=kwargs,
+        configure=_autocommit,
+        name="promptledger-queue",
+    )
 
 
 def _has_input(connection: psycopg.AsyncConnection[Any]) -> bool:
