@@ -148,6 +148,7 @@ def spawn(
     options.setdefault("stdout", sys.stderr)
     environ = {k: v for k, v in {**os.environ, **env}.items() if k not in unset}
     process = subprocess.Popen(command, env=environ, start_new_session=True, **options)
+    track_session(process.pid)
     stack.callback(stop_group, process)
     return process
 
@@ -734,12 +735,36 @@ def _command(pid: int) -> str:
         return "?"
 
 
+_SESSIONS: set[int] = set()
+
+
+def track_session(pid: int) -> None:
+    """Remember that ``pid`` leads a session this benchmark started (``start_new_session``):
+    its processes are leftovers too once orphaned (a forked worker whose parent was killed is
+    no longer our descendant)."""
+    _SESSIONS.add(pid)
+
+
+def _in_our_sessions() -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            session = int(stat.read_text().rsplit(")", 1)[1].split()[3])
+        except (OSError, IndexError, ValueError):
+            continue
+        if session in _SESSIONS:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def leftover_processes(ignore: frozenset[int] = frozenset()) -> list[str]:
-    """Descendants of this process still alive, except ``ignore`` (e.g. a process pool still
-    open): a benchmark calls :func:`check_leftovers` when it is done."""
+    """Descendants of this process, and processes of the sessions it started, still alive,
+    except ``ignore`` (e.g. a process pool still open): a benchmark calls
+    :func:`check_leftovers` when it is done."""
+    pids = set(_descendants(os.getpid())) | set(_in_our_sessions())
     return [
         f"{pid} {command}"
-        for pid in _descendants(os.getpid())
+        for pid in sorted(pids - {os.getpid()})
         if pid not in ignore
         and not _is_zombie(pid)
         # multiprocessing's helper lives as long as this process, by design

@@ -56,6 +56,7 @@ from bench._common import (
     API_KEY,
     BenchError,
     bench_database,
+    check_leftovers,
     environment,
     environment_line,
     err,
@@ -362,6 +363,7 @@ def main() -> int:
             gateway.check_alive()
         err.print("[dim]write path, trigger on vs off...[/dim]")
         writes = asyncio.run(write_path(url, catalogue, args.write_rounds, per_round=160))
+    check_leftovers()
     small, large = reads[sizes[0]], reads[sizes[1]]
     rows: list[dict[str, Any]] = []
     for name, _ in ENDPOINTS:

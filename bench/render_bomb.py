@@ -23,7 +23,14 @@ import httpx
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
-from bench._common import API_KEY, api_client, bench_database, expect, start_server
+from bench._common import (
+    API_KEY,
+    api_client,
+    bench_database,
+    check_leftovers,
+    expect,
+    start_server,
+)
 
 BOMB = (
     "{% macro f(n) %}{% if n > 0 %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(depth) }}"
@@ -80,6 +87,7 @@ def main() -> None:
         waiter.start()
         loaded = livez_ms(server.base_url, args.probes, stop=done)
         waiter.join()
+    check_leftovers()
 
     def p(values: list[float], q: int) -> float:
         if len(values) < 2:

@@ -33,7 +33,15 @@ from psycopg.types.json import Jsonb
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
-from bench._common import API_KEY, bench_database, free_port, percentile, report_console
+from bench._common import (
+    API_KEY,
+    bench_database,
+    check_leftovers,
+    free_port,
+    percentile,
+    report_console,
+    track_session,
+)
 
 from prompt_ledger.records import DEFAULT_PROJECT_ID
 
@@ -185,6 +193,7 @@ def main() -> None:
             check=True,
         )
         process = start(port, env)
+        track_session(process.pid)
         try:
             wait(url)
             ingest: list[float] = []
@@ -202,6 +211,7 @@ def main() -> None:
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    check_leftovers()
     times.sort()
     result = {
         "ingest_spans_per_s": statistics.median(ingest),
