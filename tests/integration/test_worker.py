@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from prompt_ledger.container import Container
+from prompt_ledger.db.store import Database, relaxed_pool
 from prompt_ledger.testing.stub_llm import Reply, StubLLM
 from tests.execution_fixtures import (
     SEED_RUN,
@@ -485,3 +486,23 @@ async def test_recover_fails_abandoned_sync_runs(
     assert (await api.get(f"/v1/executions/{finished['execution_id']}")).json()["status"] == (
         "succeeded"
     )
+
+
+async def test_only_the_queue_bookkeeping_pool_commits_without_waiting_for_the_disk(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    pool = relaxed_pool(db, max_size=1)
+    await pool.open(wait=True)
+    try:
+        async with pool.connection() as connection:
+            shown = await (await connection.execute("SHOW synchronous_commit")).fetchone()
+            assert shown == {"synchronous_commit": "off"}
+    finally:
+        await pool.close()
+    try:
+        async with db.connect() as q:  # the ledger's pool: durable
+            shown = await (await q.connection.execute("SHOW synchronous_commit")).fetchone()
+            assert shown == {"synchronous_commit": "on"}
+    finally:
+        await db.close()
