@@ -53,7 +53,7 @@ FRAME = re.compile(r"^(?P<function>.*?) \((?P<path>.*?)(?::\d+)?\)$")
 
 
 def py_spy() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs")
+    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
     binary = venvs / "tools" / "bin" / "py-spy"
     if not binary.exists():
         raise BenchError(f"{binary} not found: run `make bench-profile` (it installs py-spy)")

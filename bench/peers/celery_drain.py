@@ -68,7 +68,7 @@ CONCURRENCY = 10
 
 
 def celery_python() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs")
+    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
     python = venvs / "celery" / "bin" / "python"
     if not python.exists():
         raise BenchError(f"{python} not found: run `make bench-peers` (it installs Celery there)")

@@ -75,7 +75,7 @@ litellm_settings:
 
 
 def litellm_binary() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs")
+    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
     binary = venvs / "litellm" / "bin" / "litellm"
     if not binary.exists():
         raise BenchError(f"{binary} not found: run `make bench-peers` (it installs LiteLLM there)")

@@ -67,7 +67,7 @@ WRITES = ("version", "move")
 
 
 def phoenix_binary() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs")
+    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
     binary = venvs / "phoenix" / "bin" / "phoenix"
     if not binary.exists():
         raise BenchError(f"{binary} not found: run `make bench-peers` (it installs Phoenix there)")
