@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LOCK_FLAGS := --universal --python-version $(PYTHON_VERSION) --custom-compile-command "make lock" --quiet
 
-.PHONY: dev test lint format bench bench-peers bench-profile lock buttons clean screenshots vendor
+.PHONY: dev test lint format bench bench-peers bench-profile lock buttons clean screenshots vendor mutate
 
 # Quiet: `make dev` on a fresh clone prints one line per step, then the dev banner
 # (tests/acceptance/test_dev_stack.py counts them). pip's errors still show.
@@ -95,6 +95,20 @@ bench-peers: $(VENV)/.installed-dev $(BENCH_VENVS)/litellm/.installed $(BENCH_VE
 	$(BIN)/python bench/summary.py $(BENCH_RESULTS); \
 	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 
+## make mutate: mutation testing of the core (mutmut, in its own virtualenv .mutate-venv/), one
+## score per module; MODULES="auth cache" for some of them (mutation/run.py). Not in make test.
+MUTATE_VENV := .mutate-venv
+$(MUTATE_VENV)/.installed: pyproject.toml locks/dev.txt mutation/requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found (.python-version)"; exit 1; }
+	@echo "Installing the dev dependencies and mutmut into $(MUTATE_VENV) (make mutate only)..."
+	@$(PYTHON) -m venv $(MUTATE_VENV)
+	@$(MUTATE_VENV)/bin/python -m pip install --quiet --quiet --upgrade pip
+	@$(MUTATE_VENV)/bin/python -m pip install --quiet --quiet -c locks/dev.txt -e ".[dev]" \
+	  -r mutation/requirements.txt
+	@touch $@
+mutate: $(MUTATE_VENV)/.installed
+	PATH="$(CURDIR)/$(MUTATE_VENV)/bin:$$PATH" nice -n 19 $(MUTATE_VENV)/bin/python mutation/run.py $(MODULES)
+
 ## make screenshots: regenerate docs/screenshots/ (Debian's Chromium: apt-get install -y chromium)
 screenshots: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.browser.screenshots
@@ -117,4 +131,4 @@ buttons:
 	python3 infra/buttons.py $(if $(REPO),--repo $(REPO)) $(if $(RAILWAY_TEMPLATE),--railway-template $(RAILWAY_TEMPLATE))
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-venvs .bench-results
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-venvs .bench-results .mutate-venv mutants

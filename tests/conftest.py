@@ -77,6 +77,10 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def template_db(server_url: str) -> Iterator[str]:
+    shared = os.environ.get("PROMPTLEDGER_TEST_TEMPLATE_DB")
+    if shared:  # `make mutate`: one migrated template for every mutant's test session
+        yield shared
+        return
     name = f"pl_template_{os.getpid()}"
     url = create_database(server_url, name)
     migrate.upgrade(url)

@@ -156,6 +156,7 @@ CODE = [
     "schema",
     "infra",
     "bench",  # the benchmarks' own variables (BENCH_RESULTS, BENCH_LOOP, ...)
+    "mutation",  # make mutate's (MUTATE_JOBS)
     ".railway",
     "render.yaml",
     "app.json",
