@@ -1,0 +1,72 @@
+"""GroupCache, the in-process read cache behind prompt resolution and key lookups: what it
+stores, what it refuses to store, and what one eviction drops (found by `make mutate`)."""
+
+from __future__ import annotations
+
+from prompt_ledger.cache import GroupCache
+
+
+def enabled(ttl: float = 60.0, max_groups: int = 10) -> GroupCache[str, str, int]:
+    cache: GroupCache[str, str, int] = GroupCache("test", ttl, max_groups)
+    cache.enabled = True
+    return cache
+
+
+def test_a_stored_entry_is_served_until_its_group_is_evicted() -> None:
+    cache = enabled()
+    cache.put("prompt", "production", 1, cache.generation("prompt"))
+    cache.put("prompt", "staging", 2, cache.generation("prompt"))
+    cache.put("other", "production", 3, cache.generation("other"))
+    assert (cache.get("prompt", "production"), cache.get("prompt", "staging")) == (1, 2)
+    cache.evict("prompt")
+    assert (cache.get("prompt", "production"), cache.get("prompt", "staging")) == (None, None)
+    assert cache.get("other", "production") == 3
+
+
+def test_a_disabled_cache_neither_serves_nor_stores() -> None:
+    cache = enabled()
+    cache.put("prompt", "production", 1, 0)
+    cache.enabled = False
+    assert cache.get("prompt", "production") is None
+    cache.put("prompt", "staging", 2, 0)
+    cache.enabled = True
+    assert cache.get("prompt", "production") == 1
+    assert cache.get("prompt", "staging") is None
+
+
+def test_a_ttl_of_zero_stores_nothing() -> None:
+    cache = enabled(ttl=0)
+    cache.put("prompt", "production", 1, 0)
+    assert cache.get("prompt", "production") is None
+
+
+def test_a_read_that_raced_an_eviction_is_not_stored() -> None:
+    cache = enabled()
+    generation = cache.generation("prompt")
+    cache.evict("prompt")  # a write committed while the read was in flight
+    assert cache.generation("prompt") == generation + 1
+    cache.put("prompt", "production", 1, generation)
+    assert cache.get("prompt", "production") is None
+    cache.put("prompt", "production", 2, cache.generation("prompt"))
+    assert cache.get("prompt", "production") == 2
+
+
+def test_clear_evicts_every_group_and_bumps_each_generation() -> None:
+    cache = enabled()
+    for group in ("a", "b"):
+        cache.put(group, "k", 1, 0)
+    cache.clear()
+    assert (cache.get("a", "k"), cache.get("b", "k")) == (None, None)
+    assert (cache.generation("a"), cache.generation("b")) == (1, 1)
+
+
+def test_past_max_groups_the_oldest_group_makes_room() -> None:
+    cache = enabled(max_groups=2)
+    for group, value in (("first", 1), ("second", 2)):
+        cache.put(group, "k", value, 0)
+    cache.put("second", "other", 20, 0)  # a known group takes no new room
+    assert cache.get("first", "k") == 1
+    cache.put("third", "k", 3, 0)
+    assert cache.get("first", "k") is None
+    assert (cache.get("second", "k"), cache.get("second", "other")) == (2, 20)
+    assert cache.get("third", "k") == 3
