@@ -38,6 +38,8 @@ AT_THE_LIMIT = {
     "expandtabs": ("{{ 'a\\tb'.expandtabs(n - 3)|length > 0 }}", LIMIT),
     "replace": ("{{ ('a' * (n - 999000)).replace('a', 'a' * 1000)|length }}", LIMIT),
     "lipsum": ("{{ lipsum(1, html=False, max=n // 16)|length > 0 }}", LIMIT),
+    "tojson indent": ("{{ [1]|tojson(indent=n - 6)|length > 0 }}", LIMIT),
+    "tojson indent string": ("{{ [1]|tojson(indent=' ' * (n - 6))|length > 0 }}", LIMIT),
 }
 
 
@@ -73,3 +75,8 @@ def test_the_step_budget_allows_exactly_its_steps() -> None:
     assert rendered(loop, items=[0] * MAX_RENDER_STEPS) == "ok"
     with pytest.raises(TemplateRefused, match="loop iterations"):
         rendered(loop, items=[0] * (MAX_RENDER_STEPS + 1))
+
+
+def test_lipsum_keeps_its_defaults_and_its_word_range() -> None:
+    assert rendered("{{ lipsum().count('<p>') }}") == "5"
+    assert rendered("{{ lipsum(1, html=False, min=200, max=201)|wordcount }}") == "200"

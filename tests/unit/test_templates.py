@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tracemalloc
 
 import pytest
@@ -374,3 +375,32 @@ async def test_a_straight_template_renders_as_in_the_render_thread() -> None:
     ]
     with pytest.raises(TemplateRefused):  # the output bound holds on the loop too
         await render_off_loop(text("{{ big }}"), {"big": "x" * 2_000_000}, ["big"])
+
+
+# Stored versions keep their checksum (identical content is detected by it), so the canonical
+# form is a format: a change to it would make every stored version look different.
+STORED_CHECKSUMS = [
+    (
+        PromptContent(
+            template_source="Hi {{ name }} — ü", model_defaults={"temperature": 0.2, "model": "m"}
+        ),
+        '{"kind":"text","messages":null,"model_defaults":{"model":"m","temperature":0.2},'
+        '"template_source":"Hi {{ name }} — ü"}',
+    ),
+    (
+        PromptContent(
+            messages=(ChatMessage("system", "Be brief"), ChatMessage("user", "{{q}}")),
+            model_defaults={"b": 1, "a": 2},
+        ),
+        '{"kind":"chat","messages":[{"content":"Be brief","role":"system"},'
+        '{"content":"{{q}}","role":"user"}],"model_defaults":{"a":2,"b":1},'
+        '"template_source":null}',
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "canonical"), STORED_CHECKSUMS, ids=["text", "chat"])
+def test_the_checksum_is_the_sha256_of_a_fixed_canonical_form(
+    content: PromptContent, canonical: str
+) -> None:
+    assert content.checksum() == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
