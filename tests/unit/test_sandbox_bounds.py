@@ -55,6 +55,7 @@ def test_replace_with_a_count_is_sized_by_that_count() -> None:
     assert rendered("{{ s.replace('x', 'yy', 1)|length }}", s=almost) == str(LIMIT)
     assert "unsafe operation" in refused("{{ s.replace('x', 'yy', 2)|length }}", s=almost)
     assert rendered("{{ s|replace('x', 'yy', 1)|length }}", s=almost) == str(LIMIT)
+    assert rendered("{{ s.replace('x', 'y' * 1000, 0)|length }}", s=almost) == str(LIMIT - 1)
 
 
 def test_the_exponent_is_bounded_either_way() -> None:

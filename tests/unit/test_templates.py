@@ -404,3 +404,39 @@ def test_the_checksum_is_the_sha256_of_a_fixed_canonical_form(
     content: PromptContent, canonical: str
 ) -> None:
     assert content.checksum() == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def test_every_syntax_error_is_reported_with_its_field_and_line() -> None:
+    content = PromptContent(
+        messages=(
+            ChatMessage("system", "{{ tone }}"),
+            ChatMessage("user", "ok\n{% if x %}never closed"),
+            ChatMessage("user", "{{ broken"),
+        )
+    )
+    with pytest.raises(TemplateError) as caught:
+        declared_variables(content)
+    assert caught.value.detail.startswith("Template syntax error in messages.1.content at line 2: ")
+    errors = caught.value.errors
+    assert errors is not None
+    assert [(e["loc"], e["type"], e["line"]) for e in errors] == [
+        (["body", "messages", "1", "content"], "template_syntax", 2),
+        (["body", "messages", "2", "content"], "template_syntax", 1),
+    ]
+    assert all(e["msg"] for e in errors)
+    with pytest.raises(TemplateError) as caught:
+        declared_variables(text("{{ broken"))
+    assert caught.value.errors is not None
+    assert caught.value.errors[0]["loc"] == ["body", "template_source"]
+
+
+def test_the_variables_of_every_message_are_declared() -> None:
+    content = PromptContent(
+        messages=(ChatMessage("system", "Be {{ tone }}"), ChatMessage("user", "{{ question }}"))
+    )
+    assert declared_variables(content) == ["question", "tone"]
+
+
+def test_every_spelling_of_a_fallback_makes_a_variable_optional() -> None:
+    source = "{{ a|d('z') }}{{ b|default('z') }}{% if c is undefined %}-{% endif %}{{ d }}"
+    assert declared_variables(text(source)) == ["d"]
