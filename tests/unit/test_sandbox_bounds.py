@@ -81,3 +81,9 @@ def test_the_step_budget_allows_exactly_its_steps() -> None:
 def test_lipsum_keeps_its_defaults_and_its_word_range() -> None:
     assert rendered("{{ lipsum().count('<p>') }}") == "5"
     assert rendered("{{ lipsum(1, html=False, min=200, max=201)|wordcount }}") == "200"
+
+
+def test_str_format_may_build_exactly_the_limit() -> None:
+    # the format string (10 characters), the value (1) and the width are paid for
+    assert rendered("{{ '{:>999989}'.format(1)|length }}") == "999989"
+    assert "unsafe operation" in refused("{{ '{:>999990}'.format(1)|length }}")
