@@ -428,6 +428,9 @@ def test_every_syntax_error_is_reported_with_its_field_and_line() -> None:
         declared_variables(text("{{ broken"))
     assert caught.value.errors is not None
     assert caught.value.errors[0]["loc"] == ["body", "template_source"]
+    assert caught.value.errors[0]["msg"] == (
+        "unexpected end of template, expected 'end of print statement'."
+    )
 
 
 def test_the_variables_of_every_message_are_declared() -> None:
