@@ -159,6 +159,7 @@ AMPLIFICATIONS = {
     "wordwrap wrapstring": "{{ ('a ' * 400000)|wordwrap(1, wrapstring='x' * 3000) }}",
     "replace filter chained": "{{ ('a' * 1000)|replace('a', 'a' * 1000)|replace('a', 'aa') }}",
     "replace method": "{{ ('a' * 1000).replace('a', 'a' * 1000).replace('a', 'aa') }}",
+    "replace method, one step": "{{ ('a' * 1000).replace('a', 'x' * 100000) }}",
     "join filter": "{{ range(100000)|join('x' * 100000) }}",
     "join method": "{{ ('x' * 1000000).join(range(2000)|map('string')) }}",
     "translate": "{{ ('x' * 999999).translate({120: 'y' * 999999}) }}",
