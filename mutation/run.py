@@ -15,8 +15,9 @@ migrations.
 
 The score of a module is killed / total: killed counts the mutants a test failed on (or that
 hung, or that mypy rejects: mypy strict is part of `make test`); total counts every mutant that
-was checked. Mutants listed in mutation/equivalents.md (equivalent to the original, or not
-worth a test: one line each on why) are shown in their own column and left out of the last one.
+was checked, those that survived and those no selected test calls ("no tests") included.
+Mutants listed in mutation/equivalents.md (equivalent to the original, or not worth a test: one
+line each on why) are shown in their own column and left out of the last one.
 """
 
 from __future__ import annotations
@@ -134,11 +135,11 @@ def table(results: str, modules: list[str]) -> list[str]:
         if status in DETECTED:
             count["killed"] += 1
         else:
-            count["survived"] += 1
+            count["no tests" if status == "no tests" else "survived"] += 1
             count["equivalent"] += name in listed
     rows = [
         f"{'module':<34} {'killed':>7} {'total':>6} {'score':>7} {'survived':>9} "
-        f"{'equiv.':>7} {'score excl. equiv.':>19} {'unchecked':>10}"
+        f"{'no tests':>9} {'equiv.':>7} {'score excl. equiv.':>19} {'unchecked':>10}"
     ]
     grand: Counter[str] = Counter()
     for module in sorted(by_module):
@@ -156,7 +157,7 @@ def row(module: str, count: Counter[str]) -> str:
     adjusted = f"{100 * killed / relevant:.1f}%" if relevant else "-"
     return (
         f"{module:<34} {killed:>7} {total:>6} {score:>7} {count['survived']:>9} "
-        f"{equivalent:>7} {adjusted:>19} {count['unchecked']:>10}"
+        f"{count['no tests']:>9} {equivalent:>7} {adjusted:>19} {count['unchecked']:>10}"
     )
 
 
