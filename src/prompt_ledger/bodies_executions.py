@@ -102,6 +102,11 @@ class RunBody(Body):
     )
     correlation_id: str | None = Field(default=None, max_length=100)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    stream: bool = Field(
+        default=False,
+        description="Answer Server-Sent Events (text/event-stream): the output as it is "
+        "generated, then the recorded execution (POST /v1/executions:run only).",
+    )
 
     @model_validator(mode="after")
     def _one_pin(self) -> Self:

@@ -22,6 +22,7 @@ from prompt_ledger.services.limits import RateLimits
 from prompt_ledger.services.operator import OperatorKeys
 from prompt_ledger.services.registry import PromptCache, Registry
 from prompt_ledger.services.sessions import Sessions
+from prompt_ledger.services.streams import Streams
 from prompt_ledger.services.traces import Traces
 from prompt_ledger.settings import Settings
 
@@ -55,6 +56,7 @@ class Container:
         self.access = Access(self.db, self.key_cache)
         self.providers = Providers(settings)
         self.executions = Executions(self.db, self.providers, settings)
+        self.streams = Streams(self.executions, self.db, self.providers, settings)
         self.analytics = Analytics(self.db)
         self.traces = Traces(self.db, settings)
         # --- console and browser clients

@@ -167,6 +167,10 @@ class Execution(Record):
     response_tokens: int | None = None
     latency_ms: int | None = None
     provider_latency_ms: int | None = None
+    time_to_first_token_ms: int | None = Field(
+        default=None,
+        description="Streamed runs: from the request to the first text the provider streamed.",
+    )
     input_price_per_mtok: USD | None = None
     output_price_per_mtok: USD | None = None
     cost_usd: USD | None = None

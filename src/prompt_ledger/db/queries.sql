@@ -343,6 +343,7 @@ WITH attempt AS (
         response_tokens = %(response_tokens)s,
         latency_ms = %(latency_ms)s,
         provider_latency_ms = %(provider_latency_ms)s,
+        time_to_first_token_ms = %(time_to_first_token_ms)s,
         cost_usd = %(cost_usd)s,
         error_type = %(error_type)s,
         error_message = %(error_message)s,

@@ -205,6 +205,7 @@ executions = sa.Table(
     sa.Column("response_tokens", sa.Integer()),
     sa.Column("latency_ms", sa.Integer()),
     sa.Column("provider_latency_ms", sa.Integer()),
+    sa.Column("time_to_first_token_ms", sa.Integer()),
     sa.Column("input_price_per_mtok", sa.Numeric(12, 6)),
     sa.Column("output_price_per_mtok", sa.Numeric(12, 6)),
     sa.Column("cost_usd", sa.Numeric(14, 8)),

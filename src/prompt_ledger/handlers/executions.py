@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prompt_ledger.auth import Scope
 from prompt_ledger.bodies_executions import (
     ExecutionDetail,
@@ -9,9 +11,12 @@ from prompt_ledger.bodies_executions import (
     ExecutionPage,
     RunBody,
 )
+from prompt_ledger.errors import ValidationFailed
 from prompt_ledger.handlers.common import path_uuid
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
+from prompt_ledger.http.events import EventStream
 from prompt_ledger.services.outcomes import Trace
+from prompt_ledger.services.streams import Replayed, sse
 
 
 def _header(call: Call, name: str, limit: int) -> str | None:
@@ -19,6 +24,8 @@ def _header(call: Call, name: str, limit: int) -> str | None:
 
 
 async def run(call: Call) -> Reply:
+    if call.body_as(RunBody).stream:
+        return await run_streamed(call)
     outcome = await call.app.executions.run(
         call.principal,
         call.body_as(RunBody),
@@ -33,7 +40,32 @@ async def run(call: Call) -> Reply:
     return Reply(outcome.execution, headers=headers)
 
 
+async def run_streamed(call: Call) -> Reply:
+    """Server-Sent Events: ``started``, ``delta``s, then ``done`` (the execution) or ``error``;
+    a replayed Idempotency-Key answers its finished execution as one ``done`` event."""
+    live = await call.app.streams.start(
+        call.principal,
+        call.body_as(RunBody),
+        idempotency_key=_header(call, "idempotency-key", 255),
+        correlation_id=_header(call, "x-correlation-id", 100),
+        trace=Trace.from_traceparent(call.request.headers.get("traceparent")),
+    )
+    if isinstance(live, Replayed):
+        done = sse("done", live.execution)
+
+        async def replay(emit: Callable[[bytes], None]) -> None:
+            emit(done)
+
+        return Reply(EventStream(replay), headers={"Idempotent-Replayed": "true"})
+    return Reply(EventStream(live.pump), headers={"Execution-Id": str(live.execution_id)})
+
+
 async def submit(call: Call) -> Reply:
+    if call.body_as(RunBody).stream:
+        raise ValidationFailed(
+            "Only POST /v1/executions:run streams; a submitted execution is polled.",
+            errors=[{"loc": ["body", "stream"], "msg": "not with :submit", "type": "stream"}],
+        )
     execution, replayed = await call.app.executions.submit(
         call.principal,
         call.body_as(RunBody),

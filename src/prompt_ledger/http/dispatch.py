@@ -257,6 +257,9 @@ def server_timing(total: float, outside: dict[str, float]) -> str:
 
 
 def render(reply: Reply, request: Request) -> Response:
+    if isinstance(reply.body, Response):
+        reply.body.headers.update(reply.headers)
+        return reply.body
     if reply.body is None:
         return Response(
             status_code=reply.status if reply.status != 200 else 204, headers=reply.headers

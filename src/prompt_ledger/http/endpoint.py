@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 from starlette.convertors import Convertor
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import compile_path
 
 from prompt_ledger.auth import Principal, Scope
@@ -22,7 +23,8 @@ B = TypeVar("B", bound=BaseModel)
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    body: BaseModel | dict[str, Any] | bytes | None
+    body: BaseModel | dict[str, Any] | bytes | Response | None
+    """A Response (e.g. a stream of events) is sent as it is, with ``headers`` added."""
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     media_type: str = "application/json"

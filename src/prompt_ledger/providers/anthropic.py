@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -10,7 +11,10 @@ import anthropic
 from prompt_ledger.providers.base import (
     Completion,
     CompletionRequest,
+    ProviderError,
+    StreamPiece,
     sdk_failure,
+    stream_failure,
 )
 
 DEFAULT_MAX_TOKENS = 1024
@@ -25,38 +29,89 @@ class AnthropicProvider:
         )
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        system = "\n\n".join(
-            m["content"] for m in request.messages if m["role"] in {"system", "developer"}
-        )
-        messages = [
-            {"role": m["role"], "content": m["content"]}
-            for m in request.messages
-            if m["role"] in {"user", "assistant"}
-        ]
-        if not messages:
-            messages = [{"role": "user", "content": system}]
-            system = ""
-        kwargs: dict[str, Any] = {
-            "model": request.model,
-            "messages": messages,
-            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-        }
-        if system:
-            kwargs["system"] = system
-        if request.stop:
-            kwargs["stop_sequences"] = request.stop
-        # Not sent: temperature and top_p (the SDK 2.x / API version 2026-10-21 refuse sampling
-        # parameters, even at their defaults: a TypeError in the SDK, a 400 from the API), and
-        # presence/frequency penalties and seed, which have no Anthropic equivalent. The
-        # execution still records the params the caller gave.
         try:
-            response = await self._client.messages.create(**kwargs)
+            response = await self._client.messages.create(**_body(request))
             return _completion(response)
         except (anthropic.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise sdk_failure(exc, sdk=anthropic, provider=self.name, label="Anthropic") from exc
 
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamPiece]:
+        """Messages with ``stream: true``: message_start (input tokens), content_block_delta
+        (text), message_delta (output tokens, stop reason), message_stop. Events are read as
+        plain dicts; an ``error`` event raises."""
+        try:
+            events = await self._client.post(
+                "/v1/messages",
+                body={**_body(request), "stream": True},
+                cast_to=object,
+                stream=True,
+                stream_cls=anthropic.AsyncStream[object],
+            )
+        except (anthropic.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise sdk_failure(exc, sdk=anthropic, provider=self.name, label="Anthropic") from exc
+        try:
+            async for event in events:
+                piece = _piece(event)
+                if piece is not None:
+                    yield piece
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise stream_failure(exc, sdk=anthropic, provider=self.name, label="Anthropic") from exc
+        finally:
+            await events.close()
+
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _body(request: CompletionRequest) -> dict[str, Any]:
+    """The Messages API body of a request."""
+    system = "\n\n".join(
+        m["content"] for m in request.messages if m["role"] in {"system", "developer"}
+    )
+    messages = [
+        {"role": m["role"], "content": m["content"]}
+        for m in request.messages
+        if m["role"] in {"user", "assistant"}
+    ]
+    if not messages:
+        messages = [{"role": "user", "content": system}]
+        system = ""
+    kwargs: dict[str, Any] = {
+        "model": request.model,
+        "messages": messages,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+    }
+    if system:
+        kwargs["system"] = system
+    if request.stop:
+        kwargs["stop_sequences"] = request.stop
+    # Not sent: temperature and top_p (the SDK 2.x / API version 2026-10-21 refuse sampling
+    # parameters, even at their defaults: a TypeError in the SDK, a 400 from the API), and
+    # presence/frequency penalties and seed, which have no Anthropic equivalent. The
+    # execution still records the params the caller gave.
+    return kwargs
+
+
+def _piece(event: Any) -> StreamPiece | None:
+    """One stream event as a piece (None for events that say nothing we keep)."""
+    kind = event.get("type")
+    if kind == "message_start":
+        message = event["message"]
+        usage = message.get("usage") or {}
+        return StreamPiece(prompt_tokens=usage.get("input_tokens"), model=message.get("model"))
+    if kind == "content_block_delta":
+        delta = event.get("delta") or {}
+        text = delta.get("text") if delta.get("type") == "text_delta" else None
+        return StreamPiece(text=text) if isinstance(text, str) and text else None
+    if kind == "message_delta":
+        usage = event.get("usage") or {}
+        return StreamPiece(
+            completion_tokens=usage.get("output_tokens"),
+            finish_reason=(event.get("delta") or {}).get("stop_reason"),
+        )
+    return None
 
 
 def _completion(response: Any) -> Completion:

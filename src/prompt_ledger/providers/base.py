@@ -6,6 +6,7 @@ permanent (400, 401, 403, 404, ...)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +27,18 @@ class Completion:
     text: str
     prompt_tokens: int | None
     completion_tokens: int | None
+    model: str | None = None
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPiece:
+    """One event of a streamed completion: a text delta, and/or what the provider said about
+    the whole (usage, model, finish reason) when it says it. Fields left None say nothing."""
+
+    text: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     model: str | None = None
     finish_reason: str | None = None
 
@@ -56,6 +69,11 @@ class Provider(Protocol):
     name: str
 
     async def complete(self, request: CompletionRequest) -> Completion: ...
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[StreamPiece]:
+        """The completion as it is generated. Raises ProviderError, before the first piece
+        (the call was refused) or after some (the stream broke)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -116,3 +134,33 @@ def _status_message(exc: Any) -> str:
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return str(error["message"])[:500]
     return str(getattr(exc, "message", exc))[:500]
+
+
+def stream_failure(exc: Exception, *, sdk: Any, provider: str, label: str) -> ProviderError:
+    """A failure while reading a stream: the SDK's errors as :func:`sdk_failure` classifies
+    them, an error event of the stream itself (a status error with a 2xx status: the call had
+    been accepted), and transport errors the SDK lets through (a connection cut mid-stream)."""
+    import httpx2
+
+    # OpenAI's SDK raises a bare APIError for an error chunk, Anthropic's a status error with
+    # the stream's 200 for an error event.
+    in_stream = type(exc) is sdk.APIError
+    if in_stream or (isinstance(exc, sdk.APIStatusError) and exc.status_code < 400):
+        return ProviderError(
+            f"{label} stream failed: {_status_message(exc)}",
+            provider=provider,
+            transient=True,
+            kind="stream_error",
+        )
+    if isinstance(exc, httpx2.TimeoutException):
+        return ProviderError(
+            f"{label} stream timed out: {exc}", provider=provider, transient=True, kind="timeout"
+        )
+    if isinstance(exc, httpx2.TransportError):
+        return ProviderError(
+            f"{label} stream broke: {type(exc).__name__}: {exc}",
+            provider=provider,
+            transient=True,
+            kind="connection",
+        )
+    return sdk_failure(exc, sdk=sdk, provider=provider, label=label)

@@ -7,8 +7,10 @@ the whole flow can be tried without an account. Every execution it answers is re
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import AsyncIterator
 
-from prompt_ledger.providers.base import Completion, CompletionRequest
+from prompt_ledger.providers.base import Completion, CompletionRequest, StreamPiece
 
 DEMO_NOTICE = "[demo provider: offline, deterministic - set OPENAI_API_KEY for real completions]"
 
@@ -30,6 +32,18 @@ class DemoProvider:
             completion_tokens=len(text.split()),
             model=request.model,
             finish_reason="stop",
+        )
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamPiece]:
+        """The same text as :meth:`complete`, a word (with the space before it) at a time."""
+        completion = await self.complete(request)
+        for word in re.findall(r"\s*\S+|\s+$", completion.text):
+            yield StreamPiece(text=word)
+        yield StreamPiece(
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            model=completion.model,
+            finish_reason=completion.finish_reason,
         )
 
     async def aclose(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -12,7 +13,9 @@ from prompt_ledger.providers.base import (
     Completion,
     CompletionRequest,
     ProviderError,
+    StreamPiece,
     sdk_failure,
+    stream_failure,
 )
 
 
@@ -26,12 +29,7 @@ class OpenAIProvider:
         )
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
-        for key in ("max_tokens", "temperature", "top_p", "stop"):
-            value = getattr(request, key)
-            if value is not None:
-                kwargs[key] = value
-        kwargs.update(request.extra)
+        kwargs = _body(request)
         try:
             # The SDK's documented raw-request path: same auth, timeouts and typed errors, but
             # no request-parameter transformation and response model building, which cost more
@@ -42,6 +40,30 @@ class OpenAIProvider:
             return self._completion(json.loads(response.content))
         except (openai.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise sdk_failure(exc, sdk=openai, provider=self.name, label="OpenAI") from exc
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamPiece]:
+        """Chat completions with ``stream: true``; the usage comes in a last chunk with no
+        choices (``stream_options.include_usage``). Chunks are read as plain dicts."""
+        body = {**_body(request), "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            chunks = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
+                stream=True,
+                stream_cls=openai.AsyncStream[object],
+            )
+        except (openai.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise sdk_failure(exc, sdk=openai, provider=self.name, label="OpenAI") from exc
+        try:
+            async for chunk in chunks:
+                yield _piece(chunk)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise stream_failure(exc, sdk=openai, provider=self.name, label="OpenAI") from exc
+        finally:
+            await chunks.close()
 
     def _completion(self, response: Any) -> Completion:
         """Read a chat.completion body; a wrong shape raises KeyError/TypeError/ValueError."""
@@ -66,6 +88,35 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _body(request: CompletionRequest) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
+    for key in ("max_tokens", "temperature", "top_p", "stop"):
+        value = getattr(request, key)
+        if value is not None:
+            kwargs[key] = value
+    kwargs.update(request.extra)
+    return kwargs
+
+
+def _piece(chunk: Any) -> StreamPiece:
+    """Read a chat.completion.chunk; a wrong shape raises KeyError/TypeError/ValueError."""
+    usage = chunk.get("usage") or {}
+    choices = chunk.get("choices") or []
+    text, finish = "", None
+    if choices:
+        delta = choices[0].get("delta") or {}
+        content = delta.get("content")
+        text = content if isinstance(content, str) else ""
+        finish = choices[0].get("finish_reason")
+    return StreamPiece(
+        text=text,
+        prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+        completion_tokens=_int_or_none(usage.get("completion_tokens")),
+        model=chunk.get("model"),
+        finish_reason=finish,
+    )
 
 
 def _int_or_none(value: Any) -> int | None:

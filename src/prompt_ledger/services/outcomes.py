@@ -97,12 +97,15 @@ class Outcomes:
         provider_seconds: float,
         *,
         wait: float | None,
+        first_token_ms: int | None = None,
     ) -> Recorded:
+        """``first_token_ms``: the time to the first token of a streamed run."""
         cost = _cost(completion, attempt.prices) if attempt.served_by != "demo" else Decimal(0)
         return await self._record(
             attempt,
             provider_seconds,
             wait,
+            first_token_ms=first_token_ms,
             status="succeeded",
             response_text=completion.text,
             prompt_tokens=completion.prompt_tokens,
@@ -123,16 +126,24 @@ class Outcomes:
         provider_seconds: float,
         *,
         wait: float | None,
+        partial: Completion | None = None,
+        first_token_ms: int | None = None,
     ) -> Recorded:
+        """``partial``: what a stream had delivered when it broke (its text and the token
+        counts the provider had sent, priced when both are known)."""
+        cost = None
+        if partial is not None and attempt.served_by != "demo":
+            cost = _cost(partial, attempt.prices)
         return await self._record(
             attempt,
             provider_seconds,
             wait,
+            first_token_ms=first_token_ms,
             status="failed",
-            response_text=None,
-            prompt_tokens=None,
-            response_tokens=None,
-            cost_usd=None,
+            response_text=partial.text if partial is not None else None,
+            prompt_tokens=partial.prompt_tokens if partial is not None else None,
+            response_tokens=partial.completion_tokens if partial is not None else None,
+            cost_usd=cost,
             error=exc,
             attributes={
                 "served_by": attempt.served_by,
@@ -161,6 +172,7 @@ class Outcomes:
         provider_seconds: float,
         wait: float | None,
         *,
+        first_token_ms: int | None = None,
         status: str,
         response_text: str | None,
         prompt_tokens: int | None,
@@ -181,6 +193,7 @@ class Outcomes:
             "response_tokens": response_tokens,
             "latency_ms": latency_ms,
             "provider_latency_ms": round(provider_seconds * 1000),
+            "time_to_first_token_ms": first_token_ms,
             "cost_usd": cost_usd,
             "error_type": error.kind if error else None,
             "error_message": error.message[:2000] if error else None,

@@ -186,7 +186,7 @@ def view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> ExecutionDet
 
 def request_hash(body: RunBody) -> str:
     data = body.model_dump(
-        mode="json", exclude={"idempotency_key", "correlation_id"}, exclude_none=True
+        mode="json", exclude={"idempotency_key", "correlation_id", "stream"}, exclude_none=True
     )
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 

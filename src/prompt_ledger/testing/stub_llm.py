@@ -7,8 +7,12 @@ protocols, so the real SDK code paths run in tests and benchmarks.
         assert stub.calls == 2
 
 Replies are configurable: latency, status codes, Retry-After, missing usage, malformed bodies,
-bodies of the wrong shape and hangs. The server runs in its own thread and event loop, bound to
-127.0.0.1 only.
+bodies of the wrong shape and hangs. A request with ``"stream": true`` is answered in the
+provider's streaming wire protocol (OpenAI's ``chat.completion.chunk`` data lines ending with
+``[DONE]``, with the usage chunk when ``stream_options.include_usage``; Anthropic's
+``message_start`` ... ``message_stop`` events), scripted too: the deltas, a delay between them,
+an error event after some of them, or a hang after some of them. The server runs in its own
+thread and event loop, bound to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
@@ -26,7 +31,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -43,6 +48,11 @@ class Reply:
     payload: dict[str, Any] | None = None  # answer with this JSON body instead (odd shapes)
     hang: bool = False  # never answer (until the server stops)
     gate: threading.Event | None = None  # answer once this is set (e.g. after a database stop)
+    # Streaming (a request with "stream": true); ``latency`` passes before the first delta.
+    chunks: tuple[str, ...] | None = None  # the deltas; default: the text, a word at a time
+    chunk_delay: float = 0.0  # seconds between two deltas
+    fail_after: int | None = None  # an error event after this many deltas ends the stream
+    hang_after: int | None = None  # after this many deltas, nothing more (until the stop)
 
 
 class StubLLM:
@@ -133,6 +143,8 @@ class StubLLM:
         async def openai_chat(request: Request) -> Response:
             body = await request.json()
             reply = self._next(body)
+            if body.get("stream"):
+                return await self._streamed(reply, body, openai_error, _openai_events)
             early = await _delay_or_fail(reply, self, openai_error)
             if early is not None:
                 return early
@@ -162,6 +174,8 @@ class StubLLM:
         async def anthropic_messages(request: Request) -> Response:
             body = await request.json()
             reply = self._next(body)
+            if body.get("stream"):
+                return await self._streamed(reply, body, anthropic_error, _anthropic_events)
             early = await _delay_or_fail(reply, self, anthropic_error)
             if early is not None:
                 return early
@@ -190,6 +204,122 @@ class StubLLM:
                 Route("/v1/messages", anthropic_messages, methods=["POST"]),
             ]
         )
+
+    async def _streamed(
+        self, reply: Reply, body: dict[str, Any], error_body: Any, protocol: Protocol
+    ) -> Response:
+        early = await _delay_or_fail(replace(reply, latency=0.0), self, error_body)
+        if early is not None:
+            return early
+        text = reply.text if reply.text is not None else _echo(body.get("messages", []))
+        chunks = list(reply.chunks) if reply.chunks is not None else _words(text)
+
+        async def deltas() -> AsyncIterator[str | None]:
+            """The deltas, paced as scripted; None for the scripted error."""
+            if reply.latency:
+                await asyncio.sleep(reply.latency)
+            for sent, chunk in enumerate(chunks):
+                if reply.fail_after is not None and sent >= reply.fail_after:
+                    yield None
+                    return
+                if reply.hang_after is not None and sent >= reply.hang_after:
+                    await self._hang()
+                    return
+                if sent and reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+                yield chunk
+
+        events = protocol(body, "".join(chunks), deltas(), reply.usage, self.calls)
+        return StreamingResponse(events, media_type="text/event-stream")
+
+    async def _hang(self) -> None:
+        while self._server is not None and not self._server.should_exit:  # noqa: ASYNC110 - flag set from another thread
+            await asyncio.sleep(0.05)
+
+
+Protocol = Callable[
+    [dict[str, Any], str, AsyncIterator[str | None], bool, int], AsyncIterator[bytes]
+]
+
+
+def _sse(data: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return f"{head}data: {payload}\n\n".encode()
+
+
+async def _openai_events(
+    body: dict[str, Any], text: str, deltas: AsyncIterator[str | None], usage: bool, call: int
+) -> AsyncIterator[bytes]:
+    """chat.completion.chunk data lines, the usage chunk when asked for, then [DONE]."""
+    base = {
+        "id": f"chatcmpl-stub-{call}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "stub"),
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return _sse({**base, "choices": [choice]})
+
+    yield chunk({"role": "assistant", "content": ""})
+    async for delta in deltas:
+        if delta is None:
+            yield _sse({"error": {"message": "stub failure mid-stream", "type": "server_error"}})
+            return
+        yield chunk({"content": delta})
+    yield chunk({}, "stop")
+    if usage and (body.get("stream_options") or {}).get("include_usage"):
+        prompt_tokens = _count(body.get("messages", []))
+        completion_tokens = len(text.split())
+        totals = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        yield _sse({**base, "choices": [], "usage": totals})
+    yield _sse("[DONE]")
+
+
+async def _anthropic_events(
+    body: dict[str, Any], text: str, deltas: AsyncIterator[str | None], usage: bool, call: int
+) -> AsyncIterator[bytes]:
+    """message_start, a text content block of deltas, message_delta with usage, message_stop."""
+    input_tokens = _count(body.get("messages", [])) + len(str(body.get("system", "")).split())
+    message = {
+        "id": f"msg_stub_{call}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "stub"),
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens if usage else 0, "output_tokens": 1},
+    }
+    yield _sse({"type": "message_start", "message": message}, "message_start")
+    block = {"type": "text", "text": ""}
+    yield _sse(
+        {"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start"
+    )
+    yield _sse({"type": "ping"}, "ping")
+    async for delta in deltas:
+        if delta is None:
+            error = {"type": "overloaded_error", "message": "stub failure mid-stream"}
+            yield _sse({"type": "error", "error": error}, "error")
+            return
+        text_delta = {"type": "text_delta", "text": delta}
+        yield _sse(
+            {"type": "content_block_delta", "index": 0, "delta": text_delta}, "content_block_delta"
+        )
+    yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+    finished = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": len(text.split()) if usage else 0},
+    }
+    yield _sse(finished, "message_delta")
+    yield _sse({"type": "message_stop"}, "message_stop")
 
 
 def openai_error(status: int) -> dict[str, Any]:
@@ -223,6 +353,12 @@ async def _delay_or_fail(reply: Reply, stub: StubLLM, error_body: Any) -> Respon
             headers=headers,
         )
     return None
+
+
+def _words(text: str) -> list[str]:
+    """``text`` a word at a time, each with the space before it (they join back to it)."""
+    words = text.split(" ")
+    return [words[0], *(" " + word for word in words[1:])] if text else []
 
 
 def _echo(messages: list[dict[str, Any]]) -> str:
