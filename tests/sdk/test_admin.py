@@ -21,7 +21,7 @@ from prompt_ledger.sdk import (
     Project,
     ValidationError,
 )
-from prompt_ledger.sdk import _specs as specs
+from prompt_ledger.sdk import _specs_admin as specs
 from tests.sdk.fakes import Script, ok
 
 UNKNOWN = "00000000-0000-0000-0000-00000000beef"

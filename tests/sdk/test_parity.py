@@ -13,9 +13,11 @@ LIFECYCLE = {"aclose"}  # async-only spelling (``close`` exists on both)
 
 
 def public(cls: type) -> dict[str, object]:
+    """Public members, the mixins' (executions, admin) included."""
     return {
         name: member
-        for name, member in vars(cls).items()
+        for klass in reversed(cls.__mro__[:-1])
+        for name, member in vars(klass).items()
         if not name.startswith("_") and name not in LIFECYCLE
     }
 

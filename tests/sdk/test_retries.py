@@ -16,7 +16,7 @@ from prompt_ledger.sdk import (
     RateLimitError,
     ServerError,
 )
-from prompt_ledger.sdk import _specs as specs
+from prompt_ledger.sdk import _specs_executions as specs
 from prompt_ledger.sdk._base import MAX_RETRY_DELAY, backoff
 from tests.sdk.fakes import Script, problem
 

@@ -11,6 +11,7 @@ It needs only the base install (httpx, pydantic, jinja2): nothing of the server 
 """
 
 from prompt_ledger.sdk._async import AsyncPromptLedger
+from prompt_ledger.sdk._streaming import AsyncExecutionStream, ExecutionStream
 from prompt_ledger.sdk._sync import PromptLedger
 from prompt_ledger.sdk._traces import Traces
 from prompt_ledger.sdk.errors import (
@@ -71,6 +72,7 @@ __all__ = [
     "AnalyticsSummary",
     "AnalyticsWindow",
     "ApiKey",
+    "AsyncExecutionStream",
     "AsyncPromptLedger",
     "AuthenticationError",
     "BadRequestError",
@@ -80,6 +82,7 @@ __all__ = [
     "DiffResult",
     "Execution",
     "ExecutionFilters",
+    "ExecutionStream",
     "Label",
     "LabelEvent",
     "Model",

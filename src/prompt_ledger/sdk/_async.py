@@ -4,38 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import ModuleType, TracebackType
 from typing import Any, TypeVar, Unpack
-from uuid import UUID
 
 import httpx
 
 from prompt_ledger.sdk import _specs as specs
+from prompt_ledger.sdk._admin import AsyncAdmin
 from prompt_ledger.sdk._analytics import AsyncAnalytics
-from prompt_ledger.sdk._base import Core, Poller, log
+from prompt_ledger.sdk._base import Core, log
 from prompt_ledger.sdk._cache import Key
+from prompt_ledger.sdk._executions import AsyncExecutions
 from prompt_ledger.sdk._traces import Traces
 from prompt_ledger.sdk.errors import PromptLedgerAPIError
 from prompt_ledger.sdk.options import (
     AnalyticsWindow,
-    ExecutionFilters,
     PromptFilters,
     PromptOptions,
-    RunOptions,
     Template,
     TraceFilters,
 )
 from prompt_ledger.sdk.types import (
-    ApiKey,
-    CreatedKey,
     DiffResult,
-    Execution,
     Label,
     LabelEvent,
-    Model,
     Page,
-    Project,
     Prompt,
     PromptAnalytics,
     PromptRef,
@@ -52,7 +46,7 @@ from prompt_ledger.sdk.types import (
 T = TypeVar("T")
 
 
-class AsyncPromptLedger:
+class AsyncPromptLedger(AsyncExecutions, AsyncAdmin):
     """Asynchronous client of a PromptLedger server (see :class:`PromptLedger`).
 
     ``api_url`` and ``api_key`` default to ``PROMPT_LEDGER_URL`` and ``PROMPT_LEDGER_API_KEY``
@@ -317,119 +311,6 @@ class AsyncPromptLedger:
         self, name: str, *, label: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[LabelEvent]:
         return await self._request(specs.label_history(name, label, limit, cursor))
-
-    async def list_models(
-        self, *, provider: str | None = None, limit: int = 50, cursor: str | None = None
-    ) -> Page[Model]:
-        return await self._request(specs.list_models(provider, limit, cursor))
-
-    async def set_model(
-        self,
-        provider: str,
-        model_name: str,
-        *,
-        max_tokens: int | None = None,
-        supports_streaming: bool = False,
-        input_price_per_mtok: float | None = None,
-        output_price_per_mtok: float | None = None,
-    ) -> Model:
-        """Create or replace a model of the shared catalogue and its prices (USD per 1M tokens).
-        Needs the instance operator's key."""
-        return await self._request(
-            specs.set_model(
-                provider,
-                model_name,
-                max_tokens=max_tokens,
-                supports_streaming=supports_streaming,
-                input_price_per_mtok=input_price_per_mtok,
-                output_price_per_mtok=output_price_per_mtok,
-            )
-        )
-
-    # --- projects (the instance operator) and API keys (a project's admin, or the operator) ---
-
-    async def create_project(self, name: str) -> Project:
-        """Create a project (409 when the name is taken). Needs the instance operator's key."""
-        return await self._request(specs.create_project(name))
-
-    async def list_projects(self, *, limit: int = 50, cursor: str | None = None) -> Page[Project]:
-        return await self._request(specs.list_projects(limit, cursor))
-
-    async def create_key(
-        self,
-        project_id: str | UUID,
-        name: str,
-        *,
-        scopes: Sequence[str] | None = None,
-        requests_per_minute: int | None = None,
-        executions_per_minute: int | None = None,
-    ) -> CreatedKey:
-        """Create an API key of a project. ``key`` of the answer is the secret, shown once.
-        Without ``scopes`` the server grants prompts:read, prompts:write and execute. A
-        project's ``admin`` key manages that project's keys; the operator's, any project's.
-        ``requests_per_minute`` / ``executions_per_minute``: the key's own rate limits (unset:
-        the server's defaults; 0: none)."""
-        limits = {
-            "requests_per_minute": requests_per_minute,
-            "executions_per_minute": executions_per_minute,
-        }
-        return await self._request(specs.create_key(project_id, name, scopes, limits))
-
-    async def list_keys(
-        self, project_id: str | UUID, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[ApiKey]:
-        """A project's keys (prefixes and scopes; never the secrets)."""
-        return await self._request(specs.list_keys(project_id, limit, cursor))
-
-    async def revoke_key(self, project_id: str | UUID, key_id: str | UUID) -> ApiKey:
-        """Revoke a key at once, in every server process (revoking twice is harmless)."""
-        return await self._request(specs.revoke_key(project_id, key_id))
-
-    # --- executions ----------------------------------------------------------------------
-
-    async def execute(
-        self,
-        prompt_name: str,
-        variables: Mapping[str, Any] | None = None,
-        **options: Unpack[RunOptions],
-    ) -> Execution:
-        """Run a prompt synchronously and return the recorded execution."""
-        return await self._request(specs.execution("run", prompt_name, variables, options))
-
-    async def submit(
-        self,
-        prompt_name: str,
-        variables: Mapping[str, Any] | None = None,
-        **options: Unpack[RunOptions],
-    ) -> Execution:
-        """Queue a prompt run (durably accepted); ``wait()`` for its result."""
-        return await self._request(specs.execution("submit", prompt_name, variables, options))
-
-    async def wait(
-        self,
-        execution_id: str,
-        *,
-        timeout: float = 60.0,  # noqa: ASYNC109 - the polling deadline, as in PromptLedger.wait
-        poll_interval: float = 0.25,
-    ) -> Execution:
-        """Poll until the execution is succeeded, failed or cancelled (raises
-        :class:`WaitTimeoutError` after ``timeout`` seconds)."""
-        poller = Poller(str(execution_id), timeout, poll_interval)
-        # Polling a server, not waiting for a local flag: an Event cannot replace this loop.
-        while (delay := poller.next_delay(await self.get_execution(execution_id))) is not None:  # noqa: ASYNC110
-            await asyncio.sleep(delay)
-        assert poller.last is not None
-        return poller.last
-
-    async def get_execution(self, execution_id: str) -> Execution:
-        return await self._request(specs.get_execution(execution_id))
-
-    async def list_executions(self, **filters: Unpack[ExecutionFilters]) -> Page[Execution]:
-        return await self._request(specs.list_executions(filters))
-
-    async def cancel_execution(self, execution_id: str) -> Execution:
-        """Cancel a queued execution (409 once it has started)."""
-        return await self._request(specs.cancel_execution(execution_id))
 
     # --- analytics (a key with the analytics:read scope) ----------------------------------
 

@@ -4,39 +4,29 @@ send these same specs; nothing here does I/O."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from prompt_ledger.sdk._traces import current_traceparent
 from prompt_ledger.sdk.options import (
     AnalyticsWindow,
-    ExecutionFilters,
-    ModelChoice,
     PromptFilters,
     PromptOptions,
-    RunOptions,
     Template,
     TraceFilters,
 )
 from prompt_ledger.sdk.types import (
     AnalyticsSummary,
-    ApiKey,
-    CreatedKey,
     DiffResult,
-    Execution,
     Label,
     LabelEvent,
-    Model,
     Page,
-    Project,
     Prompt,
     PromptAnalytics,
     PromptRef,
@@ -290,165 +280,6 @@ def label_history(
         _p(name) + "/labels/history",
         _page(LabelEvent),
         params=_query(label=label, limit=limit, cursor=cursor),
-    )
-
-
-def list_models(provider: str | None, limit: int, cursor: str | None) -> Spec[Page[Model]]:
-    return Spec(
-        "GET",
-        "/v1/models",
-        _page(Model),
-        params=_query(provider=provider, limit=limit, cursor=cursor),
-    )
-
-
-def set_model(
-    provider: str,
-    model_name: str,
-    *,
-    max_tokens: int | None,
-    supports_streaming: bool,
-    input_price_per_mtok: float | None,
-    output_price_per_mtok: float | None,
-) -> Spec[Model]:
-    # An upsert of the whole entry: sending it twice leaves the same row, so it may be resent.
-    return Spec(
-        "PUT",
-        f"/v1/models/{quote(provider, safe='')}/{quote(model_name, safe='/')}",
-        _model(Model),
-        body={
-            "max_tokens": max_tokens,
-            "supports_streaming": supports_streaming,
-            "input_price_per_mtok": input_price_per_mtok,
-            "output_price_per_mtok": output_price_per_mtok,
-        },
-    )
-
-
-# --- projects (the instance operator) and API keys (a project's admin) ----------------------
-
-
-def create_project(name: str) -> Spec[Project]:
-    # A second create of the same name is refused (409): not resent after a lost answer.
-    return Spec("POST", "/v1/projects", _model(Project), body={"name": name}, replay_safe=False)
-
-
-def list_projects(limit: int, cursor: str | None) -> Spec[Page[Project]]:
-    return Spec("GET", "/v1/projects", _page(Project), params=_query(limit=limit, cursor=cursor))
-
-
-def _keys(project_id: str | uuid.UUID) -> str:
-    return f"/v1/projects/{quote(str(project_id), safe='')}/keys"
-
-
-def create_key(
-    project_id: str | uuid.UUID,
-    name: str,
-    scopes: Sequence[str] | None,
-    limits: Mapping[str, int | None] | None = None,
-) -> Spec[CreatedKey]:
-    body: dict[str, Any] = {"name": name}
-    if scopes is not None:
-        body["scopes"] = list(scopes)
-    body |= {name: value for name, value in (limits or {}).items() if value is not None}
-    # A resend would create a second key: not resent after a lost answer.
-    return Spec("POST", _keys(project_id), _model(CreatedKey), body=body, replay_safe=False)
-
-
-def list_keys(project_id: str | uuid.UUID, limit: int, cursor: str | None) -> Spec[Page[ApiKey]]:
-    return Spec("GET", _keys(project_id), _page(ApiKey), params=_query(limit=limit, cursor=cursor))
-
-
-def revoke_key(project_id: str | uuid.UUID, key_id: str | uuid.UUID) -> Spec[ApiKey]:
-    # Idempotent on the server (the first revocation time is kept): safe to resend.
-    return Spec("DELETE", f"{_keys(project_id)}/{quote(str(key_id), safe='')}", _model(ApiKey))
-
-
-# --- executions ----------------------------------------------------------------------------
-
-
-def new_idempotency_key() -> str:
-    return f"pl-sdk-{uuid.uuid4().hex}"
-
-
-def execution(
-    action: Literal["run", "submit"],
-    prompt_name: str,
-    variables: Mapping[str, Any] | None,
-    options: RunOptions,
-) -> Spec[Execution]:
-    """The clients' run/submit: always with an Idempotency-Key (the caller's or a fresh one)."""
-    keyed: RunOptions = {
-        **options,
-        "idempotency_key": options.get("idempotency_key") or new_idempotency_key(),
-    }
-    return run(action, prompt_name, variables, **keyed)
-
-
-def run(
-    action: str,
-    prompt_name: str,
-    variables: Mapping[str, Any] | None,
-    *,
-    model: ModelChoice | None = None,
-    params: Mapping[str, Any] | None = None,
-    environment: str | None = None,
-    version: int | None = None,
-    label: str | None = None,
-    correlation_id: str | None = None,
-    idempotency_key: str | None = None,
-    traceparent: str | None = None,
-    timeout: float | None = None,
-) -> Spec[Execution]:
-    """``executions:run`` or ``executions:submit``. Without an Idempotency-Key the request is
-    never resent once it may have reached the server (a resend could run it twice); the
-    clients always pass one (theirs or a fresh one), so their retries are safe."""
-    body = {"prompt_name": prompt_name, "variables": dict(variables or {})} | _query(
-        model=None if model is None else model_ref(model),
-        params=None if params is None else dict(params),
-        environment=environment,
-        version=version,
-        label=label,
-        correlation_id=correlation_id,
-    )
-    # Inside ``ledger.traces.span(...)`` the execution joins the open span's trace.
-    traceparent = traceparent or current_traceparent()
-    headers = _query(**{"Idempotency-Key": idempotency_key, "traceparent": traceparent})
-    return Spec(
-        "POST",
-        f"/v1/executions:{action}",
-        _model(Execution),
-        body=body,
-        headers=headers,
-        replay_safe=idempotency_key is not None,
-        timeout=timeout,
-    )
-
-
-def model_ref(model: ModelChoice) -> dict[str, str]:
-    if isinstance(model, str):
-        provider, sep, model_name = model.partition("/")
-        if not sep or not provider or not model_name:
-            raise ValueError(f"model must be 'provider/model_name', got {model!r}")
-        return {"provider": provider, "model_name": model_name}
-    return dict(model)
-
-
-def get_execution(execution_id: str) -> Spec[Execution]:
-    return Spec("GET", "/v1/executions/" + quote(str(execution_id), safe=""), _model(Execution))
-
-
-def list_executions(filters: ExecutionFilters) -> Spec[Page[Execution]]:
-    return Spec("GET", "/v1/executions", _page(Execution), params=_query(**filters))
-
-
-def cancel_execution(execution_id: str) -> Spec[Execution]:
-    # Cancelling twice answers 409: not resent after a lost answer.
-    return Spec(
-        "POST",
-        f"/v1/executions/{quote(str(execution_id), safe='')}:cancel",
-        _model(Execution),
-        replay_safe=False,
     )
 
 

@@ -5,39 +5,33 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType, TracebackType
 from typing import Any, TypeVar, Unpack
-from uuid import UUID
 
 import httpx
 
 from prompt_ledger.sdk import _specs as specs
+from prompt_ledger.sdk._admin import SyncAdmin
 from prompt_ledger.sdk._analytics import Analytics
-from prompt_ledger.sdk._base import Core, Poller, log
+from prompt_ledger.sdk._base import Core, log
 from prompt_ledger.sdk._cache import Key
+from prompt_ledger.sdk._executions import SyncExecutions
 from prompt_ledger.sdk._traces import Traces
 from prompt_ledger.sdk.errors import PromptLedgerAPIError
 from prompt_ledger.sdk.options import (
     AnalyticsWindow,
-    ExecutionFilters,
     PromptFilters,
     PromptOptions,
-    RunOptions,
     Template,
     TraceFilters,
 )
 from prompt_ledger.sdk.types import (
-    ApiKey,
-    CreatedKey,
     DiffResult,
-    Execution,
     Label,
     LabelEvent,
-    Model,
     Page,
-    Project,
     Prompt,
     PromptAnalytics,
     PromptRef,
@@ -54,7 +48,7 @@ from prompt_ledger.sdk.types import (
 T = TypeVar("T")
 
 
-class PromptLedger:
+class PromptLedger(SyncExecutions, SyncAdmin):
     """Client of a PromptLedger server.
 
     ``api_url`` and ``api_key`` default to ``PROMPT_LEDGER_URL`` and ``PROMPT_LEDGER_API_KEY``
@@ -328,114 +322,6 @@ class PromptLedger:
         self, name: str, *, label: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page[LabelEvent]:
         return self._request(specs.label_history(name, label, limit, cursor))
-
-    def list_models(
-        self, *, provider: str | None = None, limit: int = 50, cursor: str | None = None
-    ) -> Page[Model]:
-        return self._request(specs.list_models(provider, limit, cursor))
-
-    def set_model(
-        self,
-        provider: str,
-        model_name: str,
-        *,
-        max_tokens: int | None = None,
-        supports_streaming: bool = False,
-        input_price_per_mtok: float | None = None,
-        output_price_per_mtok: float | None = None,
-    ) -> Model:
-        """Create or replace a model of the shared catalogue and its prices (USD per 1M tokens).
-        Needs the instance operator's key."""
-        return self._request(
-            specs.set_model(
-                provider,
-                model_name,
-                max_tokens=max_tokens,
-                supports_streaming=supports_streaming,
-                input_price_per_mtok=input_price_per_mtok,
-                output_price_per_mtok=output_price_per_mtok,
-            )
-        )
-
-    # --- projects (the instance operator) and API keys (a project's admin, or the operator) ---
-
-    def create_project(self, name: str) -> Project:
-        """Create a project (409 when the name is taken). Needs the instance operator's key."""
-        return self._request(specs.create_project(name))
-
-    def list_projects(self, *, limit: int = 50, cursor: str | None = None) -> Page[Project]:
-        return self._request(specs.list_projects(limit, cursor))
-
-    def create_key(
-        self,
-        project_id: str | UUID,
-        name: str,
-        *,
-        scopes: Sequence[str] | None = None,
-        requests_per_minute: int | None = None,
-        executions_per_minute: int | None = None,
-    ) -> CreatedKey:
-        """Create an API key of a project. ``key`` of the answer is the secret, shown once.
-        Without ``scopes`` the server grants prompts:read, prompts:write and execute. A
-        project's ``admin`` key manages that project's keys; the operator's, any project's.
-        ``requests_per_minute`` / ``executions_per_minute``: the key's own rate limits (unset:
-        the server's defaults; 0: none)."""
-        limits = {
-            "requests_per_minute": requests_per_minute,
-            "executions_per_minute": executions_per_minute,
-        }
-        return self._request(specs.create_key(project_id, name, scopes, limits))
-
-    def list_keys(
-        self, project_id: str | UUID, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[ApiKey]:
-        """A project's keys (prefixes and scopes; never the secrets)."""
-        return self._request(specs.list_keys(project_id, limit, cursor))
-
-    def revoke_key(self, project_id: str | UUID, key_id: str | UUID) -> ApiKey:
-        """Revoke a key at once, in every server process (revoking twice is harmless)."""
-        return self._request(specs.revoke_key(project_id, key_id))
-
-    # --- executions ----------------------------------------------------------------------
-
-    def execute(
-        self,
-        prompt_name: str,
-        variables: Mapping[str, Any] | None = None,
-        **options: Unpack[RunOptions],
-    ) -> Execution:
-        """Run a prompt synchronously and return the recorded execution."""
-        return self._request(specs.execution("run", prompt_name, variables, options))
-
-    def submit(
-        self,
-        prompt_name: str,
-        variables: Mapping[str, Any] | None = None,
-        **options: Unpack[RunOptions],
-    ) -> Execution:
-        """Queue a prompt run (durably accepted); ``wait()`` for its result."""
-        return self._request(specs.execution("submit", prompt_name, variables, options))
-
-    def wait(
-        self, execution_id: str, *, timeout: float = 60.0, poll_interval: float = 0.25
-    ) -> Execution:
-        """Poll until the execution is succeeded, failed or cancelled (raises
-        :class:`WaitTimeoutError` after ``timeout`` seconds)."""
-        poller = Poller(str(execution_id), timeout, poll_interval)
-        while (delay := poller.next_delay(self.get_execution(execution_id))) is not None:
-            time.sleep(delay)
-        assert poller.last is not None
-        return poller.last
-
-    def get_execution(self, execution_id: str) -> Execution:
-        return self._request(specs.get_execution(execution_id))
-
-    def list_executions(self, **filters: Unpack[ExecutionFilters]) -> Page[Execution]:
-        return self._request(specs.list_executions(filters))
-
-    def cancel_execution(self, execution_id: str) -> Execution:
-        """Cancel a queued execution (409 once it has started)."""
-        return self._request(specs.cancel_execution(execution_id))
 
     # --- analytics (a key with the analytics:read scope) ----------------------------------
 
