@@ -182,3 +182,23 @@ def test_show_tells_what_became_of_each_provider_call(
         ("lost", True),
         ("succeeded", False),
     ]
+
+
+def test_run_streamed_prints_as_it_comes_then_the_summary(cli: Cli, ledger: PromptLedger) -> None:
+    ledger.create_prompt("greet", "Hello {{name}}!")
+
+    streamed = cli.ok("run", "greet", "--var", "name=Ada", "--stream")
+    assert streamed.stdout == demo_answer("Hello Ada!") + "\n"
+    newest = ledger.list_executions(limit=1).items[0]
+    assert newest.time_to_first_token_ms is not None
+    assert streamed.stderr == summary(newest)
+
+    as_json = cli.ok("run", "greet", "--var", "name=Bob", "--stream", "--json")
+    record = json.loads(as_json.stdout)  # stdout is the record; the text went to stderr
+    assert record["response_text"] == demo_answer("Hello Bob!")
+    assert as_json.stderr == demo_answer("Hello Bob!") + "\n"
+    assert record == ledger.get_execution(record["execution_id"]).to_dict()
+
+    refused = cli("run", "greet", "--stream", "--async")
+    assert refused.exit_code == 2
+    assert "--stream" in refused.stderr

@@ -15,7 +15,7 @@ from prompt_ledger.cli.output import JsonFlag, Output, dash, usd, when
 from prompt_ledger.cli.session import session, take
 
 if TYPE_CHECKING:
-    from prompt_ledger.sdk import Execution
+    from prompt_ledger.sdk import Execution, ExecutionStream
     from prompt_ledger.sdk.options import RunOptions
 
 executions_app = typer.Typer(help="The ledger: list executions and show one.", no_args_is_help=True)
@@ -108,15 +108,22 @@ def run(
         typer.Option("--wait", help="With --async: wait for the result and print it."),
     ] = False,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the result.")] = 120.0,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="Print the response as it is generated (sync runs)."),
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Execute a prompt and print the response text (--json: the whole execution record).
 
-    A summary (execution id, model, tokens, cost) goes to stderr. With --async the run is
-    queued and its execution id printed; add --wait to wait for the result.
+    A summary (execution id, model, tokens, cost) goes to stderr. With --stream the text is
+    printed as the model generates it (on stderr with --json), then the summary. With --async
+    the run is queued and its execution id printed; add --wait to wait for the result.
     """
     if wait and not queue:
         raise typer.BadParameter("--wait applies to --async runs", param_hint="--wait")
+    if stream and queue:
+        raise typer.BadParameter("--stream applies to sync runs", param_hint="--stream")
     variables = _variables(var, vars_json)
     params = _pairs(param, "--param", parse_json=True)
     if model is not None:
@@ -135,6 +142,12 @@ def run(
         }
         if not queue:
             options["timeout"] = timeout  # a sync run waits for the LLM
+            if stream:
+                execution = _streamed(ledger.execute(name, variables, stream=True, **options), out)
+                if out.json_mode:
+                    out.json(execution.to_dict())
+                out.note(_summary(execution))
+                return
             execution = ledger.execute(name, variables, **options)
         else:
             execution = ledger.submit(name, variables, **options)
@@ -152,6 +165,20 @@ def run(
         out.fail(CLIError(message + (reason if execution.error_type else ""), ExitCode.FAILED))
     out.emit(execution.to_dict(), lambda: out.line(execution.response_text or ""))
     out.note(_summary(execution))
+
+
+def _streamed(stream: ExecutionStream, out: Output) -> Execution:
+    """Print the deltas as they come (stderr with --json: stdout is the record); the
+    execution. A provider failing mid-stream raises, after what came was printed."""
+    with stream:
+        try:
+            for delta in stream:
+                typer.echo(delta, nl=False, err=out.json_mode)
+        finally:
+            if stream.text:
+                typer.echo("", err=out.json_mode)
+    assert stream.execution is not None
+    return stream.execution
 
 
 class Status(StrEnum):
