@@ -8,7 +8,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from prompt_ledger.auth import Scope
-from prompt_ledger.bodies import KeyBody, PageQuery, ProjectBody
+from prompt_ledger.bodies import PageQuery
+from prompt_ledger.bodies_admin import KeyBody, ProjectBody
 from prompt_ledger.console.web import Visit, endpoint, form_as, page, query_of, redirect
 from prompt_ledger.handlers.common import path_uuid
 from prompt_ledger.http.endpoint import Reply

@@ -4,15 +4,8 @@ API keys (a project's admins for their own project, the operator for any)."""
 from __future__ import annotations
 
 from prompt_ledger.auth import Scope
-from prompt_ledger.bodies import (
-    CreatedKey,
-    KeyBody,
-    ModelBody,
-    ModelQuery,
-    Page,
-    PageQuery,
-    ProjectBody,
-)
+from prompt_ledger.bodies import Page, PageQuery
+from prompt_ledger.bodies_admin import CreatedKey, KeyBody, ModelBody, ModelQuery, ProjectBody
 from prompt_ledger.handlers.common import path_text, path_uuid
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.records import ApiKey, Model, Project

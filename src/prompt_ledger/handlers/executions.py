@@ -111,6 +111,7 @@ ENDPOINTS = [
         response=ExecutionDetail,
         tag="executions",
         executes=True,
+        streams=True,
     ),
     Endpoint(
         "POST",

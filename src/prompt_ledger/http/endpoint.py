@@ -73,6 +73,8 @@ class Endpoint:
     """Other success statuses answered with the same body (e.g. 200 and 201 of an upsert)."""
     executes: bool = False
     """Starts an execution: counted against the key's executions-per-minute limit too."""
+    streams: bool = False
+    """Also answers Server-Sent Events (text/event-stream) when its body asks to stream."""
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _convertors: dict[str, Convertor[Any]] = field(init=False, repr=False, compare=False)
 

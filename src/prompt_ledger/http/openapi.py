@@ -34,6 +34,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "errors": {"type": "array", "items": {"type": "object"}},
     },
 }
+EVENT_STREAM_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": 'With `"stream": true`: Server-Sent Events. `started` (data: '
+    '`{"execution_id"}`), one `delta` per piece of text as the provider generates it (data: '
+    '`{"text"}`), then `done` (data: the execution, as the JSON answer) or `error` (data: a '
+    "problem; the execution is recorded failed with the text received). A replayed "
+    "Idempotency-Key answers one `done` event.",
+}
 _PROBLEMS = {
     400: "Malformed request (e.g. a body that is not JSON)",
     401: "Missing, invalid or revoked API key",
@@ -116,6 +124,8 @@ def _responses(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         if ep.response is not None and status != 204:
             schema = refs[(ep.response, "serialization")]
             ok["content"] = {"application/json": {"schema": schema}}
+        if ep.streams and status == 200:
+            ok["content"]["text/event-stream"] = {"schema": EVENT_STREAM_SCHEMA}
         out[str(status)] = ok
     if ep.method == "GET" and ep.response is not None:
         out["304"] = {"description": "Not modified (the `If-None-Match` ETag still matches)"}

@@ -48,7 +48,6 @@ class SyncAdmin:
             )
         )
 
-
     def create_project(self, name: str) -> Project:
         """Create a project (409 when the name is taken). Needs the instance operator's key."""
         return self._request(admin_specs.create_project(name))
@@ -120,7 +119,6 @@ class AsyncAdmin:
                 output_price_per_mtok=output_price_per_mtok,
             )
         )
-
 
     async def create_project(self, name: str) -> Project:
         """Create a project (409 when the name is taken). Needs the instance operator's key."""

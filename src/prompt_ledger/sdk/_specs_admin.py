@@ -80,4 +80,3 @@ def list_keys(project_id: str | uuid.UUID, limit: int, cursor: str | None) -> Sp
 def revoke_key(project_id: str | uuid.UUID, key_id: str | uuid.UUID) -> Spec[ApiKey]:
     # Idempotent on the server (the first revocation time is kept): safe to resend.
     return Spec("DELETE", f"{_keys(project_id)}/{quote(str(key_id), safe='')}", _model(ApiKey))
-

@@ -100,7 +100,6 @@ def cancel_execution(execution_id: str) -> Spec[Execution]:
     )
 
 
-
 def streamed(spec: Spec[Execution]) -> Spec[Execution]:
     """``spec`` (a run) asking for Server-Sent Events; read by the clients' streams."""
     return dataclasses.replace(

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from prompt_ledger.bodies import ModelBody, Page, cursor_value, page_of
+from prompt_ledger.bodies import Page, cursor_value, page_of
+from prompt_ledger.bodies_admin import ModelBody
 from prompt_ledger.db.store import Database
 from prompt_ledger.records import Model
 
