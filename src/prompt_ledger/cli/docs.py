@@ -42,6 +42,7 @@ promptledger run summarize --var audience=engineers --var text='The build is gre
 promptledger run answer --vars-json '{"language": "French", "question": "Why?"}' \\
   --model openai/gpt-4o-mini --param temperature=0.2 --param max_tokens=200 --json
 promptledger run summarize --env staging --var audience=execs --var text=Q3 --async --wait
+promptledger run summarize --var audience=engineers --var text=Q4 --stream  # as it comes
 
 # The ledger
 promptledger executions list --prompt summarize --status succeeded --limit 5
