@@ -48,7 +48,7 @@ format: $(VENV)/.installed-dev
 ## run, then one summary table of every target (bench/summary.py; rows in $(BENCH_RESULTS))
 BENCH_RESULTS ?= .bench-results/latest.jsonl
 BENCH_SCRIPTS := registry_resolve registry_writes execution_overhead async_drain cold_start \
-	console_pages analytics traces_ingest forward_hop sdk_cache deploy_boot chaos
+	console_pages analytics traces_ingest forward_hop sdk_cache deploy_boot chaos streaming
 bench: $(VENV)/.installed-dev
 	@mkdir -p $(dir $(BENCH_RESULTS)) && rm -f $(BENCH_RESULTS)
 	@failed=""; for script in $(BENCH_SCRIPTS); do \
