@@ -276,6 +276,7 @@ async def write_path(url: str, catalogue: Catalogue, rounds: int, per_round: int
                 "response_tokens": 30,
                 "latency_ms": 512,
                 "provider_latency_ms": 500,
+                "time_to_first_token_ms": None,
                 "cost_usd": 0.0000198,
                 "error_type": None,
                 "error_message": None,
