@@ -18,7 +18,12 @@ from typing import Any
 
 import httpx
 
-from prompt_ledger.sdk.errors import PromptLedgerAPIError, error_from_problem
+from prompt_ledger.sdk.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    PromptLedgerAPIError,
+    error_from_problem,
+)
 from prompt_ledger.sdk.types import Execution
 
 __all__ = ["AsyncExecutionStream", "EventReader", "ExecutionStream"]
@@ -80,6 +85,14 @@ class _State:
             raise error_from_problem(int(data.get("status") or 502), data)
         return None
 
+    def broken(self, exc: httpx.TransportError) -> PromptLedgerAPIError:
+        """A connection that failed mid-stream, as the SDK's error (the server records the
+        execution failed, ``client_disconnected``, with what it had sent)."""
+        kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+        return kind(
+            f"The stream of execution {self.execution_id} broke: {type(exc).__name__}: {exc}"
+        )
+
     def finished(self) -> None:
         if self.execution is None:
             raise PromptLedgerAPIError(
@@ -122,6 +135,9 @@ class ExecutionStream:
                     return text
                 if self._state.execution is not None:
                     break
+        except httpx.TransportError as exc:
+            self.close()
+            raise self._state.broken(exc) from exc
         except BaseException:
             self.close()
             raise
@@ -182,6 +198,9 @@ class AsyncExecutionStream:
                     return text
                 if self._state.execution is not None:
                     break
+        except httpx.TransportError as exc:
+            await self.aclose()
+            raise self._state.broken(exc) from exc
         except BaseException:
             await self.aclose()
             raise
