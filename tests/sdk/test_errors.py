@@ -245,5 +245,5 @@ def test_misspelt_options_are_refused_before_sending() -> None:
         with pytest.raises(TypeError, match="descripton"):
             ledger.create_prompt("p", "t", descripton="typo")  # type: ignore[call-arg]
         with pytest.raises(TypeError, match="modle"):
-            ledger.execute("p", modle="openai/gpt-4o-mini")  # type: ignore[call-arg]
+            ledger.execute("p", modle="openai/gpt-4o-mini")  # type: ignore[call-overload]
     assert script.requests == []
