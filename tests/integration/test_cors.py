@@ -70,6 +70,7 @@ async def test_responses_to_an_allowed_origin_are_readable_errors_included(
     exposed = listed.headers["access-control-expose-headers"]
     assert "Server-Timing" in exposed
     assert "X-Request-ID" in exposed
+    assert {"Execution-Id", "Ledger-Write", "Idempotent-Replayed"} <= set(exposed.split(", "))
     assert "Origin" in listed.headers["vary"]
 
     refused = await anonymous.get("/v1/prompts", headers={"Origin": APP})

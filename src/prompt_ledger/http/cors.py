@@ -30,6 +30,8 @@ EXPOSE_HEADERS = (
     "X-Request-ID",
     "Server-Timing",
     "Idempotent-Replayed",
+    "Execution-Id",  # a streamed run's id, before its first event
+    "Ledger-Write",  # "pending": the outcome is held until the database is back
     "Location",
     "Retry-After",
     "ETag",
