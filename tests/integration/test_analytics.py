@@ -5,9 +5,11 @@ rebuild recomputes the same rows; projects never see each other's; the scope gua
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -208,6 +210,27 @@ async def test_folds_and_rebuild_agree(
     rebuilt = await sql_rows(database_url, everything)
     assert written == len(rebuilt) == len(folded)
     assert rebuilt == folded
+
+
+async def test_the_0009_backfill_derives_what_the_fold_writes(
+    container: Container, database_url: str, seeded: None
+) -> None:
+    """The migration that added the 4h, 4d and 16d grains derives their rows from the hour rows:
+    the same rows as the fold writes from the executions."""
+    await container.analytics.fold_all()
+    everything = "SELECT * FROM execution_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
+    folded = await sql_rows(database_url, everything)
+    assert {r["grain"] for r in folded} == {"hour", "4h", "day", "4d", "16d"}
+    path = Path(__file__).parents[2] / "schema" / "versions" / "0009_rollup_grains.py"
+    spec = importlib.util.spec_from_file_location("rollup_grains", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("DELETE FROM execution_rollups WHERE grain IN ('4h', '4d', '16d')")
+        for statement in migration.backfill_statements():
+            await conn.execute(statement)
+    assert await sql_rows(database_url, everything) == folded
 
 
 async def test_the_sql_bucketing_is_the_python_one(database_url: str) -> None:

@@ -645,8 +645,11 @@ RETURNING prefix, created_at;
 
 -- fold_rollups --
 -- Fold pending finished executions (of one project, or all) into the rollups: each adds to its
--- hour and day rows at every level. Pending rows are taken in id order and rollup rows written
--- in key order, so concurrent folds wait for each other instead of deadlocking.
+-- rows of every grain (an hour, 4 hours, a day, 4 days, 16 days: buckets aligned on the Unix
+-- epoch, each grain's buckets made of whole buckets of the finer ones;
+-- schema/versions/0009_rollup_grains.py) at every level. The hour rows are grouped from the
+-- executions, the coarser ones from those. Pending rows are taken in id order and rollup rows
+-- written in key order, so concurrent folds wait for each other instead of deadlocking.
 WITH batch AS (
     DELETE FROM analytics_pending
     WHERE execution_id IN (
@@ -661,7 +664,7 @@ WITH batch AS (
     FROM executions x JOIN batch USING (execution_id)
     WHERE x.status IN ('succeeded', 'failed')
 ), keyed AS (
-    SELECT e.*, g.grain, date_trunc(g.grain, e.created_at, 'UTC') AS bucket_start, l.level,
+    SELECT e.*, date_trunc('hour', e.created_at, 'UTC') AS hour, l.level,
            CASE WHEN l.level IN ('project', 'model') THEN '00000000-0000-0000-0000-000000000000'::uuid
                 ELSE e.prompt_id END AS k_prompt,
            CASE WHEN l.level = 'version' THEN e.version_id ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_version,
@@ -669,17 +672,27 @@ WITH batch AS (
            CASE WHEN l.level IN ('model', 'prompt_model') THEN e.model_id
                 ELSE '00000000-0000-0000-0000-000000000000'::uuid END AS k_model
     FROM e
-    CROSS JOIN (VALUES ('hour'), ('day')) AS g(grain)
     CROSS JOIN (VALUES ('project'), ('model'), ('prompt'), ('version'), ('label'),
                        ('prompt_model')) AS l(level)
-), by_slot AS (
-    SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model, slot,
+), hourly AS (
+    SELECT project_id, level, hour, k_prompt, k_version, k_label, k_model, slot,
            count(*) AS executions, count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
            COALESCE(sum(prompt_tokens), 0) AS prompt_tokens,
            COALESCE(sum(response_tokens), 0) AS response_tokens,
            COALESCE(sum(cost_usd), 0) AS cost_usd,
            COALESCE(sum(latency_ms), 0) AS latency_ms_sum
-    FROM keyed GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    FROM keyed GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+), by_slot AS (
+    SELECT h.project_id, h.level, g.grain, date_bin(g.stride, h.hour, 'epoch') AS bucket_start,
+           h.k_prompt, h.k_version, h.k_label, h.k_model, h.slot,
+           sum(h.executions) AS executions, sum(h.succeeded) AS succeeded,
+           sum(h.prompt_tokens) AS prompt_tokens, sum(h.response_tokens) AS response_tokens,
+           sum(h.cost_usd) AS cost_usd, sum(h.latency_ms_sum) AS latency_ms_sum
+    FROM hourly h
+    CROSS JOIN (VALUES ('hour', interval '1 hour'), ('4h', interval '4 hours'),
+                       ('day', interval '1 day'), ('4d', interval '4 days'),
+                       ('16d', interval '16 days')) AS g(grain, stride)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 )
 INSERT INTO execution_rollups AS r (
     project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
@@ -717,46 +730,66 @@ SELECT EXISTS (SELECT 1 FROM analytics_pending WHERE project_id = %(project_id)s
 
 -- analytics_groups --
 -- Counters (and merged latency histograms, when asked) of a project's rollup rows of some
--- levels, per group, over a window: day rows for [day_from, day_to), hour rows for
--- [since, head_to) and [tail_from, until). prompts (when given) keeps the rows of those prompts
--- (the nil UUID: rows of no prompt, the project and model levels). by_period groups by the
--- interval's bucket too.
-WITH r AS (
-    SELECT *, CASE WHEN %(by_period)s THEN date_trunc(%(interval)s::text, bucket_start, 'UTC')
-                   ELSE 'epoch'::timestamptz END AS period
-    FROM execution_rollups
-    WHERE project_id = %(project_id)s AND level = ANY(%(levels)s::text[])
-      AND (%(prompts)s::uuid[] IS NULL OR prompt_id = ANY(%(prompts)s::uuid[]))
-      AND ((grain = 'day' AND bucket_start >= %(day_from)s AND bucket_start < %(day_to)s)
-           OR (grain = 'hour' AND bucket_start >= %(since)s AND bucket_start < %(head_to)s)
-           OR (grain = 'hour' AND bucket_start >= %(tail_from)s AND bucket_start < %(until)s))
-), grouped AS (
-    SELECT r.*,
-           dense_rank() OVER (ORDER BY level, prompt_id, version_id, label, model_id, period) AS g
-    FROM r
+-- levels, per group, over a window: the rows of each grain (grains[i]) whose bucket starts in
+-- [starts[i], ends[i]) (the service's cover of the window). prompts (when given) keeps the rows
+-- of those prompts (the nil UUID: rows of no prompt, the project and model levels). by_period groups by the
+-- interval's bucket too. Rows are grouped by their keys directly (no sort of the wide rows).
+WITH picked AS (
+    SELECT r.level, r.prompt_id, r.version_id, r.label, r.model_id,
+           CASE WHEN %(by_period)s THEN date_trunc(%(interval)s::text, r.bucket_start, 'UTC')
+                ELSE 'epoch'::timestamptz END AS period,
+           r.executions, r.succeeded, r.failed, r.prompt_tokens, r.response_tokens, r.cost_usd,
+           r.latency_count, r.latency_ms_sum, r.latency_slots, r.latency_counts
+    FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+         AS w(grain, start_at, end_at)
+    JOIN execution_rollups r ON r.grain = w.grain
+         AND r.bucket_start >= w.start_at AND r.bucket_start < w.end_at
+    WHERE r.project_id = %(project_id)s AND r.level = ANY(%(levels)s::text[])
+      AND (%(prompts)s::uuid[] IS NULL OR r.prompt_id = ANY(%(prompts)s::uuid[]))
 ), counters AS (
-    SELECT g, level, prompt_id, version_id, label, model_id, period,
+    SELECT level, prompt_id, version_id, label, model_id, period,
            sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
            sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
            sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
            sum(latency_ms_sum) AS latency_ms_sum
-    FROM grouped GROUP BY g, level, prompt_id, version_id, label, model_id, period
+    FROM picked GROUP BY level, prompt_id, version_id, label, model_id, period
 ), slots AS (
-    SELECT g, o.slot, sum(o.n) AS n
-    FROM grouped CROSS JOIN LATERAL unnest(latency_slots, latency_counts) AS o(slot, n)
+    SELECT level, prompt_id, version_id, label, model_id, period, o.slot, sum(o.n) AS n
+    FROM picked CROSS JOIN LATERAL unnest(latency_slots, latency_counts) AS o(slot, n)
     WHERE %(histograms)s
-    GROUP BY g, o.slot
+    GROUP BY level, prompt_id, version_id, label, model_id, period, o.slot
 ), hists AS (
-    SELECT g, array_agg(slot ORDER BY slot) AS slots, array_agg(n ORDER BY slot) AS counts
-    FROM slots GROUP BY g
+    SELECT level, prompt_id, version_id, label, model_id, period,
+           array_agg(slot ORDER BY slot) AS slots, array_agg(n ORDER BY slot) AS counts
+    FROM slots GROUP BY level, prompt_id, version_id, label, model_id, period
 )
 SELECT c.*, h.slots, h.counts, p.name AS prompt_name, v.version_number, m.provider,
        m.model_name
 FROM counters c
-LEFT JOIN hists h USING (g)
+LEFT JOIN hists h USING (level, prompt_id, version_id, label, model_id, period)
 LEFT JOIN prompts p ON p.prompt_id = c.prompt_id
 LEFT JOIN prompt_versions v ON v.version_id = c.version_id
 LEFT JOIN models m ON m.model_id = c.model_id;
+
+-- analytics_top_prompts --
+-- The ids of a project's top prompts over a window (the cover of analytics_groups), by volume
+-- and by cost: the union of the first %(top)s of each order, ties by name (code point order,
+-- as the service sorts). Reads only the prompt level's counters.
+WITH totals AS (
+    SELECT r.prompt_id, sum(r.executions) AS executions, sum(r.cost_usd) AS cost_usd
+    FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+         AS w(grain, start_at, end_at)
+    JOIN execution_rollups r ON r.grain = w.grain
+         AND r.bucket_start >= w.start_at AND r.bucket_start < w.end_at
+    WHERE r.project_id = %(project_id)s AND r.level = 'prompt'
+    GROUP BY r.prompt_id
+), named AS (
+    SELECT t.*, COALESCE(p.name, '') COLLATE "C" AS name
+    FROM totals t LEFT JOIN prompts p ON p.prompt_id = t.prompt_id
+)
+(SELECT prompt_id FROM named ORDER BY executions DESC, name LIMIT %(top)s)
+UNION
+(SELECT prompt_id FROM named ORDER BY cost_usd DESC, executions DESC, name LIMIT %(top)s);
 
 -- analytics_prompt_id --
 -- A prompt of a project by name, for its analytics

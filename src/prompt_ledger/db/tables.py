@@ -369,9 +369,10 @@ analytics_pending = sa.Table(
     # Filled by the trigger ``analytics_enqueue`` (schema/versions/0008_analytics.py) on the
     # finishing write of each execution; emptied by ``fold_rollups``.
     sa.Column("execution_id", UUID, primary_key=True),
-    # No index but the key: each finishing write inserts here, and the table stays small (readers
-    # and the worker's task fold it), so a reader's scan for its project is cheap.
     sa.Column("project_id", UUID, nullable=False),
+    # A reader's "anything to fold for my project?" probe: the table stays small, but folds
+    # delete from it, and a scan would read every dead row until the next vacuum (0009).
+    sa.Index("ix_analytics_pending_project", "project_id"),
 )
 
 execution_rollups = sa.Table(
@@ -403,7 +404,10 @@ execution_rollups = sa.Table(
     # the latency histogram, sparse: slots holding latencies (ascending) and their counts
     sa.Column("latency_slots", pg.ARRAY(sa.Integer()), nullable=False),
     sa.Column("latency_counts", pg.ARRAY(sa.Integer()), nullable=False),
-    sa.CheckConstraint("grain IN ('hour', 'day')", name="ck_execution_rollups_grain"),
+    # grains: buckets of 1 h, 4 h, 1 d, 4 d, 16 d aligned on the Unix epoch (0009)
+    sa.CheckConstraint(
+        "grain IN ('hour', '4h', 'day', '4d', '16d')", name="ck_execution_rollups_grain"
+    ),
     sa.CheckConstraint(
         "level IN ('project', 'model', 'prompt', 'version', 'label', 'prompt_model')",
         name="ck_execution_rollups_level",

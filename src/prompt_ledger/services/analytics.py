@@ -38,6 +38,16 @@ DAY = timedelta(days=1)
 DEFAULT_WINDOW = "7d"
 MAX_WINDOW = timedelta(days=400)
 MAX_HOUR_SERIES = timedelta(days=31)
+GRAINS: tuple[tuple[str, timedelta], ...] = (
+    ("hour", HOUR),
+    ("4h", 4 * HOUR),
+    ("day", DAY),
+    ("4d", 4 * DAY),
+    ("16d", 16 * DAY),
+)
+"""The rollups' grains (schema/versions/0009): buckets aligned on the Unix epoch, each grain's
+made of whole buckets of the previous one."""
+_GRAIN_INDEX = {name: i for i, (name, _) in enumerate(GRAINS)}
 QUANTILES = (0.5, 0.95, 0.99)
 NIL = UUID(int=0)  # a dimension a rollup level collapses
 PROMPT_LEVELS = ("prompt", "version", "label", "prompt_model")
@@ -54,22 +64,16 @@ class Period:
     until: datetime
     interval: Interval
 
-    def cover(self, *, by_hour: bool) -> dict[str, datetime]:
-        """Query parameters: day rows for whole days, hour rows for the ends (only hour rows
-        when ``by_hour``)."""
-        day_from = _ceil(self.since, DAY)
-        day_to = _floor(self.until, DAY)
-        if by_hour or day_from >= day_to:
-            day_from = day_to = self.since
-        head_to = day_from if day_from < day_to else self.until
-        tail_from = day_to if day_from < day_to else self.until
+    def cover(self, *, finest: Interval | None = None) -> dict[str, list[Any]]:
+        """Query parameters: the fewest rollup rows covering the window, as ranges of bucket
+        starts per grain (see ``cover``); only grains up to ``finest`` (each row then lies in
+        one bucket of that interval)."""
+        ladder = GRAINS if finest is None else GRAINS[: _GRAIN_INDEX[finest] + 1]
+        ranges = cover(self.since, self.until, ladder)
         return {
-            "since": self.since,
-            "until": self.until,
-            "day_from": day_from,
-            "day_to": day_to,
-            "head_to": head_to,
-            "tail_from": tail_from,
+            "grains": [grain for grain, _, _ in ranges],
+            "starts": [start for _, start, _ in ranges],
+            "ends": [end for _, _, end in ranges],
         }
 
     def buckets(self) -> list[datetime]:
@@ -107,6 +111,29 @@ def period_of(query: AnalyticsQuery, now: datetime) -> Period:
     return Period(since, until, interval)
 
 
+def cover(
+    since: datetime, until: datetime, ladder: tuple[tuple[str, timedelta], ...] = GRAINS
+) -> list[tuple[str, datetime, datetime]]:
+    """The fewest aligned buckets of the ladder's grains that tile [since, until) (whole hours),
+    as (grain, first bucket start, end) ranges: from ``since`` on, the coarsest bucket that
+    starts there and fits, so the buckets grow towards the middle of the window and shrink
+    towards its end; at most two ranges per grain, whatever the window's length."""
+    ranges: list[tuple[str, datetime, datetime]] = []
+    moment = since
+    while moment < until:
+        grain, step = next(
+            (name, step)
+            for name, step in reversed(ladder)
+            if _floor(moment, step) == moment and moment + step <= until
+        )
+        if ranges and ranges[-1][0] == grain and ranges[-1][2] == moment:
+            ranges[-1] = (grain, ranges[-1][1], moment + step)
+        else:
+            ranges.append((grain, moment, moment + step))
+        moment += step
+    return ranges
+
+
 class Analytics:
     def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
         self._db = db
@@ -118,26 +145,30 @@ class Analytics:
         who.require(Scope.ANALYTICS_READ)
         period = period_of(query, self._clock())
         await self.fold(who.project_id)
-        window = period.cover(by_hour=False)
+        window = period.cover()
         async with self._db.connect() as q:
-            counted = await _groups(q, who.project_id, ["prompt"], None, window, histograms=False)
-            prompts = [_stats(PromptStats, r) for r in counted]
-            by_volume = sorted(prompts, key=_volume)[: query.top]
-            by_cost = sorted(prompts, key=lambda s: (-s.cost_usd, *_volume(s)))[: query.top]
-            top = {s.prompt_id for s in (*by_volume, *by_cost)}
+            top = [
+                r["prompt_id"]
+                for r in await q.rows(
+                    "analytics_top_prompts", project_id=who.project_id, top=query.top, **window
+                )
+            ]
             rows = await _groups(
                 q, who.project_id, ["project", "model", "prompt"], [NIL, *top], window
             )
         totals = next((r for r in rows if r["level"] == "project"), None)
         ranked = {r["prompt_id"]: _stats(PromptStats, r) for r in rows if r["level"] == "prompt"}
+        candidates = list(ranked.values())
+        by_volume = sorted(candidates, key=_volume)[: query.top]
+        by_cost = sorted(candidates, key=lambda s: (-s.cost_usd, *_volume(s)))[: query.top]
         return AnalyticsSummary(
             window=period.window,
             totals=_stats(Stats, totals),
             by_model=sorted(
                 (_stats(ModelStats, r) for r in rows if r["level"] == "model"), key=_volume
             ),
-            top_prompts_by_volume=[ranked[s.prompt_id] for s in by_volume],
-            top_prompts_by_cost=[ranked[s.prompt_id] for s in by_cost],
+            top_prompts_by_volume=by_volume,
+            top_prompts_by_cost=by_cost,
         )
 
     async def prompt(self, who: Principal, name: str, query: AnalyticsQuery) -> PromptAnalytics:
@@ -153,14 +184,14 @@ class Analytics:
         only = [found["prompt_id"]]
         async with self._db.connect() as q:
             rows = await _groups(
-                q, who.project_id, list(PROMPT_LEVELS), only, period.cover(by_hour=False)
+                q, who.project_id, list(PROMPT_LEVELS), only, period.cover()
             )
             series = await _groups(
                 q,
                 who.project_id,
                 ["prompt"],
                 only,
-                period.cover(by_hour=period.interval == "hour"),
+                period.cover(finest=period.interval),
                 interval=period.interval,
             )
         level = {name: [r for r in rows if r["level"] == name] for name in PROMPT_LEVELS}
@@ -213,7 +244,7 @@ async def _groups(
     project_id: UUID,
     levels: list[str],
     prompts: list[UUID] | None,
-    window: dict[str, datetime],
+    window: dict[str, list[Any]],
     *,
     histograms: bool = True,
     interval: Interval | None = None,
