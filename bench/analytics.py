@@ -62,8 +62,10 @@ from bench._common import (
     err,
     fmt,
     percentile,
+    record,
     report_console,
     start_server,
+    summary_row,
     target,
     timing_metric,
 )
@@ -184,8 +186,8 @@ async def rebuild(url: str) -> float:
     started = time.perf_counter()
     try:
         await Analytics(db).rebuild()
-        async with db.connect() as q:
-            await q.connection.execute("VACUUM ANALYZE execution_rollups")
+        async with db.connect() as q:  # as autovacuum would after such a bulk change
+            await q.connection.execute("VACUUM ANALYZE execution_rollups, analytics_pending")
     finally:
         await db.close()
     return time.perf_counter() - started
@@ -337,6 +339,56 @@ async def write_path(url: str, catalogue: Catalogue, rounds: int, per_round: int
 # --- main ------------------------------------------------------------------------------------
 
 
+def summary_rows(
+    rows: list[dict[str, Any]],
+    writes: dict[str, Any],
+    write_targets: dict[str, dict[str, Any]],
+    baseline: dict[str, float],
+    sizes: list[int],
+) -> list[dict[str, Any]]:
+    """bench/summary.py's rows: the slowest analytics answer at 1M (and the flattest ratio
+    missed, if any), and the write path with the trigger on vs off."""
+    worst = max(rows, key=lambda r: r["p95_ms_large"])
+    steepest = max(rows, key=lambda r: r["flat"]["value"])
+    small, large = (f"{size:,}" for size in sizes)
+    return [
+        summary_row(
+            "analytics_reads",
+            baseline=(
+                f"registry read p95 {baseline[str(sizes[1])]:.1f} ms (the floor); each answer "
+                f"at {small}"
+            ),
+            ours=(
+                f"slowest at {large}: {worst['endpoint']} p95 {worst['p95_ms_large']:.1f} ms; "
+                f"steepest {large}/{small}: {steepest['endpoint']} "
+                f"{steepest['flat']['value']:.2f}x"
+            ),
+            outcome=(
+                f"{sum(r['p95']['pass'] for r in rows)}/{len(rows)} answers p95 within target, "
+                f"{sum(r['flat']['pass'] for r in rows)}/{len(rows)} flat"
+            ),
+            checks=[check for r in rows for check in (r["p95"], r["flat"])],
+        ),
+        summary_row(
+            "analytics_write_path",
+            baseline="insert + finish, trigger off: "
+            + ", ".join(
+                f"c={key[1:]} {value['off_ms_per_execution']:.3f} ms"
+                for key, value in writes.items()
+            ),
+            ours="trigger on: "
+            + ", ".join(
+                f"c={key[1:]} {value['on_ms_per_execution']:.3f} ms"
+                for key, value in writes.items()
+            ),
+            outcome=", ".join(
+                f"c={key[1:]} {value['ratio']:.3f}x" for key, value in writes.items()
+            ),
+            checks=list(write_targets.values()),
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=40)
@@ -396,6 +448,7 @@ def main() -> int:
         t["pass"] for t in write_targets.values()
     )
     report["passed"] = passed
+    record("analytics", summary_rows(rows, writes, write_targets, baseline, sizes))
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0 if passed else 1

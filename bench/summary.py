@@ -80,6 +80,25 @@ SCENARIOS: tuple[tuple[str, str, str, str], ...] = (
         "bench-peers",
     ),
     ("console_pages", "console pages on a large ledger (worst page)", "p95 ≤ 150 ms", "bench"),
+    (
+        "analytics_reads",
+        "analytics answers (summary, per prompt) at 1,000,000 executions over 30 days, vs the "
+        "same at 100,000 (issue #9)",
+        "p95 ≤ 100 ms; 1M/100k ≤ 1.5x",
+        "bench",
+    ),
+    (
+        "analytics_write_path",
+        "an execution's writes with the analytics trigger on vs off (issue #9)",
+        "≤ 1.05x",
+        "bench",
+    ),
+    (
+        "traces_ingest",
+        "span ingest, batches of 100, vs a bare COPY of the same rows (issue #9)",
+        "≥ 0.3x",
+        "bench",
+    ),
     ("forward_hop", "one forwarding hop between functions (run)", "(no target)", "bench"),
     (
         "stream_ttft",

@@ -39,7 +39,10 @@ from bench._common import (
     check_leftovers,
     free_port,
     percentile,
+    record,
     report_console,
+    summary_row,
+    target,
     track_session,
 )
 
@@ -224,6 +227,21 @@ def main() -> None:
         "spans_per_batch": SPANS,
         "database": origin,
     }
+    record(
+        "traces_ingest",
+        [
+            summary_row(
+                "traces_ingest",
+                baseline=f"bare COPY: {result['copy_spans_per_s']:,.0f} spans/s",
+                ours=(
+                    f"POST /v1/traces: {result['ingest_spans_per_s']:,.0f} spans/s; one "
+                    f"{SPANS}-span request p99 {result['batch_p99_ms']:.1f} ms"
+                ),
+                outcome=f"{result['ratio']:.2f}x COPY",
+                checks=[target(result["ratio"], ">=", TARGET)],
+            )
+        ],
+    )
     if args.json:
         print(json.dumps(result, indent=2))
         return

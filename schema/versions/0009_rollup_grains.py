@@ -9,8 +9,7 @@ at most two ranges per grain, about a dozen rows per group for any window up to 
 
 The fold (``fold_rollups`` in queries.sql) now writes every grain; this revision derives the new
 grains' rows from the hour rows that exist (every folded execution is in exactly one hour row
-of each level), and indexes ``analytics_pending`` by project (the readers' "anything to fold?"
-probe).
+of each level).
 
 Revision ID: 0009
 Revises: 0005
@@ -89,14 +88,12 @@ def upgrade() -> None:
         "execution_rollups",
         _grains(["hour", "4h", "day", "4d", "16d"]),
     )
-    op.create_index("ix_analytics_pending_project", "analytics_pending", ["project_id"])
     for statement in backfill_statements():
         op.execute(statement)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM execution_rollups WHERE " + _grains(list(NEW_GRAINS)))
-    op.drop_index("ix_analytics_pending_project", table_name="analytics_pending")
     op.drop_constraint("ck_execution_rollups_grain", "execution_rollups", type_="check")
     op.create_check_constraint(
         "ck_execution_rollups_grain", "execution_rollups", _grains(["hour", "day"])

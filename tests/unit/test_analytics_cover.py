@@ -45,8 +45,7 @@ def test_random_windows_are_tiled_by_aligned_buckets() -> None:
 def test_long_windows_read_few_buckets(days: int) -> None:
     until = datetime(2026, 11, 26, 17, tzinfo=UTC)
     buckets = sum(
-        (end - start) // STEP[grain]
-        for grain, start, end in cover(until - days * 24 * HOUR, until)
+        (end - start) // STEP[grain] for grain, start, end in cover(until - days * 24 * HOUR, until)
     )
     # per end at most 3 hours, 5 times 4 hours, 3 days and 3 times 4 days; 16-day ones between
     assert buckets <= 2 * (3 + 5 + 3 + 3) + days // 16

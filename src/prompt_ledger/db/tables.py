@@ -369,10 +369,9 @@ analytics_pending = sa.Table(
     # Filled by the trigger ``analytics_enqueue`` (schema/versions/0008_analytics.py) on the
     # finishing write of each execution; emptied by ``fold_rollups``.
     sa.Column("execution_id", UUID, primary_key=True),
+    # No index but the key: each finishing write inserts here, and the table stays small (readers
+    # and the worker's task fold it), so a reader's scan for its project is cheap.
     sa.Column("project_id", UUID, nullable=False),
-    # A reader's "anything to fold for my project?" probe: the table stays small, but folds
-    # delete from it, and a scan would read every dead row until the next vacuum (0009).
-    sa.Index("ix_analytics_pending_project", "project_id"),
 )
 
 execution_rollups = sa.Table(

@@ -183,9 +183,7 @@ class Analytics:
         await self.fold(who.project_id)
         only = [found["prompt_id"]]
         async with self._db.connect() as q:
-            rows = await _groups(
-                q, who.project_id, list(PROMPT_LEVELS), only, period.cover()
-            )
+            rows = await _groups(q, who.project_id, list(PROMPT_LEVELS), only, period.cover())
             series = await _groups(
                 q,
                 who.project_id,
