@@ -221,9 +221,11 @@ async def test_the_0009_backfill_derives_what_the_fold_writes(
     everything = "SELECT * FROM execution_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
     folded = await sql_rows(database_url, everything)
     assert {r["grain"] for r in folded} == {"hour", "4h", "day", "4d", "16d"}
-    path = Path(__file__).parents[2] / "schema" / "versions" / "0009_rollup_grains.py"
+    versions = Path(__file__).parents[2] / "schema" / "versions"
+    path = versions / "0009_rollup_grains_span_services.py"
     spec = importlib.util.spec_from_file_location("rollup_grains", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:

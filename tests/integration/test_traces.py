@@ -349,6 +349,57 @@ async def test_list_filters_and_cursor(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/traces", params={"cursor": "bm9wZQ"})).status_code == 422
 
 
+async def test_a_services_traces_page_by_trace_start(client: httpx.AsyncClient) -> None:
+    """A service's traces are read from the service's latest spans, reaching further back when
+    those hold less than a page: a trace that started early but has a late span of the service,
+    and one with many of its spans, still come in trace-start order, page after page."""
+    at = "2026-04-0{}T12:00:{:02d}Z"
+    traces = [
+        {  # started first, its api span last of all
+            "trace_id": "long",
+            "service_name": "web",
+            "spans": [
+                span("root", started_at=at.format(1, 0), ended_at=at.format(9, 30)),
+                span("late", "root", service_name="api", started_at=at.format(9, 0)),
+            ],
+        },
+        {  # many api spans
+            "trace_id": "busy",
+            "service_name": "api",
+            "spans": [span(f"s{i}", started_at=at.format(8, i)) for i in range(20)],
+        },
+        *(
+            {
+                "trace_id": f"a{d}",
+                "service_name": "api",
+                "spans": [span("r", started_at=at.format(d, 0))],
+            }
+            for d in range(2, 8)
+        ),
+        {
+            "trace_id": "other",
+            "service_name": "web",
+            "spans": [span("r", started_at=at.format(5, 1))],
+        },
+    ]
+    for trace in traces:
+        for one in trace["spans"]:
+            one.setdefault("ended_at", one["started_at"])
+    assert (await client.post("/v1/traces:batch", json={"traces": traces})).status_code == 202
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"service": "api", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/traces", params=params)).json()
+        seen += [t["trace_id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["busy", "a7", "a6", "a5", "a4", "a3", "a2", "long"]
+    answer = await client.get("/v1/traces", params={"service": "api", "limit": 3})
+    assert [t["trace_id"] for t in answer.json()["items"]] == ["busy", "a7", "a6"]
+
+
 async def test_retention_deletes_old_application_spans_in_batches(
     database_url: str, stub: StubLLM
 ) -> None:

@@ -19,7 +19,8 @@ def tiles(since: datetime, until: datetime, ladder: tuple[tuple[str, timedelta],
     moment = since
     for grain, start, end in ranges:
         step = STEP[grain]
-        assert start == moment and end > start
+        assert start == moment
+        assert end > start
         assert (start - EPOCH) % step == timedelta(0)  # aligned as date_bin places buckets
         assert (end - start) % step == timedelta(0)
         moment = end

@@ -646,9 +646,8 @@ RETURNING prefix, created_at;
 -- fold_rollups --
 -- Fold pending finished executions (of one project, or all) into the rollups: each adds to its
 -- rows of every grain (an hour, 4 hours, a day, 4 days, 16 days: buckets aligned on the Unix
--- epoch, each grain's buckets made of whole buckets of the finer ones;
--- schema/versions/0009_rollup_grains.py) at every level. The hour rows are grouped from the
--- executions, the coarser ones from those. Pending rows are taken in id order and rollup rows
+-- epoch, each grain's buckets made of whole buckets of the finer ones; schema/versions/0009) at
+-- every level. The hour rows are grouped from the executions, the coarser ones from those. Pending rows are taken in id order and rollup rows
 -- written in key order, so concurrent folds wait for each other instead of deadlocking.
 WITH batch AS (
     DELETE FROM analytics_pending
@@ -927,6 +926,70 @@ CROSS JOIN LATERAL (
     WHERE x.project_id = s.project_id AND x.trace_id = s.trace_id
 ) t
 WHERE s.start_time >= COALESCE(%(since)s::timestamptz, '-infinity')
+  AND s.start_time < COALESCE(%(until)s::timestamptz, 'infinity')
+  AND s.start_time <= COALESCE(%(before_started)s::timestamptz, 'infinity')
+  AND (%(before_started)s::timestamptz IS NULL
+       OR (s.start_time, s.trace_id) < (%(before_started)s::timestamptz, %(before_id)s::text))
+  AND NOT EXISTS (
+           SELECT 1 FROM spans e
+           WHERE e.project_id = s.project_id AND e.trace_id = s.trace_id
+             AND (e.start_time < s.start_time
+                  OR (e.start_time = s.start_time AND e.span_id < s.span_id))
+           OFFSET 0)
+  AND (%(service)s::text IS NULL OR %(service)s::text = ANY(t.services))
+  AND (%(status)s::text IS NULL
+       OR (CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END) = %(status)s::text)
+  AND (%(has_error)s::boolean IS NULL OR (t.error_count > 0) = %(has_error)s::boolean)
+  AND (%(min_duration_ms)s::bigint IS NULL
+       OR extract(epoch FROM t.ended_at - s.start_time) * 1000 >= %(min_duration_ms)s::bigint)
+ORDER BY s.start_time DESC, s.trace_id DESC
+LIMIT %(limit)s;
+
+-- trace_service_bound --
+-- The start of the reach-th latest span of a service (before the page's end), or NULL when the
+-- service has fewer spans: list_traces_of_service's bound
+SELECT start_time AS bound FROM spans
+WHERE project_id = %(project_id)s AND service_name = %(service)s::text
+  AND start_time < COALESCE(%(until)s::timestamptz, 'infinity')
+  AND start_time <= COALESCE(%(before_started)s::timestamptz, 'infinity')
+ORDER BY start_time DESC
+OFFSET %(reach)s - 1 LIMIT 1;
+
+-- list_traces_of_service --
+-- list_traces for the traces holding a span of a service that start at or after bound: the
+-- candidates are the traces of the service's spans starting then or later (ix_spans_service:
+-- a trace starting at or after bound has all its spans there), then the same rules as
+-- list_traces. When fewer than a page come back and bound was not NULL, the service asks again
+-- with an earlier bound (trace_service_bound, reaching further).
+SELECT s.trace_id, s.start_time AS started_at, t.ended_at, t.span_count, t.error_count,
+       t.execution_count, t.services, t.name, t.prompt_tokens, t.completion_tokens, t.cost_usd,
+       round(extract(epoch FROM t.ended_at - s.start_time) * 1000)::bigint AS duration_ms,
+       CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END AS status
+FROM (
+    SELECT b.project_id, b.trace_id, b.span_id, b.start_time FROM spans b
+    WHERE b.project_id = %(project_id)s
+      AND b.trace_id IN (
+          SELECT c.trace_id FROM spans c
+          WHERE c.project_id = %(project_id)s AND c.service_name = %(service)s::text
+            AND c.start_time >= GREATEST(COALESCE(%(bound)s::timestamptz, '-infinity'),
+                                         COALESCE(%(since)s::timestamptz, '-infinity')))
+) s
+CROSS JOIN LATERAL (
+    SELECT max(COALESCE(x.end_time, x.start_time)) AS ended_at,
+           count(*) AS span_count,
+           count(*) FILTER (WHERE x.status = 'error') AS error_count,
+           count(x.execution_id) AS execution_count,
+           COALESCE(array_agg(DISTINCT x.service_name)
+                    FILTER (WHERE x.service_name IS NOT NULL), '{}') AS services,
+           (array_agg(x.name ORDER BY x.parent_span_id IS NOT NULL, x.start_time))[1] AS name,
+           sum(x.prompt_tokens) AS prompt_tokens,
+           sum(x.completion_tokens) AS completion_tokens,
+           sum(x.cost_usd) AS cost_usd
+    FROM spans x
+    WHERE x.project_id = s.project_id AND x.trace_id = s.trace_id
+) t
+WHERE s.start_time >= GREATEST(COALESCE(%(bound)s::timestamptz, '-infinity'),
+                               COALESCE(%(since)s::timestamptz, '-infinity'))
   AND s.start_time < COALESCE(%(until)s::timestamptz, 'infinity')
   AND s.start_time <= COALESCE(%(before_started)s::timestamptz, 'infinity')
   AND (%(before_started)s::timestamptz IS NULL

@@ -319,6 +319,14 @@ spans = sa.Table(
     sa.PrimaryKeyConstraint("project_id", "trace_id", "span_id", name="spans_pkey"),
     sa.Index("ix_spans_execution_id", "execution_id"),
     sa.Index("ix_spans_project_start", "project_id", "start_time"),
+    # a service's spans by start (0009): the trace list filtered by service
+    sa.Index(
+        "ix_spans_service",
+        "project_id",
+        "service_name",
+        "start_time",
+        postgresql_where=sa.text("service_name IS NOT NULL"),
+    ),
     sa.Index("ix_spans_created", "created_at"),
 )
 

@@ -12,13 +12,14 @@ from typing import Any
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies import bad_cursor, decode_cursor, encode_cursor
 from prompt_ledger.bodies_traces import SpanView, TraceListQuery, TracePage, TraceSummary, TraceTree
-from prompt_ledger.db.store import Database
+from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import NotFound, PayloadTooLarge
 from prompt_ledger.settings import Settings
 from prompt_ledger.spanrows import SpanRow
 
 log = logging.getLogger("prompt_ledger.traces")
 MAX_TRACE_SPANS = 10_000
+SERVICE_REACH = 4  # a service's traces: spans read first, per trace of the page
 """Spans of one trace read back (a runaway trace still answers)."""
 
 
@@ -56,22 +57,26 @@ class Traces:
 
     async def list(self, who: Principal, query: TraceListQuery) -> TracePage:
         before_started, before_id = _cursor(query.cursor)
+        params: dict[str, Any] = {
+            "project_id": who.project_id,
+            "service": query.service,
+            "status": query.status,
+            "since": query.since,
+            "until": query.until,
+            "prompt_name": query.prompt_name,
+            "min_duration_ms": query.min_duration_ms,
+            "has_error": query.has_error,
+            "before_started": before_started,
+            "before_id": before_id,
+            "limit": query.limit + 1,
+        }
         async with self._db.connect() as q:
-            rows = await q.rows(
-                # a prompt's traces are found from its executions, others by walking spans
-                "list_traces_of_prompt" if query.prompt_name else "list_traces",
-                project_id=who.project_id,
-                service=query.service,
-                status=query.status,
-                since=query.since,
-                until=query.until,
-                prompt_name=query.prompt_name,
-                min_duration_ms=query.min_duration_ms,
-                has_error=query.has_error,
-                before_started=before_started,
-                before_id=before_id,
-                limit=query.limit + 1,
-            )
+            if query.prompt_name:  # a prompt's traces are found from its executions
+                rows = await q.rows("list_traces_of_prompt", **params)
+            elif query.service:  # a service's from its spans (the latest first, then further)
+                rows = await _of_service(q, params)
+            else:  # others by walking the project's spans
+                rows = await q.rows("list_traces", **params)
         items = [TraceSummary.model_validate(row) for row in rows]
         more = len(items) > query.limit
         items = items[: query.limit]
@@ -203,3 +208,16 @@ def _tree(trace_id: str, rows: list[dict[str, Any]]) -> TraceTree:
         cost_usd=sum(costs) if costs else None,
         spans=ordered,
     )
+
+
+async def _of_service(q: Queries, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A page of a service's traces: those starting at or after the start of the service's
+    reach-th latest span, reaching 8 times further while that finds less than a page."""
+    reach = params["limit"] * SERVICE_REACH
+    while True:
+        found = await q.row("trace_service_bound", reach=reach, **params)
+        bound = found["bound"] if found else None
+        rows = await q.rows("list_traces_of_service", bound=bound, **params)
+        if bound is None or len(rows) >= params["limit"]:
+            return rows
+        reach *= 8

@@ -1,4 +1,5 @@
-"""Analytics rollups at five grains, so that any window reads a few rows per group.
+"""Analytics rollups at five grains, so that any window reads a few rows per group; spans indexed
+by service.
 
 ``execution_rollups`` held hour and day rows: a 30-day window read up to 30 day rows and 46 hour
 rows per group, and the latency histograms of all of them were merged per answer. This adds the
@@ -10,6 +11,10 @@ at most two ranges per grain, about a dozen rows per group for any window up to 
 The fold (``fold_rollups`` in queries.sql) now writes every grain; this revision derives the new
 grains' rows from the hour rows that exist (every folded execution is in exactly one hour row
 of each level).
+
+It also indexes the spans of each service by start (``ix_spans_service``, spans that name a
+service only: not the executions' llm spans): the trace list filtered by service reads the
+service's latest spans instead of walking every span (``list_traces_of_service``).
 
 Revision ID: 0009
 Revises: 0005
@@ -90,9 +95,16 @@ def upgrade() -> None:
     )
     for statement in backfill_statements():
         op.execute(statement)
+    op.create_index(
+        "ix_spans_service",
+        "spans",
+        ["project_id", "service_name", "start_time"],
+        postgresql_where="service_name IS NOT NULL",
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_spans_service", table_name="spans")
     op.execute("DELETE FROM execution_rollups WHERE " + _grains(list(NEW_GRAINS)))
     op.drop_constraint("ck_execution_rollups_grain", "execution_rollups", type_="check")
     op.create_check_constraint(
