@@ -261,6 +261,7 @@ async def write_path(url: str, catalogue: Catalogue, rounds: int, per_round: int
                 "idempotency_key": None,
                 "request_hash": None,
                 "trace_id": uuid.uuid4().hex,
+                "worker": "bench",
                 "variables": Jsonb({"x": "hello"}),
                 "model_config": Jsonb({}),
                 "params": Jsonb({}),
@@ -287,6 +288,8 @@ async def write_path(url: str, catalogue: Catalogue, rounds: int, per_round: int
                 "span_output": None,
                 "span_model": "openai/gpt-4o-mini",
                 "span_attributes": Jsonb({}),
+                "attempt_number": 1,
+                "parent_span_id": None,
             },
         )
 
