@@ -354,7 +354,7 @@ async def test_a_services_traces_page_by_trace_start(client: httpx.AsyncClient) 
     those hold less than a page: a trace that started early but has a late span of the service,
     and one with many of its spans, still come in trace-start order, page after page."""
     at = "2026-04-0{}T12:00:{:02d}Z"
-    traces = [
+    traces: list[dict[str, Any]] = [
         {  # started first, its api span last of all
             "trace_id": "long",
             "service_name": "web",
@@ -389,7 +389,9 @@ async def test_a_services_traces_page_by_trace_start(client: httpx.AsyncClient) 
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"service": "api", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, Any] = {"service": "api", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
         page = (await client.get("/v1/traces", params=params)).json()
         seen += [t["trace_id"] for t in page["items"]]
         cursor = page["next_cursor"]
