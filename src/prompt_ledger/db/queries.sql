@@ -958,21 +958,25 @@ OFFSET %(reach)s - 1 LIMIT 1;
 -- list_traces_of_service --
 -- list_traces for the traces holding a span of a service that start at or after bound: the
 -- candidates are the traces of the service's spans starting then or later (ix_spans_service:
--- a trace starting at or after bound has all its spans there), then the same rules as
--- list_traces. When fewer than a page come back and bound was not NULL, the service asks again
--- with an earlier bound (trace_service_bound, reaching further).
+-- a trace starting at or after bound has all its spans there), each with its first span (the
+-- primary key), then the same filters as list_traces. When fewer than a page come back and
+-- bound was not NULL, the service asks again with an earlier bound (trace_service_bound,
+-- reaching further).
+WITH candidates AS MATERIALIZED (
+    SELECT DISTINCT c.trace_id FROM spans c
+    WHERE c.project_id = %(project_id)s AND c.service_name = %(service)s::text
+      AND c.start_time >= GREATEST(COALESCE(%(bound)s::timestamptz, '-infinity'),
+                                   COALESCE(%(since)s::timestamptz, '-infinity'))
+)
 SELECT s.trace_id, s.start_time AS started_at, t.ended_at, t.span_count, t.error_count,
        t.execution_count, t.services, t.name, t.prompt_tokens, t.completion_tokens, t.cost_usd,
        round(extract(epoch FROM t.ended_at - s.start_time) * 1000)::bigint AS duration_ms,
        CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END AS status
-FROM (
-    SELECT b.project_id, b.trace_id, b.span_id, b.start_time FROM spans b
-    WHERE b.project_id = %(project_id)s
-      AND b.trace_id IN (
-          SELECT c.trace_id FROM spans c
-          WHERE c.project_id = %(project_id)s AND c.service_name = %(service)s::text
-            AND c.start_time >= GREATEST(COALESCE(%(bound)s::timestamptz, '-infinity'),
-                                         COALESCE(%(since)s::timestamptz, '-infinity')))
+FROM candidates k
+CROSS JOIN LATERAL (
+    SELECT f.project_id, f.trace_id, f.span_id, f.start_time FROM spans f
+    WHERE f.project_id = %(project_id)s AND f.trace_id = k.trace_id
+    ORDER BY f.start_time, f.span_id LIMIT 1
 ) s
 CROSS JOIN LATERAL (
     SELECT max(COALESCE(x.end_time, x.start_time)) AS ended_at,
@@ -994,12 +998,6 @@ WHERE s.start_time >= GREATEST(COALESCE(%(bound)s::timestamptz, '-infinity'),
   AND s.start_time <= COALESCE(%(before_started)s::timestamptz, 'infinity')
   AND (%(before_started)s::timestamptz IS NULL
        OR (s.start_time, s.trace_id) < (%(before_started)s::timestamptz, %(before_id)s::text))
-  AND NOT EXISTS (
-           SELECT 1 FROM spans e
-           WHERE e.project_id = s.project_id AND e.trace_id = s.trace_id
-             AND (e.start_time < s.start_time
-                  OR (e.start_time = s.start_time AND e.span_id < s.span_id))
-           OFFSET 0)
   AND (%(service)s::text IS NULL OR %(service)s::text = ANY(t.services))
   AND (%(status)s::text IS NULL
        OR (CASE WHEN t.error_count > 0 THEN 'error' ELSE 'ok' END) = %(status)s::text)
