@@ -12,7 +12,9 @@ The fold (``fold_rollups`` in queries.sql) now writes every grain; this revision
 grains' rows from the hour rows that exist (every folded execution is in exactly one hour row
 of each level).
 
-It also indexes the spans of each service by start (``ix_spans_service``, spans that name a
+The summary's ranking of every prompt reads the prompt rows' counters from
+``ix_execution_rollups_counters`` alone (an index-only scan, not the wide rows with their
+histograms). It also indexes the spans of each service by start (``ix_spans_service``, spans that name a
 service only: not the executions' llm spans): the trace list filtered by service reads the
 service's latest spans instead of walking every span (``list_traces_of_service``).
 
@@ -96,6 +98,12 @@ def upgrade() -> None:
     for statement in backfill_statements():
         op.execute(statement)
     op.create_index(
+        "ix_execution_rollups_counters",
+        "execution_rollups",
+        ["project_id", "level", "grain", "bucket_start"],
+        postgresql_include=["prompt_id", "executions", "cost_usd"],
+    )
+    op.create_index(
         "ix_spans_service",
         "spans",
         ["project_id", "service_name", "start_time"],
@@ -105,6 +113,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_spans_service", table_name="spans")
+    op.drop_index("ix_execution_rollups_counters", table_name="execution_rollups")
     op.execute("DELETE FROM execution_rollups WHERE " + _grains(list(NEW_GRAINS)))
     op.drop_constraint("ck_execution_rollups_grain", "execution_rollups", type_="check")
     op.create_check_constraint(

@@ -741,10 +741,13 @@ WITH picked AS (
            r.latency_count, r.latency_ms_sum, r.latency_slots, r.latency_counts
     FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
          AS w(grain, start_at, end_at)
-    JOIN execution_rollups r ON r.grain = w.grain
-         AND r.bucket_start >= w.start_at AND r.bucket_start < w.end_at
-    WHERE r.project_id = %(project_id)s AND r.level = ANY(%(levels)s::text[])
-      AND (%(prompts)s::uuid[] IS NULL OR r.prompt_id = ANY(%(prompts)s::uuid[]))
+    CROSS JOIN LATERAL (  -- index ranges per grain, never a scan (fenced: OFFSET 0)
+        SELECT x.* FROM execution_rollups x
+        WHERE x.project_id = %(project_id)s AND x.level = ANY(%(levels)s::text[])
+          AND (%(prompts)s::uuid[] IS NULL OR x.prompt_id = ANY(%(prompts)s::uuid[]))
+          AND x.grain = w.grain AND x.bucket_start >= w.start_at
+          AND x.bucket_start < w.end_at
+        OFFSET 0) r
 ), counters AS (
     SELECT level, prompt_id, version_id, label, model_id, period,
            sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
@@ -778,9 +781,11 @@ WITH totals AS (
     SELECT r.prompt_id, sum(r.executions) AS executions, sum(r.cost_usd) AS cost_usd
     FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
          AS w(grain, start_at, end_at)
-    JOIN execution_rollups r ON r.grain = w.grain
-         AND r.bucket_start >= w.start_at AND r.bucket_start < w.end_at
-    WHERE r.project_id = %(project_id)s AND r.level = 'prompt'
+    CROSS JOIN LATERAL (  -- one index range per grain, never a scan (fenced: OFFSET 0)
+        SELECT x.prompt_id, x.executions, x.cost_usd FROM execution_rollups x
+        WHERE x.project_id = %(project_id)s AND x.level = 'prompt' AND x.grain = w.grain
+          AND x.bucket_start >= w.start_at AND x.bucket_start < w.end_at
+        OFFSET 0) r
     GROUP BY r.prompt_id
 ), named AS (
     SELECT t.*, COALESCE(p.name, '') COLLATE "C" AS name

@@ -422,4 +422,13 @@ execution_rollups = sa.Table(
     sa.Index(
         "ix_execution_rollups_prompt", "project_id", "prompt_id", "level", "grain", "bucket_start"
     ),
+    # the summary's ranking of every prompt: counters without the wide rows (0009)
+    sa.Index(
+        "ix_execution_rollups_counters",
+        "project_id",
+        "level",
+        "grain",
+        "bucket_start",
+        postgresql_include=["prompt_id", "executions", "cost_usd"],
+    ),
 )
