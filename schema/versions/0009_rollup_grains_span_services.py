@@ -19,7 +19,7 @@ service only: not the executions' llm spans): the trace list filtered by service
 service's latest spans instead of walking every span (``list_traces_of_service``).
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
