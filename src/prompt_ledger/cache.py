@@ -17,7 +17,7 @@ import time
 from collections.abc import Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-import psycopg
+from prompt_ledger.db.notifications import listening
 
 log = logging.getLogger("prompt_ledger.cache")
 CHANNEL = "promptledger_cache"
@@ -105,14 +105,11 @@ class Listener:
         delay = 0.5
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True
-                ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                async with listening(self._url, CHANNEL) as messages:
                     self._set_enabled(True)
                     delay = 0.5
-                    async for notify in conn.notifies():
-                        self.dispatch(notify.payload)
+                    async for message in messages:
+                        self.dispatch(message)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database went away: bypass caches until back

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from prompt_ledger import metrics
 from prompt_ledger.auth import Authenticator, KeyCache
 from prompt_ledger.cache import GroupCache, Listener
 from prompt_ledger.db.store import Database
@@ -18,6 +17,7 @@ from prompt_ledger.services.analytics import Analytics
 from prompt_ledger.services.browse import Browse
 from prompt_ledger.services.catalog import Catalog
 from prompt_ledger.services.executions import Executions
+from prompt_ledger.services.gauges import Gauges
 from prompt_ledger.services.limits import RateLimits
 from prompt_ledger.services.operator import OperatorKeys
 from prompt_ledger.services.registry import PromptCache, Registry
@@ -63,6 +63,12 @@ class Container:
         self.sessions = Sessions(self.db, self.auth, settings.console_session_hours * 3600)
         self.cors = Cors(settings.allowed_origins)
         self.browse = Browse(self.db)
+        # --- operations
+        self.gauges = Gauges(
+            self.db,
+            every=settings.metrics_refresh_seconds,
+            stalled_after=settings.stalled_after_seconds,
+        )
 
     # The queue (procrastinate) is built on first use: the registry function never needs it,
     # and importing it costs cold-start time.
@@ -84,19 +90,12 @@ class Container:
         if self.settings.cache_ttl_seconds > 0:
             self.listener.start()
 
-    async def refresh_gauges(self) -> None:
-        """Gauges read from the database at scrape time (queue depth, live workers)."""
-        async with self.db.connect() as q:
-            metrics.set_queue_depth(await q.rows("queue_depth"))
-        metrics.workers_alive.set(await self.live_workers())
-
     async def live_workers(self) -> int:
         """Queue workers (anywhere) whose heartbeat is younger than STALLED_AFTER_SECONDS."""
-        async with self.db.connect() as q:
-            row = await q.row("live_workers", fresh_seconds=self.settings.stalled_after_seconds)
-        return int(row["workers"]) if row else 0
+        return await self.gauges.live_workers()
 
     async def aclose(self) -> None:
+        await self.gauges.stop()
         await self.listener.stop()
         if "queue" in self.__dict__:
             await self.queue.close()

@@ -48,7 +48,7 @@ def prepare(settings: Settings, data_dir: Path, status: Status) -> LocalStack:
         settings = settings.model_copy(update={"database_url": server.url})
         data = f"{data_dir / 'pgdata'} (embedded PostgreSQL, kept between runs)"
     with status("Migrating..."):
-        migrate.upgrade(settings.require_database_url())
+        migrate.upgrade(settings.require_database_url(), schema=settings.promptledger_schema_dir)
     models = asyncio.run(seed_models(settings))
     if not (settings.openai_api_key or settings.openai_base_url or settings.anthropic_api_key):
         settings = settings.model_copy(update={"demo_fallback": True})

@@ -7,10 +7,12 @@ Every function also answers ``GET /`` (an index: what it is, where its API is), 
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 
 from prompt_ledger import __version__, console, metrics
 from prompt_ledger.bodies import PATH_PARAMETERS, Health
+from prompt_ledger.errors import Unauthorized
 from prompt_ledger.handlers import admin, analytics, executions, prompts, traces
 from prompt_ledger.handlers.home import front_door
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
@@ -61,7 +63,13 @@ def build(
         return Reply(document)
 
     async def prometheus(call: Call) -> Reply:
-        await call.app.refresh_gauges()
+        token = call.app.settings.metrics_token
+        if token is not None:
+            scheme, _, given = call.request.headers.get("authorization", "").partition(" ")
+            expected = token.get_secret_value().encode()
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
+                raise Unauthorized("GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.")
+        await call.app.gauges.start()  # the first scrape starts the timer; later ones read
         payload, media_type = metrics.exposition()
         return Reply(payload, media_type=media_type)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -11,10 +10,11 @@ from alembic.config import Config
 from prompt_ledger.startup_errors import SettingsError
 
 
-def schema_dir() -> Path:
-    """The alembic folder: $PROMPTLEDGER_SCHEMA_DIR, ./schema, or the source checkout's."""
+def schema_dir(configured: str | None = None) -> Path:
+    """The alembic folder: ``configured`` (the setting PROMPTLEDGER_SCHEMA_DIR), ./schema, or
+    the source checkout's."""
     candidates = [
-        os.environ.get("PROMPTLEDGER_SCHEMA_DIR"),
+        configured,
         str(Path.cwd() / "schema"),
         str(Path(__file__).resolve().parents[2] / "schema"),
     ]
@@ -26,16 +26,16 @@ def schema_dir() -> Path:
     )
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, schema: str | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(schema_dir()))
+    config.set_main_option("script_location", str(schema_dir(schema)))
     config.attributes["database_url"] = database_url
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", *, schema: str | None = None) -> None:
+    command.upgrade(alembic_config(database_url, schema), revision)
 
 
-def downgrade(database_url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(database_url), revision)
+def downgrade(database_url: str, revision: str = "base", *, schema: str | None = None) -> None:
+    command.downgrade(alembic_config(database_url, schema), revision)

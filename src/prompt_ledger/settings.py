@@ -90,9 +90,20 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(
         default=9090, ge=0, le=65535, description="Prometheus port of the worker (0: off)."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics answers only requests with `Authorization: Bearer "
+        "<token>` (401 otherwise); unset, /metrics is open (keep it on a private network).",
+    )
+    metrics_refresh_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often each process refreshes the gauges read from the database (queue "
+        "depth, live workers) in the background; a scrape reads the last values, no query.",
+    )
     worker_concurrency: int = Field(default=10, ge=1, le=200)
     worker_shutdown_grace: float = Field(default=30.0, ge=0)
-    redis_url: str | None = Field(default=None, description="Optional; never required.")
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
@@ -129,6 +140,11 @@ class Settings(BaseSettings):
         ge=0,
         description="In-process cache of resolved prompts and API keys (0 disables); writes "
         "evict it in every process through LISTEN/NOTIFY.",
+    )
+    promptledger_schema_dir: str | None = Field(
+        default=None,
+        description="The alembic migrations folder (the image sets /app/schema); unset: "
+        "./schema, else the source checkout's.",
     )
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)

@@ -22,7 +22,6 @@ import jinja2
 from jinja2 import meta
 from jinja2.exceptions import SecurityError
 
-from prompt_ledger import metrics
 from prompt_ledger.errors import MissingVariables, TemplateError, TemplateRefused
 from prompt_ledger.sandbox import (
     MAX_RENDERED_CHARS,
@@ -169,6 +168,10 @@ async def render_off_loop(
 def _measured(
     content: PromptContent, variables: Mapping[str, Any], declared: Sequence[str], seconds: float
 ) -> Rendered:
+    # Imported here: the SDK renders locally with render() on its base install, which has no
+    # prometheus-client; only the server's renders (off the loop) are metered.
+    from prompt_ledger import metrics
+
     metrics.renders_running.inc()
     try:
         return render(content, variables, declared, seconds=seconds)

@@ -46,12 +46,12 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 async def run_worker(settings: Settings, *, install_signal_handlers: bool = True) -> None:
     container = Container(settings)
     await container.open()
-    refresher = None
     if settings.worker_metrics_port:
-        # Prometheus scrapes the worker here: job and execution metrics, and queue depth.
+        # Prometheus scrapes the worker here: job and execution metrics, and queue depth (the
+        # database gauges refreshed by a timer, every METRICS_REFRESH_SECONDS).
         try:
             prometheus_client.start_http_server(settings.worker_metrics_port)
-            refresher = asyncio.create_task(_refresh_gauges(container))
+            await container.gauges.start()
         except OSError as exc:  # e.g. a second worker on one host: run, just without metrics
             log.warning(
                 "no metrics: cannot listen on port %s (%s)", settings.worker_metrics_port, exc
@@ -59,8 +59,6 @@ async def run_worker(settings: Settings, *, install_signal_handlers: bool = True
     try:
         await supervise(container, install_signal_handlers=install_signal_handlers)
     finally:
-        if refresher is not None:
-            refresher.cancel()
         await container.aclose()
 
 
@@ -133,12 +131,3 @@ async def _run_once(container: Container) -> None:
         shutdown_grace=settings.worker_shutdown_grace,
         install_signal_handlers=False,  # supervise() handles them
     )
-
-
-async def _refresh_gauges(container: Container) -> None:
-    while True:
-        try:
-            await container.refresh_gauges()
-        except Exception as exc:  # the database may be away; metrics must not kill the worker
-            log.warning("could not refresh queue gauges: %s", exc)
-        await asyncio.sleep(15)

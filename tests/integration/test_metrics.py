@@ -15,6 +15,12 @@ from prompt_ledger.settings import Settings
 from tests.conftest import DEV_KEY
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The database gauges refreshed often: these tests watch them move."""
+    return settings.model_copy(update={"metrics_refresh_seconds": 0.05})
+
+
 def sample(text: str, name: str, **labels: str) -> float:
     """The value of one sample, 0 when absent."""
     for line in text.splitlines():
@@ -151,4 +157,9 @@ async def test_worker_heartbeats_show_in_health_and_metrics(
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
-    assert await seen() == (0, 0.0)  # a worker that stops cleanly unregisters
+    # a worker that stops cleanly unregisters: /health at once, the gauge at the next refresh
+    for _ in range(200):
+        if await seen() == (0, 0.0):
+            break
+        await asyncio.sleep(0.05)
+    assert await seen() == (0, 0.0)

@@ -29,7 +29,6 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _print_version(value: bool) -> None:

@@ -54,7 +54,9 @@ def migrate(
     from prompt_ledger.cli.operator import after_migrate, report_migrate
 
     try:
-        migrations.upgrade(settings.require_database_url(), revision)
+        migrations.upgrade(
+            settings.require_database_url(), revision, schema=settings.promptledger_schema_dir
+        )
     except CommandError as exc:  # e.g. an unknown revision
         raise typer.BadParameter(str(exc), param_hint="REVISION") from None
     done = asyncio.run(after_migrate(settings, models=models)) if revision == "head" else None
@@ -128,7 +130,7 @@ def function(
     port = port or settings.port
     claim_port("0.0.0.0", port).close()  # noqa: S104 - functions-framework binds every interface
     check_database(settings.require_database_url(), settings.db_connect_timeout)
-    source = schema_dir().parent / "functions" / "main.py"
+    source = schema_dir(settings.promptledger_schema_dir).parent / "functions" / "main.py"
     argv = [
         sys.executable,
         "-m",

@@ -1,6 +1,8 @@
 -- Every SQL statement PromptLedger runs, as named queries (the procrastinate habit).
 -- A query starts with a "-- name --" line, then a one-line description, then its SQL.
--- Parameters use psycopg's %(name)s style. tests/integration/test_queries.py prepares each one
+-- Parameters use psycopg's %(name)s style; a jsonb parameter is cast, %(name)s::jsonb, and
+-- callers pass it as a plain dict or list (the store wraps it for the driver).
+-- tests/integration/test_migrations.py (test_every_named_query_prepares) prepares each one
 -- against the migrated schema, so a query and the schema can never drift apart unnoticed.
 
 -- ping --
@@ -105,7 +107,8 @@ INSERT INTO prompt_versions (prompt_id, version_number, kind, template_source, m
                              model_defaults, variables, checksum_hash, status, created_by,
                              commit_message)
 SELECT %(prompt_id)s, COALESCE(MAX(version_number), 0) + 1, %(kind)s, %(template_source)s,
-       %(messages)s, %(model_defaults)s, %(variables)s, %(checksum)s, 'draft', %(created_by)s,
+       %(messages)s::jsonb, %(model_defaults)s::jsonb, %(variables)s, %(checksum)s, 'draft',
+       %(created_by)s,
        %(commit_message)s
 FROM prompt_versions WHERE prompt_id = %(prompt_id)s
 RETURNING *;
@@ -299,7 +302,8 @@ WITH execution AS (
     RETURNING *
 ), inputs AS (
     INSERT INTO execution_inputs (execution_id, variables_json, model_config_json, params_json)
-    SELECT execution_id, %(variables)s, %(model_config)s, %(params)s FROM execution
+    SELECT execution_id, %(variables)s::jsonb, %(model_config)s::jsonb, %(params)s::jsonb
+    FROM execution
 ), attempt AS (
     INSERT INTO execution_attempts (execution_id, attempt_number, worker)
     SELECT execution_id, 1, %(worker)s FROM execution WHERE status = 'running'
@@ -359,7 +363,7 @@ WITH attempt AS (
            COALESCE(f.started_at, f.created_at), now(), %(latency_ms)s,
            CASE WHEN f.status = 'succeeded' THEN 'ok' ELSE 'error' END,
            f.error_message, %(span_input)s, %(span_output)s, %(span_model)s,
-           f.prompt_tokens, f.response_tokens, f.cost_usd, %(span_attributes)s
+           f.prompt_tokens, f.response_tokens, f.cost_usd, %(span_attributes)s::jsonb
     FROM finished f
     WHERE f.status IN ('succeeded', 'failed')
     RETURNING span_id, trace_id, parent_span_id, name, kind, status, duration_ms, model,

@@ -4,17 +4,20 @@ queries. Foreign (psycopg) errors are translated into ours here, at the boundary
 from __future__ import annotations
 
 import asyncio
+import re
 import select
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg_pool
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from prompt_ledger.db.queries import query
@@ -36,11 +39,11 @@ class Queries:
         self.connection = connection
 
     async def rows(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
-        cursor = await self.connection.execute(_sql(name), params)
+        cursor = await self.connection.execute(*_statement(name, params))
         return await cursor.fetchall() if cursor.description else []
 
     async def row(self, name: str, /, **params: Any) -> dict[str, Any] | None:
-        cursor = await self.connection.execute(_sql(name), params)
+        cursor = await self.connection.execute(*_statement(name, params))
         return await cursor.fetchone() if cursor.description else None
 
     async def one(self, name: str, record: type[R], /, **params: Any) -> R | None:
@@ -51,12 +54,31 @@ class Queries:
         return [record.model_validate(found) for found in await self.rows(name, **params)]
 
     async def execute(self, name: str, /, **params: Any) -> int:
-        cursor = await self.connection.execute(_sql(name), params)
+        cursor = await self.connection.execute(*_statement(name, params))
         return cursor.rowcount
 
 
-def _sql(name: str) -> sql.SQL:
-    return sql.SQL(cast(Any, query(name)))
+_JSONB_PARAMETER = re.compile(r"%\((\w+)\)s::jsonb\b")
+
+
+@cache
+def _compiled(name: str) -> tuple[sql.SQL, frozenset[str]]:
+    """A named query and its jsonb parameters: those the SQL casts, ``%(name)s::jsonb``."""
+    text = query(name)
+    return sql.SQL(cast(Any, text)), frozenset(_JSONB_PARAMETER.findall(text))
+
+
+def _statement(name: str, params: Mapping[str, Any]) -> tuple[sql.SQL, Mapping[str, Any]]:
+    """The query and its parameters as psycopg takes them: services pass plain dicts and lists
+    for jsonb parameters (a JSON document already serialised, a str, is passed as it is), and
+    the driver's Jsonb wrapper stays in this layer."""
+    statement, jsonb = _compiled(name)
+    if not jsonb:
+        return statement, params
+    return statement, {
+        key: Jsonb(value) if key in jsonb and isinstance(value, dict | list) else value
+        for key, value in params.items()
+    }
 
 
 class Database:

@@ -14,8 +14,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from prompt_ledger import metrics
 from prompt_ledger.db.store import Database
 from prompt_ledger.errors import ServiceUnavailable
@@ -202,7 +200,7 @@ class Outcomes:
             "span_input": None,
             "span_output": None,
             "span_model": f"{attempt.provider}/{attempt.model_name}",
-            "span_attributes": Jsonb(attributes),
+            "span_attributes": attributes,
         }
         metrics.record_execution(
             status=status,
@@ -270,8 +268,7 @@ class Outcomes:
 
 
 def _loggable(params: dict[str, Any]) -> str:
-    plain = {k: (v.obj if isinstance(v, Jsonb) else v) for k, v in params.items()}
-    return json.dumps(plain, default=str, sort_keys=True)
+    return json.dumps(params, default=str, sort_keys=True)
 
 
 def _cost(completion: Completion, prices: tuple[Decimal | None, Decimal | None]) -> Decimal | None:

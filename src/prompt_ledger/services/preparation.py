@@ -8,8 +8,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies_executions import ExecutionDetail, RunBody
@@ -158,9 +156,9 @@ def insert_params(
         "idempotency_key": key,
         "request_hash": request_hash,
         "trace_id": trace.trace_id,
-        "variables": Jsonb(body.variables),
-        "model_config": Jsonb({"provider": model.provider, "model_name": model.model_name}),
-        "params": Jsonb(prepared.params),
+        "variables": body.variables,
+        "model_config": {"provider": model.provider, "model_name": model.model_name},
+        "params": prepared.params,
         "worker": worker,
     }
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from psycopg.types.json import Jsonb
-
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies import CodePrompt, PutPromptBody, PutPromptResult, RegisterResult
@@ -138,8 +136,8 @@ class Versions(Resolution):
             prompt_id=prompt.prompt_id,
             kind=new.content.kind,
             template_source=new.content.template_source,
-            messages=None if canonical["messages"] is None else Jsonb(canonical["messages"]),
-            model_defaults=Jsonb(canonical["model_defaults"]),
+            messages=canonical["messages"],
+            model_defaults=canonical["model_defaults"],
             variables=new.variables,
             checksum=new.checksum,
             created_by=created_by,
