@@ -33,11 +33,14 @@ $(VENV)/.installed-dev: pyproject.toml locks/dev.txt | $(BIN)/python
 dev: $(VENV)/.installed-local
 	@$(BIN)/promptledger dev
 
-## make test: lint, type-check and the whole test suite (embedded PostgreSQL when DATABASE_URL is unset)
+## make test: lint, type-check, the import layers (.importlinter) and declared dependencies
+## (deptry), and the whole test suite (embedded PostgreSQL when DATABASE_URL is unset)
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/deptry .
 	$(BIN)/pytest
 
 format: $(VENV)/.installed-dev

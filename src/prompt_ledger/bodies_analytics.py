@@ -20,6 +20,7 @@ from prompt_ledger.records_analytics import (
     Stats,
     VersionStats,
     Window,
+    WindowAsked,
 )
 
 __all__ = [  # the answers, for callers that import them with the query
@@ -66,3 +67,7 @@ class AnalyticsQuery(Body):
         if self.window is not None and self.since is not None:
             raise ValueError("give window or since, not both")
         return self
+
+    def asked(self) -> WindowAsked:
+        """What the analytics service takes (converted here, at the HTTP edge)."""
+        return WindowAsked(self.window, self.since, self.until, self.interval, self.top)

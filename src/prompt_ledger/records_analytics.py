@@ -3,6 +3,7 @@ finished executions). Pydantic only: the SDK returns these too."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -12,6 +13,18 @@ from pydantic import Field
 from prompt_ledger.records import USD, Record
 
 Interval = Literal["hour", "day"]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAsked:
+    """The window a caller asks for: ``window`` (e.g. ``7d``) back from ``until`` (now by
+    default), or ``since``..``until``; the analytics service aligns it to whole UTC hours."""
+
+    window: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    interval: Interval | None = None
+    top: int = 10
 
 
 class Window(Record):

@@ -27,7 +27,7 @@ METRICS: list[tuple[str, str, Unit]] = [  # (Stats field, title, unit) compared 
 @page(Scope.ANALYTICS_READ)
 async def overview(visit: Visit) -> Reply:
     q = query_of(visit.request, AnalyticsQuery)
-    summary = await visit.call.app.analytics.summary(visit.principal, q)
+    summary = await visit.call.app.analytics.summary(visit.principal, q.asked())
     return visit.page("analytics.html", summary=summary, q=q, windows=WINDOWS)
 
 
@@ -35,7 +35,7 @@ async def overview(visit: Visit) -> Reply:
 async def prompt_page(visit: Visit) -> Reply:
     q = query_of(visit.request, AnalyticsQuery)
     name = prompt_name(visit.call)
-    found = await visit.call.app.analytics.prompt(visit.principal, name, q)
+    found = await visit.call.app.analytics.prompt(visit.principal, name, q.asked())
     return visit.page(
         "analytics_prompt.html",
         a=found,

@@ -10,13 +10,15 @@ from prompt_ledger.records_analytics import AnalyticsSummary, PromptAnalytics
 
 
 async def summary(call: Call) -> Reply:
-    return Reply(await call.app.analytics.summary(call.principal, call.query_as(AnalyticsQuery)))
+    return Reply(
+        await call.app.analytics.summary(call.principal, call.query_as(AnalyticsQuery).asked())
+    )
 
 
 async def prompt(call: Call) -> Reply:
     return Reply(
         await call.app.analytics.prompt(
-            call.principal, prompt_name(call), call.query_as(AnalyticsQuery)
+            call.principal, prompt_name(call), call.query_as(AnalyticsQuery).asked()
         )
     )
 

@@ -17,7 +17,6 @@ from uuid import UUID
 
 from prompt_ledger import histogram
 from prompt_ledger.auth import Principal, Scope
-from prompt_ledger.bodies_analytics import AnalyticsQuery
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import NotFound, ValidationFailed
 from prompt_ledger.records_analytics import (
@@ -31,6 +30,7 @@ from prompt_ledger.records_analytics import (
     Stats,
     VersionStats,
     Window,
+    WindowAsked,
 )
 
 HOUR = timedelta(hours=1)
@@ -86,7 +86,7 @@ class Period:
         return Window(since=self.since, until=self.until)
 
 
-def period_of(query: AnalyticsQuery, now: datetime) -> Period:
+def period_of(query: WindowAsked, now: datetime) -> Period:
     """The window a query asks for, aligned to whole UTC hours; 422 when it is empty, longer
     than 400 days, out of the calendar's range, or an hour series longer than 31 days."""
     try:
@@ -139,7 +139,7 @@ class Analytics:
         self._db = db
         self._clock = clock or (lambda: datetime.now(UTC))
 
-    async def summary(self, who: Principal, query: AnalyticsQuery) -> AnalyticsSummary:
+    async def summary(self, who: Principal, query: WindowAsked) -> AnalyticsSummary:
         """A project's window: totals, per provider and model, and its top prompts by volume
         and by cost."""
         who.require(Scope.ANALYTICS_READ)
@@ -171,7 +171,7 @@ class Analytics:
             top_prompts_by_cost=by_cost,
         )
 
-    async def prompt(self, who: Principal, name: str, query: AnalyticsQuery) -> PromptAnalytics:
+    async def prompt(self, who: Principal, name: str, query: WindowAsked) -> PromptAnalytics:
         """One prompt's window: totals, per version, per label and per model, and a time series
         of hour or day buckets. 404 when the project has no prompt of that name."""
         who.require(Scope.ANALYTICS_READ)

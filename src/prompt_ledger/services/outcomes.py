@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from prompt_ledger.providers.base import Completion, ProviderError
 log = logging.getLogger("prompt_ledger.outcomes")
 
 
+# version-traceid-parentid-flags, lower-case hex; a later version may append fields
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+
+
 @dataclass(frozen=True, slots=True)
 class Trace:
     trace_id: str
@@ -29,17 +34,19 @@ class Trace:
 
     @classmethod
     def from_traceparent(cls, header: str | None) -> Trace:
-        """W3C traceparent ``00-<trace-id>-<parent-id>-<flags>``; a new trace when absent/bad."""
-        if header:
-            parts = header.strip().split("-")
+        """W3C traceparent ``00-<trace-id>-<parent-id>-<flags>``; a new trace when absent/bad
+        (as OpenTelemetry's propagator reads it: version ``ff``, an all-zero trace or parent id
+        are invalid; docs/architecture.md says why this is not opentelemetry-api)."""
+        found = _TRACEPARENT.fullmatch(header.strip()) if header else None
+        if found is not None:
+            version, trace_id, parent, _, more = found.groups()
             if (
-                len(parts) == 4
-                and len(parts[1]) == 32
-                and len(parts[2]) == 16
-                and all(c in "0123456789abcdef" for c in parts[1] + parts[2])
-                and parts[1] != "0" * 32
+                version != "ff"
+                and not (version == "00" and more)
+                and trace_id != "0" * 32
+                and parent != "0" * 16
             ):
-                return cls(parts[1], parts[2])
+                return cls(trace_id, parent)
         return cls(secrets.token_hex(16))
 
 
