@@ -3,10 +3,7 @@ the OpenAPI document; unknown fields are refused so typos never pass silently.""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Callable
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -19,9 +16,36 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from prompt_ledger.errors import ValidationFailed
 from prompt_ledger.json_types import BODY, refuse_coercion
-from prompt_ledger.records import Label, LabelEvent, Message, PromptSummary, Version
+from prompt_ledger.records import MAX_INT, Label, LabelEvent, Message, PromptSummary, Version
+from prompt_ledger.views import (
+    DiffResponse,
+    Page,
+    PromptView,
+    PutPromptResult,
+    RegisterResult,
+    ResolveFailure,
+    bad_cursor,
+    cursor_value,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
+
+__all__ = [  # what services answer (prompt_ledger.views), for the HTTP layer's imports
+    "MAX_INT",
+    "DiffResponse",
+    "Page",
+    "PromptView",
+    "PutPromptResult",
+    "RegisterResult",
+    "ResolveFailure",
+    "bad_cursor",
+    "cursor_value",
+    "decode_cursor",
+    "encode_cursor",
+    "page_of",
+]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$"
 LABEL_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
@@ -29,7 +53,6 @@ PROVIDER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}$"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+\-]*(/[A-Za-z0-9_.:@+\-]+)*$"
 CURSOR_PATTERN = r"^[A-Za-z0-9_\-]{1,500}$"
 MAX_TEMPLATE_CHARS = 200_000
-MAX_INT = 2**31 - 1  # PostgreSQL's integer
 MAX_PRICE = 999_999.999999  # the price columns are NUMERIC(12, 6)
 
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
@@ -227,42 +250,11 @@ class HistoryQuery(PageQuery):
 
 # --- responses -----------------------------------------------------------------------------
 
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(
-        description="Pass as ?cursor= for the next page; null at the end."
-    )
-
-
-class PromptView(PromptSummary):
-    version: Version | None = Field(description="The resolved version (null if none yet).")
-    resolved_by: str = Field(description="active | label:<name> | version:<n>")
-
-
-class PutPromptResult(PromptView):
-    created: bool = Field(description="False when identical content already existed (dedup).")
-
-
-class ResolveFailure(BaseModel):
-    name: str
-    status: int
-    detail: str
-
 
 class ResolveResponse(BaseModel):
     prompts: list[PromptView | ResolveFailure] = Field(
         description="One entry per requested prompt, in order: the resolved prompt, or why not."
     )
-
-
-class RegisterResult(BaseModel):
-    name: str
-    version_number: int
-    checksum_hash: str
-    changed: bool = Field(description="True when this call created a new version.")
 
 
 class RegisterResponse(BaseModel):
@@ -276,17 +268,6 @@ class RenderResponse(BaseModel):
     text: str | None
     messages: list[dict[str, str]] | None
     variables: list[str]
-
-
-class DiffResponse(BaseModel):
-    name: str
-    from_version: int
-    to_version: int
-    template_diff: str = Field(
-        description="Unified diff of the template (or rendered message list)."
-    )
-    model_defaults_diff: str
-    identical: bool
 
 
 class LabelsResponse(BaseModel):
@@ -324,49 +305,3 @@ class Index(BaseModel):
         description="The API functions this process serves, each with its endpoints "
         "('METHOD /path')."
     )
-
-
-# --- cursors -------------------------------------------------------------------------------
-
-
-def encode_cursor(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value, default=str).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> Any:
-    if cursor is None:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise bad_cursor() from None
-
-
-def bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "Invalid cursor.",
-        errors=[
-            {"loc": ["query", "cursor"], "msg": "not a cursor this API issued", "type": "cursor"}
-        ],
-    )
-
-
-def cursor_value(
-    cursor: str | None, kind: type[str] | type[int], *, maximum: int = 2**63 - 1
-) -> Any:
-    """Decode a cursor and check it holds the kind of key the list is ordered by (an integer
-    key within its column's range: ``maximum``)."""
-    value = decode_cursor(cursor)
-    if value is not None and (type(value) is not kind):
-        raise bad_cursor()
-    if isinstance(value, int) and not -maximum - 1 <= value <= maximum:
-        raise bad_cursor()
-    return value
-
-
-def page_of(items: list[T], limit: int, key: Callable[[T], Any]) -> Page[T]:
-    """Lists fetch ``limit + 1`` rows: the extra one only says whether another page exists."""
-    more = len(items) > limit
-    items = items[:limit]
-    return Page(items=items, next_cursor=encode_cursor(key(items[-1])) if more and items else None)

@@ -18,7 +18,10 @@ from prompt_ledger.bodies import (
     PageQuery,
     not_both,
 )
-from prompt_ledger.records import Execution, ProviderAttempt, Span
+from prompt_ledger.records import Execution
+from prompt_ledger.views import ExecutionDetail
+
+__all__ = ["ExecutionDetail"]  # (views, what the executions service answers) + the bodies below
 
 
 def _date_time(value: Any) -> Any:
@@ -130,15 +133,6 @@ class ExecutionListQuery(PageQuery):
         le=50,
         description="Only executions with at least this many provider attempts (2: the ones "
         "that called the provider more than once).",
-    )
-
-
-class ExecutionDetail(Execution):
-    spans: list[Span] = Field(default_factory=list)
-    provider_attempts: list[ProviderAttempt] = Field(
-        default_factory=list,
-        description="Every provider call, in order (executions recorded before attempts were "
-        "kept have none).",
     )
 
 

@@ -13,11 +13,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from prompt_ledger.bodies import MAX_INT, MAX_TEMPLATE_CHARS, Body, Page, PageQuery
+from prompt_ledger.bodies import MAX_INT, MAX_TEMPLATE_CHARS, Body, PageQuery
 from prompt_ledger.bodies_executions import Timestamp
 from prompt_ledger.records import SpanView, TraceSummary, TraceTree
+from prompt_ledger.views import TracePage
 
-__all__ = ["SpanView", "TraceSummary", "TraceTree"]  # (records) + the bodies below
+__all__ = [
+    "SpanView",
+    "TracePage",
+    "TraceSummary",
+    "TraceTree",
+]  # (records, views) + the bodies below
 
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
@@ -161,6 +167,3 @@ class TraceListQuery(PageQuery):
     )
     min_duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
     has_error: bool | None = None
-
-
-TracePage = Page[TraceSummary]

@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 DEFAULT_PROJECT_ID = "00000000-0000-0000-0000-000000000001"  # owns the bootstrap key (API_KEY)
+MAX_INT = 2**31 - 1  # PostgreSQL's integer
 
 PromptMode = Literal["full", "tracking"]
 VersionStatus = Literal["active", "draft", "archived"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from uuid import UUID
 
 from prompt_ledger.auth import KeyCache, Principal, Scope, hash_key, new_key
-from prompt_ledger.bodies import Page, cursor_value, page_of
 from prompt_ledger.bodies_admin import CreatedKey, KeyBody
 from prompt_ledger.cache import payload
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import Conflict, Forbidden, NotFound
 from prompt_ledger.records import ApiKey, Project
+from prompt_ledger.views import Page, cursor_value, page_of
 
 
 class Access:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from prompt_ledger.bodies import Page, cursor_value, page_of
 from prompt_ledger.bodies_admin import ModelBody
 from prompt_ledger.db.store import Database
 from prompt_ledger.records import Model
+from prompt_ledger.views import Page, cursor_value, page_of
 
 # A curated list with list prices as published by the providers (USD per 1M tokens), reviewed
 # 2026-11. Prices change: check them, and upsert your own with PUT /v1/models/{provider}/{name}.

@@ -15,8 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import Page, bad_cursor, cursor_value, page_of
-from prompt_ledger.bodies_executions import ExecutionDetail, ExecutionListQuery, RunBody
+from prompt_ledger.bodies_executions import ExecutionListQuery, RunBody
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import Conflict, NotFound, ProviderFailed, ValidationFailed
 from prompt_ledger.providers.base import ProviderError
@@ -31,6 +30,7 @@ from prompt_ledger.services.preparation import (
     view,
 )
 from prompt_ledger.settings import Settings
+from prompt_ledger.views import ExecutionDetail, Page, bad_cursor, cursor_value, page_of
 
 __all__ = ["Executions", "RetryLater", "RunOutcome"]
 

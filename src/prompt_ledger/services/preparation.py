@@ -10,7 +10,7 @@ from typing import Any
 
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies_executions import ExecutionDetail, RunBody
+from prompt_ledger.bodies_executions import RunBody
 from prompt_ledger.db.store import Database
 from prompt_ledger.errors import Conflict, NotFound, ValidationFailed
 from prompt_ledger.providers.base import CompletionRequest
@@ -19,6 +19,7 @@ from prompt_ledger.records import Model, Prompt, Version
 from prompt_ledger.services.outcomes import Trace
 from prompt_ledger.services.registry import content_of
 from prompt_ledger.settings import Settings
+from prompt_ledger.views import ExecutionDetail
 
 GENERATION_KEYS = (
     "max_tokens",

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import bad_cursor, decode_cursor, encode_cursor
-from prompt_ledger.bodies_traces import SpanView, TraceListQuery, TracePage, TraceSummary, TraceTree
+from prompt_ledger.bodies_traces import TraceListQuery
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import NotFound, PayloadTooLarge
+from prompt_ledger.records import SpanView, TraceSummary, TraceTree
 from prompt_ledger.settings import Settings
 from prompt_ledger.spanrows import SpanRow
+from prompt_ledger.views import TracePage, bad_cursor, decode_cursor, encode_cursor
 
 log = logging.getLogger("prompt_ledger.traces")
 MAX_TRACE_SPANS = 10_000

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import PromptView
 from prompt_ledger.cache import GroupCache, payload
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import Conflict, NotFound
 from prompt_ledger.records import Prompt, Version
+from prompt_ledger.views import PromptView
 
 R = TypeVar("R", bound=BaseModel)
 

@@ -4,11 +4,11 @@ version (rollback or roll forward), and archiving a version nothing points at.""
 from __future__ import annotations
 
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import Page, PromptView, cursor_value, page_of
 from prompt_ledger.errors import Conflict, NotFound
 from prompt_ledger.records import Label, LabelEvent, Version
 from prompt_ledger.services.registry.base import one, refuse_tracking, version_of
 from prompt_ledger.services.registry.resolution import Resolution
+from prompt_ledger.views import Page, PromptView, cursor_value, page_of
 
 
 class Labels(Resolution):

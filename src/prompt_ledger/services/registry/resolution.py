@@ -8,24 +8,23 @@ from typing import Any
 
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import (
-    MAX_INT,
-    DiffResponse,
-    Page,
-    PromptView,
-    ResolveFailure,
-    ResolveItem,
-    cursor_value,
-    page_of,
-)
+from prompt_ledger.bodies import ResolveItem
 from prompt_ledger.errors import Conflict, NotFound
-from prompt_ledger.records import Prompt, PromptSummary, Version
+from prompt_ledger.records import MAX_INT, Prompt, PromptSummary, Version
 from prompt_ledger.services.registry.base import RegistryBase, group, version_of
 from prompt_ledger.services.registry.content import (
     content_of,
     defaults_text,
     template_text,
     unified,
+)
+from prompt_ledger.views import (
+    DiffResponse,
+    Page,
+    PromptView,
+    ResolveFailure,
+    cursor_value,
+    page_of,
 )
 
 JSON_MEMO_SIZE = 1024

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import CodePrompt, PutPromptBody, PutPromptResult, RegisterResult
+from prompt_ledger.bodies import CodePrompt, PutPromptBody
 from prompt_ledger.db.store import Queries
 from prompt_ledger.errors import Conflict, ValidationFailed
 from prompt_ledger.records import Prompt, PromptMode, Version
 from prompt_ledger.services.registry.base import one
 from prompt_ledger.services.registry.content import NewContent
 from prompt_ledger.services.registry.resolution import Resolution
+from prompt_ledger.views import PutPromptResult, RegisterResult
 
 
 class Versions(Resolution):
