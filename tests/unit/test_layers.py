@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "prompt_ledger"
 READING = {"environ", "environb", "getenv", "getenvb"}
 READERS = {
     "settings.py": "the settings: the one reader of the server's environment",
-    "sdk/_base.py": "the SDK client's own configuration (PROMPTLEDGER_API_URL, _API_KEY)",
+    "sdk/_base.py": "the SDK client's own configuration (PROMPT_LEDGER_URL, PROMPT_LEDGER_API_KEY)",
     "sdk/_sync.py": "the SDK's trace service name (OTEL_SERVICE_NAME, OpenTelemetry's variable)",
     "sdk/_async.py": "the same, async",
     "cli/failures.py": "DEBUG, read before the settings so that an invalid setting is explained",
