@@ -40,10 +40,9 @@ class Gauges:
 
     async def start(self) -> None:
         """Refresh now, then every ``every`` seconds in the background (idempotent)."""
-        if self._task is not None and not self._task.done():
-            return
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="metrics-gauges")
-        await self._tried.wait()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="metrics-gauges")
+        await self._tried.wait()  # at once after the first refresh (concurrent first scrapes too)
 
     async def _run(self) -> None:
         while True:
