@@ -3,24 +3,31 @@ list|show``, with their exact output. The demo provider answers, deterministical
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import UTC, datetime
 
 import psycopg
 
-from prompt_ledger.providers.demo import DEMO_NOTICE
 from prompt_ledger.sdk import Execution, PromptLedger
 from tests.cli.conftest import Cli
 
 RULE = "─"
 
 
-def demo_answer(prompt: str, model: str = "gpt-4o-mini") -> str:
-    """What the demo provider answers to ``prompt`` (see prompt_ledger.providers.demo)."""
-    digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
-    return f"{DEMO_NOTICE}\nmodel={model} digest={digest}\n{prompt}"
+NOTICE = "[demo provider: offline, deterministic - set OPENAI_API_KEY for real completions]"
+# What the demo provider answers (its digest is the first 12 hex digits of the prompt's SHA-256),
+# written out rather than recomputed, so a change of the demo's answers shows here.
+DEMO_ANSWERS = {
+    "Hello Ada, from QA!": f"{NOTICE}\nmodel=gpt-4o-mini digest=9fb308d1a609\nHello Ada, from QA!",
+    "Hello Bob, from Dev!": f"{NOTICE}\nmodel=gpt-4o-mini digest=f43947458429\nHello Bob, from Dev!",
+    "Hello Ada!": f"{NOTICE}\nmodel=gpt-4o-mini digest=bd411d311e85\nHello Ada!",
+    "Hello Bob!": f"{NOTICE}\nmodel=gpt-4o-mini digest=42ba8354db26\nHello Bob!",
+}
+
+
+def demo_answer(prompt: str) -> str:
+    return DEMO_ANSWERS[prompt]
 
 
 def when(moment: datetime | None) -> str:

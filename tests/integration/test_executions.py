@@ -536,6 +536,30 @@ async def test_idempotency_key_in_the_body(api: httpx.AsyncClient, stub: StubLLM
     assert stub.calls == 1
 
 
+async def test_a_long_idempotency_key_header_is_refused_like_the_body_field(
+    api: httpx.AsyncClient, stub: StubLLM
+) -> None:
+    """Never cut: two keys sharing their first 255 characters must not replay each other."""
+    await seed(api)
+    long_key = "k" * 256
+    for path in (RUN, "/v1/executions:submit"):
+        by_body = await api.post(path, json={**SEED_RUN, "idempotency_key": long_key})
+        by_header = await api.post(path, json=SEED_RUN, headers={"Idempotency-Key": long_key})
+        for response in (by_body, by_header):
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            (error,) = response.json()["errors"]
+            assert error["type"] == "string_too_long"
+        assert by_header.json()["errors"][0]["loc"] == ["header", "idempotency-key"]
+        long_correlation = await api.post(
+            path, json=SEED_RUN, headers={"X-Correlation-Id": "c" * 101}
+        )
+        assert long_correlation.json()["errors"][0]["loc"] == ["header", "x-correlation-id"]
+    exact = await api.post(RUN, json=SEED_RUN, headers={"Idempotency-Key": "k" * 255})
+    assert exact.status_code == 200, exact.text
+    assert stub.calls == 1
+
+
 async def test_same_key_different_request_is_422(api: httpx.AsyncClient, stub: StubLLM) -> None:
     await seed(api)
     first = (await run(api, SEED_RUN, **{"Idempotency-Key": "k"})).json()

@@ -20,7 +20,21 @@ from prompt_ledger.services.streams import Replayed, sse
 
 
 def _header(call: Call, name: str, limit: int) -> str | None:
-    return (call.request.headers.get(name) or "").strip()[:limit] or None
+    """A header value, refused (422, like the same body field) when longer than ``limit``:
+    never cut, since a truncated key could replay another request's execution."""
+    value = (call.request.headers.get(name) or "").strip()
+    if len(value) > limit:
+        raise ValidationFailed(
+            f"The {name} header is longer than {limit} characters.",
+            errors=[
+                {
+                    "loc": ["header", name],
+                    "msg": f"String should have at most {limit} characters",
+                    "type": "string_too_long",
+                }
+            ],
+        )
+    return value or None
 
 
 async def run(call: Call) -> Reply:

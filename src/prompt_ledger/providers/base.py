@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from prompt_ledger.retry_after import parse_retry_after
+
 
 @dataclass(frozen=True, slots=True)
 class CompletionRequest:
@@ -78,21 +80,6 @@ class Provider(Protocol):
     async def aclose(self) -> None: ...
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """Parse Retry-After (seconds form; also ``retry-after-ms``) from a headers mapping."""
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) / scale)
-        except ValueError:
-            continue
-    return None
-
-
 def classify_status(status: int) -> bool:
     """True when an HTTP status from a provider is worth retrying."""
     return status in {408, 409, 425, 429} or status >= 500
@@ -115,7 +102,7 @@ def sdk_failure(exc: Exception, *, sdk: Any, provider: str, label: str) -> Provi
             provider=provider,
             transient=classify_status(exc.status_code),
             status=exc.status_code,
-            retry_after=retry_after_seconds(exc.response.headers),
+            retry_after=parse_retry_after(exc.response.headers),
             kind=f"http_{exc.status_code}",
         )
     # Malformed bodies, and well-formed JSON of the wrong shape: compatible servers vary.

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from prompt_ledger.retry_after import parse_retry_after
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -206,26 +208,6 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
         text = response.text.strip()[:500]
         body = {"title": response.reason_phrase or None, "detail": text or None}
     return error_from_problem(response.status_code, body, dict(response.headers))
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-    from time import time
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time())
 
 
 def _str(value: Any) -> str | None:
