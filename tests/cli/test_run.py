@@ -20,7 +20,9 @@ NOTICE = "[demo provider: offline, deterministic - set OPENAI_API_KEY for real c
 # written out rather than recomputed, so a change of the demo's answers shows here.
 DEMO_ANSWERS = {
     "Hello Ada, from QA!": f"{NOTICE}\nmodel=gpt-4o-mini digest=9fb308d1a609\nHello Ada, from QA!",
-    "Hello Bob, from Dev!": f"{NOTICE}\nmodel=gpt-4o-mini digest=f43947458429\nHello Bob, from Dev!",
+    "Hello Bob, from Dev!": (
+        f"{NOTICE}\nmodel=gpt-4o-mini digest=f43947458429\nHello Bob, from Dev!"
+    ),
     "Hello Ada!": f"{NOTICE}\nmodel=gpt-4o-mini digest=bd411d311e85\nHello Ada!",
     "Hello Bob!": f"{NOTICE}\nmodel=gpt-4o-mini digest=42ba8354db26\nHello Bob!",
 }

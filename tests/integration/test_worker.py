@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from prompt_ledger.testing.stub_llm import Reply, StubLLM
 from tests.execution_fixtures import (
     SEED_RUN,
     gateway,
+    put_model,
     put_prompt,
     running_worker,
     seed,
@@ -506,3 +508,69 @@ async def test_only_the_queue_bookkeeping_pool_commits_without_waiting_for_the_d
             assert shown == {"synchronous_commit": "on"}
     finally:
         await db.close()
+
+
+# --- the price snapshot and pruning --------------------------------------------------------------
+
+
+async def test_a_queued_execution_is_charged_at_the_prices_of_its_submission(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM
+) -> None:
+    """The ledger snapshots the model's prices when the execution is accepted; a price change
+    while it waits in the queue does not change what it costs."""
+    execution_id = await submit(api)
+    await put_model(api, input_price_per_mtok=1.0, output_price_per_mtok=2.0)
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+    assert done["status"] == "succeeded", done
+    assert Decimal(done["input_price_per_mtok"]) == Decimal("0.15")
+    assert Decimal(done["output_price_per_mtok"]) == Decimal("0.6")
+    assert done["cost_usd"] == "0.00000555"  # 5 x 0.15 + 8 x 0.6 per million, not 0.000021
+    later = await submit(api)
+    async with running_worker(container):
+        assert (await wait_for_status(api, later, "succeeded"))["cost_usd"] == "0.00002100"
+
+
+async def test_prune_deletes_old_finished_jobs_and_past_rate_counts(
+    api: httpx.AsyncClient, container: Container, database_url: str
+) -> None:
+    old, recent, waiting = [await submit(api) for _ in range(3)]
+    jobs = {e: (await job_of(database_url, e))["id"] for e in (old, recent, waiting)}
+    await sql_rows(
+        database_url,
+        "UPDATE procrastinate_jobs SET status = 'failed' WHERE id = ANY(%s) RETURNING id",
+        [jobs[old], jobs[recent]],
+    )
+    retention = container.settings.job_retention_hours
+    await sql_rows(
+        database_url,
+        "UPDATE procrastinate_events SET at = now() - make_interval(hours => %s + 1) "
+        "WHERE job_id = %s RETURNING id",
+        retention,
+        jobs[old],
+    )
+    key = await api.post(
+        "/v1/projects/00000000-0000-0000-0000-000000000001/keys",
+        json={"name": "counted", "scopes": ["prompts:read"]},
+    )
+    key_id = key.json()["key_id"]
+    await sql_rows(
+        database_url,
+        "INSERT INTO rate_limit_counts (key_id, kind, window_start, count) VALUES "
+        "(%s, 'requests', date_trunc('minute', now()) - interval '1 minute', 5), "
+        "(%s, 'requests', date_trunc('minute', now()), 3) RETURNING count",
+        key_id,
+        key_id,
+    )
+
+    await container.maintenance.prune()
+
+    left = await sql_rows(database_url, "SELECT id, status::text FROM procrastinate_jobs")
+    assert sorted((r["id"], r["status"]) for r in left) == sorted(
+        [(jobs[recent], "failed"), (jobs[waiting], "todo")]
+    )
+    counts = await sql_rows(database_url, "SELECT count FROM rate_limit_counts")
+    assert [r["count"] for r in counts] == [3]  # this minute's count stays
+    # The ledger keeps every execution, pruned job or not.
+    for execution_id in (old, recent, waiting):
+        assert (await api.get(f"/v1/executions/{execution_id}")).status_code == 200
