@@ -108,3 +108,55 @@ def test_default_project_exists(database_url: str) -> None:
             "SELECT name FROM projects WHERE project_id = '00000000-0000-0000-0000-000000000001'"
         ).fetchone()
     assert row == ("default",)
+
+
+def _history(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    conn.execute(
+        "INSERT INTO prompts (project_id, name) "
+        "VALUES ('00000000-0000-0000-0000-000000000001', 'h') RETURNING prompt_id"
+    )
+    conn.execute(
+        "INSERT INTO label_history (prompt_id, label) "
+        "SELECT prompt_id, 'production' FROM prompts WHERE name = 'h'"
+    )
+    row = conn.execute("SELECT count(*) FROM label_history").fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE label_history SET reason = 'rewritten'",
+        "DELETE FROM label_history",
+        "TRUNCATE label_history",
+        "DELETE FROM prompts WHERE name = 'h'",  # the cascade to its history
+    ],
+    ids=["update", "delete", "truncate", "cascade"],
+)
+def test_label_history_refuses_edits_and_deletes(database_url: str, statement: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert _history(conn) == 1
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            conn.execute(statement)
+        row = conn.execute("SELECT count(*), max(reason) FROM label_history").fetchone()
+        assert row == (1, None)
+
+
+def test_label_history_purge_is_explicit(database_url: str) -> None:
+    """The documented purge (docs/architecture.md): SET LOCAL in the purging transaction."""
+    with psycopg.connect(database_url) as conn:
+        assert _history(conn) == 1
+        conn.commit()
+        with conn.transaction():
+            conn.execute("SET LOCAL promptledger.purge = 'label_history'")
+            with pytest.raises(psycopg.errors.RaiseException, match="UPDATE refused"):
+                with conn.transaction():  # a purge removes history, never rewrites it
+                    conn.execute("UPDATE label_history SET reason = 'rewritten'")
+            conn.execute("DELETE FROM prompts WHERE name = 'h'")
+        row = conn.execute("SELECT count(*) FROM label_history").fetchone()
+        assert row == (0,)
+        # SET LOCAL ended with its transaction: the next delete is refused again.
+        _history(conn)
+        with pytest.raises(psycopg.errors.RaiseException, match="DELETE refused"):
+            conn.execute("DELETE FROM label_history")
