@@ -150,9 +150,10 @@ def test_label_history_purge_is_explicit(database_url: str) -> None:
         conn.commit()
         with conn.transaction():
             conn.execute("SET LOCAL promptledger.purge = 'label_history'")
-            with pytest.raises(psycopg.errors.RaiseException, match="UPDATE refused"):
-                with conn.transaction():  # a purge removes history, never rewrites it
-                    conn.execute("UPDATE label_history SET reason = 'rewritten'")
+            # A purge removes history, it never rewrites it.
+            refused = pytest.raises(psycopg.errors.RaiseException, match="UPDATE refused")
+            with refused, conn.transaction():
+                conn.execute("UPDATE label_history SET reason = 'rewritten'")
             conn.execute("DELETE FROM prompts WHERE name = 'h'")
         row = conn.execute("SELECT count(*) FROM label_history").fetchone()
         assert row == (0,)
