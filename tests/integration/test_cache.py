@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import Settings
-from tests.conftest import DEV_KEY
+from tests.conftest import DEV_KEY, with_database
+
+PROJECT = "00000000-0000-0000-0000-000000000001"
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 30) -> None:
@@ -108,8 +114,66 @@ async def test_revoked_keys_stop_working_everywhere(
     await eventually(refused, "the revocation to reach the other process")
 
 
-async def test_no_caching_without_a_listener(settings: Settings) -> None:
-    """Correctness first: if nothing can tell this process about writes, it does not cache."""
+async def test_no_caching_while_the_listener_is_down(
+    client: httpx.AsyncClient,
+    second: tuple[Container, httpx.AsyncClient],
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Correctness first: a process whose LISTEN connection is gone cannot hear of writes, so it
+    stops serving from its cache at once (not after the TTL, not after it reconnects)."""
+    other, other_client = second
+    await listening(other)
+    await client.put("/v1/prompts/p", json={"template_source": "one"})
+    await client.put("/v1/prompts/p", json={"template_source": "two"})
+    await client.put("/v1/prompts/p/labels/production", json={"version": 1})
+
+    async def cached() -> bool:  # (the notifications of the writes above may still arrive)
+        got = await other_client.get("/v1/prompts/p", params={"label": "production"})
+        assert got.json()["version"]["version_number"] == 1
+        return other.prompt_cache.get(f"{PROJECT}:p", ("production", None)) is not None
+
+    await eventually(cached, "the other process to cache the label")
+
+    database = str(conninfo_to_dict(database_url)["dbname"])
+    admin = await psycopg.AsyncConnection.connect(with_database(database_url, "postgres"))
+    await admin.set_autocommit(True)
+    try:
+        # Keep the listeners from reconnecting (open connections stay), then cut them.
+        await admin.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(database))
+        )
+        cut = await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND query LIKE 'LISTEN %%'",
+            (database,),
+        )
+        assert len(await cut.fetchall()) == 2  # this process's listener and the other's
+        caplog.set_level(logging.WARNING)
+
+        async def noticed() -> bool:  # its warning: "cache listener disconnected ..."
+            return any(
+                "listener" in r.getMessage() and r.levelno >= logging.WARNING
+                for r in caplog.records
+            )
+
+        await eventually(noticed, "the listeners to notice")
+        await client.put("/v1/prompts/p/labels/production", json={"version": 2})
+        # No notification can arrive, and the TTL (60 s) is far away: the move is seen at once.
+        moved = await other_client.get("/v1/prompts/p", params={"label": "production"})
+        assert moved.json()["version"]["version_number"] == 2
+    finally:
+        await admin.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(database))
+        )
+        await admin.close()
+    await listening(other)  # and caching again once reconnected
+    again = await other_client.get("/v1/prompts/p", params={"label": "production"})
+    assert again.json()["version"]["version_number"] == 2
+
+
+async def test_no_caching_when_the_ttl_is_zero(settings: Settings) -> None:
+    """CACHE_TTL_SECONDS=0: no listener is started, and nothing is cached."""
     lonely = Container(settings.model_copy(update={"cache_ttl_seconds": 0}))
     await lonely.open()
     try:
