@@ -9,10 +9,12 @@ from typing import Any
 import anthropic
 
 from prompt_ledger.providers.base import (
+    BodyShapeError,
     Completion,
     CompletionRequest,
     ProviderError,
     StreamPiece,
+    bad_response,
     sdk_failure,
     stream_failure,
 )
@@ -31,9 +33,12 @@ class AnthropicProvider:
     async def complete(self, request: CompletionRequest) -> Completion:
         try:
             response = await self._client.messages.create(**_body(request))
-            return _completion(response)
-        except (anthropic.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except anthropic.APIError as exc:
             raise sdk_failure(exc, sdk=anthropic, provider=self.name, label="Anthropic") from exc
+        try:
+            return _completion(response)
+        except BodyShapeError as exc:
+            raise bad_response(self.name, "Anthropic", str(exc)) from exc
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamPiece]:
         """Messages with ``stream: true``: message_start (input tokens), content_block_delta
@@ -115,12 +120,27 @@ def _piece(event: Any) -> StreamPiece | None:
 
 
 def _completion(response: Any) -> Completion:
-    text = "".join(getattr(block, "text", "") for block in response.content)
+    """Read a Message. The SDK builds it without validation, so a body of another shape comes
+    as a model lacking fields: each one is checked, and only those checks call the body bad."""
+    blocks = getattr(response, "content", None)
+    if not isinstance(blocks, list):
+        raise BodyShapeError("the message has no content list")
+    text = "".join(t for block in blocks if isinstance(t := getattr(block, "text", ""), str))
     usage = getattr(response, "usage", None)
+    model = getattr(response, "model", None)
+    stop_reason = getattr(response, "stop_reason", None)
     return Completion(
         text=text,
-        prompt_tokens=getattr(usage, "input_tokens", None),
-        completion_tokens=getattr(usage, "output_tokens", None),
-        model=response.model,
-        finish_reason=response.stop_reason,
+        prompt_tokens=_tokens(getattr(usage, "input_tokens", None)),
+        completion_tokens=_tokens(getattr(usage, "output_tokens", None)),
+        model=model if isinstance(model, str) else None,
+        finish_reason=stop_reason if isinstance(stop_reason, str) else None,
     )
+
+
+def _tokens(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BodyShapeError(f"token count {value!r} is not an integer")
+    return value

@@ -87,7 +87,8 @@ def classify_status(status: int) -> bool:
 
 def sdk_failure(exc: Exception, *, sdk: Any, provider: str, label: str) -> ProviderError:
     """Translate an error of an official provider SDK (openai and anthropic share the same
-    error classes) into a ProviderError, classified transient or permanent."""
+    error classes: ``sdk.APIError`` and its subclasses) into a ProviderError, classified
+    transient or permanent."""
     if isinstance(exc, sdk.APITimeoutError):
         return ProviderError(
             f"{label} timed out: {exc}", provider=provider, transient=True, kind="timeout"
@@ -105,13 +106,42 @@ def sdk_failure(exc: Exception, *, sdk: Any, provider: str, label: str) -> Provi
             retry_after=parse_retry_after(exc.response.headers),
             kind=f"http_{exc.status_code}",
         )
-    # Malformed bodies, and well-formed JSON of the wrong shape: compatible servers vary.
+    # Another APIError: the SDK could not read what the provider sent (e.g. openai's
+    # APIResponseValidationError).
+    return bad_response(provider, label, f"{type(exc).__name__}: {exc}")
+
+
+def bad_response(provider: str, label: str, problem: str) -> ProviderError:
+    """A body the provider sent that we cannot read (not JSON, or JSON of the wrong shape:
+    compatible servers vary): transient. Only the code that reads the provider's body raises
+    it, on a check it made; an error of our own code is never blamed on the provider."""
     return ProviderError(
-        f"Bad response from {label}: {type(exc).__name__}: {exc}",
+        f"Bad response from {label}: {problem}",
         provider=provider,
         transient=True,
         kind="bad_response",
     )
+
+
+def field_of(body: Any, name: str, kind: type | tuple[type, ...], *, where: str) -> Any:
+    """``body[name]`` when ``body`` is an object holding a value of ``kind`` there; else a
+    :class:`BodyShapeError` naming what is wrong (the reader turns it into
+    :func:`bad_response`)."""
+    if not isinstance(body, dict):
+        raise BodyShapeError(f"{where} is not an object")
+    value = body.get(name)
+    if not isinstance(value, kind):
+        raise BodyShapeError(f"{where}.{name} is missing or not {_kind_name(kind)}")
+    return value
+
+
+class BodyShapeError(Exception):
+    """Raised by the readers of provider bodies only (``field_of`` and their own checks)."""
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
 
 
 def _status_message(exc: Any) -> str:

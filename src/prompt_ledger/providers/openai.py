@@ -10,10 +10,13 @@ import httpx2
 import openai
 
 from prompt_ledger.providers.base import (
+    BodyShapeError,
     Completion,
     CompletionRequest,
     ProviderError,
     StreamPiece,
+    bad_response,
+    field_of,
     sdk_failure,
     stream_failure,
 )
@@ -37,9 +40,9 @@ class OpenAIProvider:
             response = await self._client.post(
                 "/chat/completions", body=kwargs, cast_to=httpx2.Response
             )
-            return self._completion(json.loads(response.content))
-        except (openai.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except openai.APIError as exc:
             raise sdk_failure(exc, sdk=openai, provider=self.name, label="OpenAI") from exc
+        return self._read(response.content)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamPiece]:
         """Chat completions with ``stream: true``; the usage comes in a last chunk with no
@@ -65,25 +68,38 @@ class OpenAIProvider:
         finally:
             await chunks.close()
 
-    def _completion(self, response: Any) -> Completion:
-        """Read a chat.completion body; a wrong shape raises KeyError/TypeError/ValueError."""
-        choices = response["choices"]
+    def _read(self, content: bytes) -> Completion:
+        """Read a chat.completion body. Only a body that is not JSON or not of that shape is a
+        bad response; any other error here is ours, and propagates as such."""
+        try:
+            body = json.loads(content)
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+            raise bad_response(self.name, "OpenAI", f"not JSON: {exc}") from exc
+        try:
+            return self._completion(body)
+        except BodyShapeError as exc:
+            raise bad_response(self.name, "OpenAI", str(exc)) from exc
+
+    def _completion(self, body: Any) -> Completion:
+        choices = field_of(body, "choices", list, where="body")
         if not choices:
-            raise ProviderError(
-                "OpenAI returned no choices",
-                provider=self.name,
-                transient=True,
-                kind="bad_response",
-            )
+            raise BodyShapeError("no choices")  # (an empty list)
         choice = choices[0]
-        usage = response.get("usage") or {}
-        content = choice["message"].get("content")
+        if not isinstance(choice, dict):
+            raise BodyShapeError("choices[0] is not an object")
+        message = field_of(choice, "message", dict, where="choices[0]")
+        usage = body.get("usage") or {}
+        if not isinstance(usage, dict):
+            raise BodyShapeError("body.usage is not an object")
+        content = message.get("content")
+        model = body.get("model")
+        finish_reason = choice.get("finish_reason")
         return Completion(
             text=content if isinstance(content, str) else "",
-            prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
-            completion_tokens=_int_or_none(usage.get("completion_tokens")),
-            model=response.get("model"),
-            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=_tokens(usage.get("prompt_tokens")),
+            completion_tokens=_tokens(usage.get("completion_tokens")),
+            model=model if isinstance(model, str) else None,
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
         )
 
     async def aclose(self) -> None:
@@ -124,4 +140,12 @@ def _int_or_none(value: Any) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"token count {value!r} is not an integer")
+    return value
+
+
+def _tokens(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BodyShapeError(f"token count {value!r} is not an integer")
     return value
