@@ -19,6 +19,8 @@ from typing import Any, Generic, TypeVar
 
 from prompt_ledger.db.notifications import listening
 
+from prompt_ledger import metrics
+
 log = logging.getLogger("prompt_ledger.cache")
 CHANNEL = "promptledger_cache"
 
@@ -37,13 +39,17 @@ class GroupCache(Generic[G, K, V]):
         self.enabled = False  # switched on by the listener once it is connected
         self._groups: dict[G, dict[K, tuple[float, V]]] = {}
         self._generations: dict[G, int] = {}
+        self._hits = metrics.cache_lookups.labels(name, "hit")
+        self._misses = metrics.cache_lookups.labels(name, "miss")
 
     def get(self, group: G, key: K) -> V | None:
-        if not self.enabled:
-            return None
-        entry = self._groups.get(group, {}).get(key)
+        """The cached value, or None (a miss, also while the cache is bypassed); each lookup is
+        counted in ``promptledger_cache_lookups_total{cache, result="hit"|"miss"}``."""
+        entry = self._groups.get(group, {}).get(key) if self.enabled else None
         if entry is None or entry[0] < time.monotonic():
+            self._misses.inc()
             return None
+        self._hits.inc()
         return entry[1]
 
     def generation(self, group: G) -> int:
