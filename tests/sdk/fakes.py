@@ -125,3 +125,21 @@ class AsyncRecordingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told: given to the SDK's prompt cache (its
+    ``clock`` port), so TTL tests advance time instead of sleeping through windows."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def attach(self, ledger: Any) -> FakeClock:
+        ledger._core.cache.clock = self  # the cache's clock port
+        return self

@@ -25,7 +25,7 @@ from prompt_ledger.sdk import (
 from tests.conftest import DEV_KEY
 from tests.live_gateway import free_port_url
 from tests.sdk.conftest import async_http
-from tests.sdk.fakes import Log, RecordingTransport
+from tests.sdk.fakes import FakeClock, Log, RecordingTransport
 
 
 def async_client(app: ASGIApp, log: Log, **options: Any) -> AsyncPromptLedger:
@@ -71,9 +71,12 @@ async def test_an_expired_entry_is_revalidated_with_its_etag(
     asgi_app: ASGIApp, alog: Log, araw: httpx.AsyncClient
 ) -> None:
     await araw.put("/v1/prompts/p", json={"template_source": "one"})
-    async with async_client(asgi_app, alog, cache_ttl=0.3, stale_ttl=0) as ledger:
+    async with async_client(asgi_app, alog, cache_ttl=10, stale_ttl=0) as ledger:
+        clock = FakeClock().attach(ledger)
         first = await ledger.get_prompt("p")
-        await asyncio.sleep(0.35)
+        clock.advance(9.9)
+        assert await ledger.get_prompt("p") is first  # fresh: no request
+        clock.advance(0.2)
         assert await ledger.get_prompt("p") is first  # 304: what we hold is current
         assert await ledger.get_prompt("p") is first  # and fresh again: no request
         assert statuses(alog, "/v1/prompts/p") == [200, 304]
@@ -81,7 +84,7 @@ async def test_an_expired_entry_is_revalidated_with_its_etag(
         assert revalidation.headers["If-None-Match"].startswith('"')
 
         await araw.put("/v1/prompts/p", json={"template_source": "two"})
-        await asyncio.sleep(0.35)
+        clock.advance(10.1)
         assert (await ledger.get_prompt("p")).template == "two"
         assert statuses(alog, "/v1/prompts/p") == [200, 304, 200]
 
@@ -90,10 +93,11 @@ async def test_a_stale_entry_is_served_at_once_and_refreshed_in_the_background(
     asgi_app: ASGIApp, alog: Log, araw: httpx.AsyncClient
 ) -> None:
     await araw.put("/v1/prompts/p", json={"template_source": "one"})
-    async with async_client(asgi_app, alog, cache_ttl=0.3, stale_ttl=30) as ledger:
+    async with async_client(asgi_app, alog, cache_ttl=10, stale_ttl=30) as ledger:
+        clock = FakeClock().attach(ledger)
         await ledger.get_prompt("p")
         await araw.put("/v1/prompts/p", json={"template_source": "two"})
-        await asyncio.sleep(0.35)
+        clock.advance(10.1)
         assert (await ledger.get_prompt("p")).template == "one"  # stale, served at once
         assert (await ledger.get_prompt("p")).template == "one"  # one refresh at a time
 
@@ -138,9 +142,10 @@ async def test_a_cached_prompt_outlives_its_ttl_while_the_server_is_down(
     asgi_app: ASGIApp, alog: Log, araw: httpx.AsyncClient
 ) -> None:
     await araw.put("/v1/prompts/p", json={"template_source": "one"})
-    async with async_client(asgi_app, alog, cache_ttl=0.05, stale_ttl=0, max_retries=0) as ledger:
+    async with async_client(asgi_app, alog, cache_ttl=10, stale_ttl=0, max_retries=0) as ledger:
+        clock = FakeClock().attach(ledger)
         first = await ledger.get_prompt("p")
-        await asyncio.sleep(0.08)
+        clock.advance(3600)  # long expired
         alog.down = True
         assert await ledger.get_prompt("p", fallback="unused") is first
 
@@ -230,16 +235,17 @@ def test_the_sync_cache_revalidates_in_a_background_thread(
 ) -> None:
     raw.put("/v1/prompts/p", json={"template_source": "one"})
     http = httpx.Client(transport=RecordingTransport(httpx.HTTPTransport(), live_log))
-    with PromptLedger(live_url, DEV_KEY, http_client=http, cache_ttl=0.5, stale_ttl=30) as ledger:
+    with PromptLedger(live_url, DEV_KEY, http_client=http, cache_ttl=10, stale_ttl=30) as ledger:
+        clock = FakeClock().attach(ledger)
         first = ledger.get_prompt("p")
         assert ledger.get_prompt("p") is first
         raw.put("/v1/prompts/p", json={"template_source": "two"})
-        time.sleep(0.55)
+        clock.advance(10.1)
         assert ledger.get_prompt("p").template == "one"  # stale, served at once
         eventually(lambda: ledger.get_prompt("p").template == "two", "the background refresh")
         assert statuses(live_log, "/v1/prompts/p") == [200, 200]
 
-        time.sleep(0.55)
+        clock.advance(10.1)
         assert ledger.get_prompt("p").template == "two"  # stale again: revalidated, unchanged
         eventually(lambda: len(statuses(live_log, "/v1/prompts/p")) == 3, "the revalidation")
         assert statuses(live_log, "/v1/prompts/p") == [200, 200, 304]

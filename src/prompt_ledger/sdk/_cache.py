@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prompt_ledger.sdk.types import Prompt
@@ -31,11 +32,15 @@ class Entry:
 
 
 class PromptCache:
-    __slots__ = ("_entries", "_generations", "_lock", "_refreshing", "stale_ttl", "ttl")
+    __slots__ = ("_entries", "_generations", "_lock", "_refreshing", "clock", "stale_ttl", "ttl")
 
-    def __init__(self, ttl: float, stale_ttl: float) -> None:
+    def __init__(
+        self, ttl: float, stale_ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = max(0.0, ttl)
         self.stale_ttl = max(0.0, stale_ttl)
+        self.clock = clock
+        """Seconds on a monotonic scale (a port: tests move a fake clock instead of sleeping)."""
         self._entries: dict[Key, Entry] = {}
         self._refreshing: set[Key] = set()
         self._generations: defaultdict[str, int] = defaultdict(int)
@@ -46,7 +51,7 @@ class PromptCache:
         entry = self._entries.get(key)
         if entry is None:
             return None, False
-        now = time.monotonic()
+        now = self.clock()
         if now < entry.fresh_until:
             return entry.prompt, False
         if now < entry.stale_until:
@@ -62,7 +67,7 @@ class PromptCache:
         return self._generations.get(name, 0)
 
     def store(self, key: Key, prompt: Prompt, etag: str | None, generation: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             if self._generations[key[0]] != generation:
                 return
@@ -72,7 +77,7 @@ class PromptCache:
 
     def renew(self, key: Key, generation: int) -> Prompt | None:
         """A 304: the stored entry is current again. None when it vanished meanwhile."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or self._generations[key[0]] != generation:
