@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import httpx
+import httpx2
+import openai
 import pytest
 
 from prompt_ledger.providers import base
@@ -55,7 +58,29 @@ def test_absent_and_case_insensitive() -> None:
 
 
 def test_the_worker_and_the_sdk_share_it() -> None:
-    assert base.parse_retry_after is parse_retry_after
     assert errors.parse_retry_after is parse_retry_after
     problem = errors.error_from_problem(429, {"title": "x"}, {"retry-after-ms": "1200"})
     assert problem.retry_after == 1.2
+    # The worker: a provider's 429 through the OpenAI SDK's error, each form.
+    later = format_datetime(datetime.fromtimestamp(time.time() + 3600, UTC), usegmt=True)
+    for headers, expected in (
+        ({"retry-after-ms": "1200"}, 1.2),
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": later}, 3600.0),
+        ({"retry-after": "soon"}, None),
+    ):
+        response = httpx2.Response(
+            429, headers=headers, request=httpx2.Request("POST", "http://x/chat/completions")
+        )
+        failure = base.sdk_failure(
+            openai.RateLimitError("slow down", response=response, body=None),
+            sdk=openai,
+            provider="openai",
+            label="OpenAI",
+        )
+        assert failure.transient is True
+        if expected is None or expected < 3600:
+            assert failure.retry_after == expected
+        else:  # the seconds until a date: a little less by now
+            assert failure.retry_after is not None
+            assert 3000 < failure.retry_after <= 3600

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from prompt_ledger.retry_after import parse_retry_after as parse_retry_after
+from prompt_ledger.retry_after import parse_retry_after
 
 
 @dataclass(frozen=True, slots=True)

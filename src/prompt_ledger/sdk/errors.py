@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from prompt_ledger.retry_after import parse_retry_after as parse_retry_after
+from prompt_ledger.retry_after import parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -34,6 +34,7 @@ __all__ = [
     "WaitTimeoutError",
     "error_from_problem",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 PROBLEM_BASE = "https://promptledger.dev/problems/"
