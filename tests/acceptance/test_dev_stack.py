@@ -197,10 +197,24 @@ def test_readme_try_it_runs(dev_stack: tuple[str, Path]) -> None:
     commands = curl_commands(readme_block("### Try it"))
     assert len(commands) >= 6
     execution_id = ""
+    poll: list[str] = []
     for command in commands:
         argv = [a.replace("<execution_id>", execution_id) for a in command]
         response = run_curl(argv, env)
         assert response.status_code in (200, 201, 202), (argv, response.text)
         if response.status_code == 202:
             execution_id = response.json()["execution_id"]
+        if "<execution_id>" in " ".join(command):
+            poll = argv
     assert execution_id
+    assert poll, "the README polls the queued execution"
+    # The README's poll, repeated until the dev stack's worker has run the queued execution (a
+    # deadline for failure only).
+    deadline = time.monotonic() + 60
+    body = run_curl(poll, env).json()
+    while body["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        body = run_curl(poll, env).json()
+    assert body["status"] == "succeeded", body
+    assert body["execution_mode"] == "async"
+    assert body["response_text"]
