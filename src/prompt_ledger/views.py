@@ -88,7 +88,10 @@ def decode_cursor(cursor: str | None) -> Any:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+        text = base64.urlsafe_b64decode(padded.encode())
+        if b"\\u0000" in text:  # no cursor we issue holds a NUL (PostgreSQL stores none)
+            raise bad_cursor()
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise bad_cursor() from None
 

@@ -12,11 +12,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from prompt_ledger.bodies import encode_cursor
 from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
+from prompt_ledger.http.dispatch import HttpFunction
+from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.records import DEFAULT_PROJECT_ID
 from prompt_ledger.settings import DEFAULT_API_KEY, Settings
 from tests.conftest import create_database, drop_database
@@ -1020,10 +1027,15 @@ async def test_prompt_names_are_ascii(client: httpx.AsyncClient, name: str) -> N
 async def test_nul_characters_cannot_be_stored(
     client: httpx.AsyncClient, url: str, body: dict[str, Any]
 ) -> None:
-    """PostgreSQL text and jsonb cannot hold U+0000: refused with a 422, nothing half-written."""
+    """PostgreSQL text and jsonb cannot hold U+0000: refused at the edge with a 422 naming the
+    value's place, nothing half-written."""
     problem = assert_problem(await client.put(url, json=body), 422)
     assert slug(problem) == "validation"
-    assert "database refused" in problem["detail"]
+    (error,) = problem["errors"]
+    assert error["type"] == "nul"
+    assert error["loc"][0] == "body"
+    assert error["loc"][1] in body
+    assert "U+0000" in problem["detail"]
     assert_problem(await client.get(url), 404)
 
 
@@ -1042,7 +1054,9 @@ async def test_nul_characters_elsewhere(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/v1/prompts", params={"search": "a\u0000"}), 422)
     assert_problem(await client.get("/v1/prompts", params={"cursor": encode_cursor("\u0000")}), 422)
     removed = await client.delete("/v1/prompts/p/labels/none", params={"reason": "\u0000"})
-    assert_problem(removed, 404)
+    assert assert_problem(removed, 422)["errors"][0]["loc"] == ["query", "reason"]  # first
+    nul_path = await client.get("/v1/traces/a%00b")
+    assert assert_problem(nul_path, 422)["errors"][0]["loc"] == ["path", "trace_id"]
 
     # variables are never stored: a NUL renders and comes back intact
     rendered = await client.post(
@@ -1050,6 +1064,38 @@ async def test_nul_characters_elsewhere(client: httpx.AsyncClient) -> None:
     )
     assert rendered.status_code == 200, rendered.text
     assert rendered.json()["text"] == "[a\u0000b]"
+
+
+async def test_a_data_error_of_our_own_code_is_a_logged_500(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Request values PostgreSQL cannot hold are refused at the edge (above), so a DataError
+    reaching the database layer is a bug of ours: a 500 with its cause logged, never a 422
+    blaming the caller."""
+
+    async def buggy(call: Call) -> Reply:
+        async with call.app.db.connect() as q:
+            await q.connection.execute("SELECT 1 / 0")  # a DataError (division by zero)
+        return Reply({})
+
+    async def provide() -> Container:
+        return container
+
+    function = HttpFunction("test", [Endpoint("GET", "/v1/buggy", buggy, "A bug", None)], provide)
+
+    async def serve(request: Request) -> Response:
+        return await function(request)
+
+    app = Starlette(routes=[Route("/v1/buggy", serve)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        response = await http.get("/v1/buggy")
+    problem = assert_problem(response, 500)
+    assert "logged" in problem["detail"]
+    (record,) = [r for r in caplog.records if r.name == "prompt_ledger.http"]
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], psycopg.errors.DivisionByZero)
 
 
 @pytest.mark.parametrize(
@@ -1073,7 +1119,8 @@ async def test_nan_and_infinity_cannot_be_stored(client: httpx.AsyncClient) -> N
     for literal in (b"NaN", b"Infinity", b"-Infinity", b"1e999"):
         raw = b'{"template_source": "x", "model_defaults": {"temperature": ' + literal + b"}}"
         problem = assert_problem(await send_raw(client, "PUT", "/v1/prompts/nan", raw), 422)
-        assert "database refused" in problem["detail"]
+        assert problem["errors"][0]["type"] == "finite_number"
+        assert "must be finite" in problem["detail"]
     assert_problem(await client.get("/v1/prompts/nan"), 404)
 
 

@@ -25,7 +25,6 @@ from prompt_ledger.errors import (
     Conflict,
     PromptLedgerError,
     ServiceUnavailable,
-    ValidationFailed,
 )
 from prompt_ledger.startup import schema_missing
 
@@ -227,15 +226,9 @@ class translate_errors:
             raise ServiceUnavailable("The database is unavailable; retry shortly.") from exc
         if (unmigrated := schema_missing(exc)) is not None:
             raise ServiceUnavailable(str(unmigrated)) from exc
-        if isinstance(exc, psycopg.DataError):
-            # A value PostgreSQL cannot hold: NUL in text, \u0000 or NaN in jsonb, an integer
-            # beyond its column's range. Only request values reach queries, so the caller's fault.
-            reason = exc.diag.message_primary or str(exc).partition("\n")[0]
-            if exc.diag.message_detail:
-                reason += f" ({exc.diag.message_detail.rstrip('.')})"
-            raise ValidationFailed(
-                f"The database refused a value of the request: {reason[:300]}"
-            ) from exc
+        # A psycopg.DataError (a value PostgreSQL cannot hold) is not translated: request values
+        # that PostgreSQL cannot store are refused at the edge (http/storable.py), so one
+        # reaching a query is our own bug, a 500 whose cause the HTTP layer logs.
 
 
 def _queue_error(exc: BaseException) -> bool:

@@ -219,6 +219,7 @@ ENDPOINTS = [
         READ,
         body=RenderBody,
         response=RenderResponse,
+        unstored=("variables",),
     ),
     Endpoint(
         "GET",

@@ -15,8 +15,10 @@ from prompt_ledger.bodies_traces import (
     TraceTree,
 )
 from prompt_ledger.errors import NotFound, UnsupportedMediaType
-from prompt_ledger.http.dispatch import parse_json, read_body
+from prompt_ledger.http.dispatch import read_body
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
+from prompt_ledger.http.json_body import parse_json
+from prompt_ledger.http.storable import refuse_unstorable
 from prompt_ledger.spanrows import from_trace
 
 _PROTOBUF = {"application/x-protobuf", "application/protobuf"}
@@ -59,6 +61,7 @@ async def ingest_otlp(call: Call) -> Reply:
             f"Send OTLP as 'application/x-protobuf' or 'application/json' (got "
             f"'{media or 'none'}')."
         )
+    refuse_unstorable(data, "body")
     request = otlp.parse(data)
     call.app.traces.check_batch(request.span_count())
     await call.app.traces.ingest(call.principal, otlp.rows(request))

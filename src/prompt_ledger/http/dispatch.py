@@ -22,7 +22,6 @@ from starlette.responses import Response
 from prompt_ledger import metrics
 from prompt_ledger.auth import Principal, key_from_headers
 from prompt_ledger.errors import (
-    BadRequest,
     ForwardLoop,
     MethodNotAllowed,
     NotFound,
@@ -35,7 +34,9 @@ from prompt_ledger.errors import (
 from prompt_ledger.http.cors import Cors, is_preflight
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.forward import FORWARDED_BY, Forwarder, url_variable
+from prompt_ledger.http.json_body import parse_json
 from prompt_ledger.http.problems import problem_response, validation_failed
+from prompt_ledger.http.storable import refuse_unstorable
 from prompt_ledger.json_types import BODY
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ log = logging.getLogger("prompt_ledger.http")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 ContainerProvider = Callable[[], Awaitable["Container"]]
 _ANONYMOUS = Principal(uuid.UUID(int=0), frozenset())
-MAX_JSON_DEPTH = 128  # well below the 255 levels at which pydantic stops serialising
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 NO_BODY: Any = object()
 # Routing is one regex per endpoint: the matches of the last paths seen are remembered (paths
@@ -159,14 +158,19 @@ class HttpFunction:
             principal = await app.auth.authenticate(secret)
             principal.require(endpoint.scope)
             await app.limits.charge(principal, executes=endpoint.executes)
-        query = _parse(endpoint.query, dict(request.query_params), "query")
+        refuse_unstorable(params, "path")
+        query_params = dict(request.query_params)
+        refuse_unstorable(query_params, "query")
+        query = _parse(endpoint.query, query_params, "query")
         body = None
         if endpoint.body is not None:
-            data = await _read_json(
+            data, may_hold_nul = await _read_json(
                 request, app.settings.max_body_bytes, app.settings.request_read_timeout
             )
             if data is NO_BODY and endpoint.body_required:
                 raise _no_body(endpoint.body)
+            if may_hold_nul:
+                refuse_unstorable(data, "body", endpoint.unstored)
             body = _parse(endpoint.body, {} if data is NO_BODY else data, "body", BODY)
         reply = await endpoint.handler(Call(request, app, principal, params, query, body, timings))
         return render(reply, request)
@@ -311,11 +315,12 @@ def _no_body(model: type[BaseModel]) -> ValidationFailed:
     )
 
 
-async def _read_json(request: Request, limit: int, read_seconds: float) -> Any:
-    """The JSON body, or NO_BODY when there is none."""
+async def _read_json(request: Request, limit: int, read_seconds: float) -> tuple[Any, bool]:
+    """The JSON body, or NO_BODY when there is none; and whether it may hold a NUL character
+    (only as the escape ``\\u0000``: JSON strings hold no raw control characters)."""
     raw = await read_body(request, limit, read_seconds)
     if not raw.strip():
-        return NO_BODY
+        return NO_BODY, False
     media, _, params = request.headers.get("content-type", "").partition(";")
     media = media.strip().lower()
     if media != "application/json" and not media.endswith("+json"):
@@ -325,7 +330,7 @@ async def _read_json(request: Request, limit: int, read_seconds: float) -> Any:
     charset = _CHARSET.search(params)
     if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"Send JSON in UTF-8 (got charset '{charset.group(1)}').")
-    return parse_json(raw)
+    return parse_json(raw), b"\\u0000" in raw
 
 
 async def read_body(request: Request, limit: int, read_seconds: float) -> bytes:
@@ -336,25 +341,6 @@ async def read_body(request: Request, limit: int, read_seconds: float) -> bytes:
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise PayloadTooLarge(f"The body is larger than the {limit}-byte limit.", limit=limit)
     return await _read_body(request, limit, read_seconds)
-
-
-def parse_json(raw: bytes) -> Any:
-    """A JSON document (UTF-8), or 400 naming what is wrong with it."""
-    try:
-        # UTF-8 only (RFC 8259): json.loads would also accept UTF-16 and UTF-32 bytes.
-        data = json.loads(raw.decode("utf-8").removeprefix("\ufeff"))
-    except UnicodeDecodeError:
-        raise BadRequest("The body is not valid UTF-8 (JSON must be UTF-8).") from None
-    except RecursionError:
-        raise BadRequest("The JSON body is nested too deeply.") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
-        ) from None
-    except ValueError:  # an integer literal over Python's 4300-digit conversion limit
-        raise BadRequest("The JSON body holds a number too long to read.") from None
-    _check_json(data)
-    return data
 
 
 async def _read_body(request: Request, limit: int, read_seconds: float) -> bytes:
@@ -378,20 +364,3 @@ async def _read_body(request: Request, limit: int, read_seconds: float) -> bytes
             headers={"Connection": "close"},
         ) from None
     return b"".join(chunks)
-
-
-def _check_json(data: Any) -> None:
-    """Refuse what json.loads accepts but nothing downstream can serialise or store: nesting
-    deeper than MAX_JSON_DEPTH, and lone UTF-16 surrogates (escapes like \\ud800 without their
-    pair), which cannot be encoded as UTF-8."""
-    pending: list[tuple[Any, int]] = [(data, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, str):
-            if not value.isascii() and _SURROGATE.search(value):
-                raise BadRequest("The JSON body holds an unpaired UTF-16 surrogate escape.")
-        elif isinstance(value, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise BadRequest("The JSON body is nested too deeply.")
-            children = [*value, *value.values()] if isinstance(value, dict) else value
-            pending.extend((child, depth + 1) for child in children)

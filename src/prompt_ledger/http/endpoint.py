@@ -75,6 +75,9 @@ class Endpoint:
     """Starts an execution: counted against the key's executions-per-minute limit too."""
     streams: bool = False
     """Also answers Server-Sent Events (text/event-stream) when its body asks to stream."""
+    unstored: tuple[str, ...] = ()
+    """Top-level body fields never stored (a render's variables): they may hold what PostgreSQL
+    cannot (``http/storable.py``)."""
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _convertors: dict[str, Convertor[Any]] = field(init=False, repr=False, compare=False)
 
