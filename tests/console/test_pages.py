@@ -123,6 +123,11 @@ async def test_moving_a_label_needs_a_reason_and_a_valid_name(
     )
     assert bad_label.status_code == 422
     assert "form.label" in bad_label.text
+    nul = await visitor.post(
+        "/prompts/greeting/labels", {"label": "production", "version": "1", "reason": "a\x00b"}
+    )
+    assert nul.status_code == 422  # refused before the database (which stores no NUL)
+    assert "form.reason" in nul.text
     missing = await visitor.post(
         "/prompts/greeting/labels", {"label": "production", "version": "9", "reason": "x"}
     )

@@ -34,6 +34,7 @@ from prompt_ledger.errors import (
 )
 from prompt_ledger.http.endpoint import Call, Endpoint, Handler, Reply
 from prompt_ledger.http.problems import validation_failed
+from prompt_ledger.http.storable import refuse_unstorable
 from prompt_ledger.services.sessions import MAX_LIFETIME_SECONDS, Session, SessionEnded
 
 SESSION_COOKIE = "pl_session"
@@ -195,6 +196,7 @@ async def read_form(request: Request, limit: int) -> Form:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=500)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The form could not be read.") from None
+    refuse_unstorable(dict(pairs), "form")
     return ImmutableMultiDict(pairs)
 
 
