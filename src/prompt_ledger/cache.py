@@ -17,9 +17,8 @@ import time
 from collections.abc import Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-from prompt_ledger.db.notifications import listening
-
 from prompt_ledger import metrics
+from prompt_ledger.db.notifications import listening
 
 log = logging.getLogger("prompt_ledger.cache")
 CHANNEL = "promptledger_cache"
