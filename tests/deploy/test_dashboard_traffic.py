@@ -103,7 +103,13 @@ async def test_every_dashboard_panel_moves_after_real_traffic(
     database_url: str, stub: StubLLM
 ) -> None:
     selectors = panel_selectors()
-    settings = stub_settings(database_url, stub, demo_fallback=True, anthropic_api_key=None)
+    settings = stub_settings(
+        database_url,
+        stub,
+        demo_fallback=True,
+        anthropic_api_key=None,
+        metrics_refresh_seconds=0.05,  # the database gauges, refreshed by a timer
+    )
     async with gateway(settings) as (container, api):
         scrapes: list[str] = []
 
@@ -140,6 +146,14 @@ async def test_every_dashboard_panel_moves_after_real_traffic(
                 return stub.calls >= 3  # the held call reached the stub: its job is running
 
             await wait_until(called, "the held call")
+
+            async def queue_seen() -> bool:  # the gauges' timer has read the held job
+                text = (await api.get("/metrics")).text
+                return total(text, "promptledger_queue_jobs") != total(
+                    scrapes[0], "promptledger_queue_jobs"
+                )
+
+            await wait_until(queue_seen, "the queue gauge")
             await scrape()  # during: a job running, the queue holding it
             gate.set()
             await wait_for_status(api, held, "succeeded")
