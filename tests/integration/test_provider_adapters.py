@@ -85,3 +85,62 @@ async def test_a_body_we_cannot_read_is_a_transient_bad_response(
         await anthropic.aclose()
     assert (raised.value.kind, raised.value.transient) == ("bad_response", True)
     assert problem in raised.value.message
+
+
+async def test_a_coding_error_is_not_a_bad_response_when_streaming(stub: StubLLM) -> None:
+    unsendable = object()
+    openai, anthropic = adapters(stub)
+    try:
+        with pytest.raises(TypeError):
+            async for _ in openai.stream(
+                CompletionRequest("gpt-4o-mini", MESSAGES, extra={"seed": unsendable})
+            ):
+                pass
+        with pytest.raises(TypeError):
+            async for _ in anthropic.stream(
+                CompletionRequest("claude-haiku-4-5", MESSAGES, stop=[unsendable])  # type: ignore[list-item]
+            ):
+                pass
+    finally:
+        await openai.aclose()
+        await anthropic.aclose()
+    assert stub.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("which", "reply", "problem"),
+    [
+        ("openai", Reply(malformed=True), "not JSON"),
+        ("openai", Reply(payload={"choices": "nope"}), "chunk.choices is not a list"),
+        ("openai", Reply(payload={"choices": [3]}), "chunk.choices[0] is not an object"),
+        ("openai", Reply(payload={"choices": [{"delta": "x"}]}), "delta is not an object"),
+        ("openai", Reply(payload={"choices": [], "usage": {"prompt_tokens": "many"}}), "token"),
+        ("anthropic", Reply(malformed=True), "not JSON"),
+        ("anthropic", Reply(payload={"type": "message_start", "message": "x"}), "message_start"),
+        (
+            "anthropic",
+            Reply(payload={"type": "message_delta", "usage": {"output_tokens": "many"}}),
+            "token count",
+        ),
+        (
+            "anthropic",
+            Reply(payload={"type": "content_block_delta", "delta": [1]}),
+            "delta is not an object",
+        ),
+    ],
+)
+async def test_a_stream_we_cannot_read_is_a_transient_bad_response(
+    stub: StubLLM, which: str, reply: Reply, problem: str
+) -> None:
+    openai, anthropic = adapters(stub)
+    adapter, model = (openai, "gpt-4o-mini") if which == "openai" else (anthropic, "claude-x")
+    stub.script(reply)
+    try:
+        with pytest.raises(ProviderError) as raised:
+            async for _ in adapter.stream(CompletionRequest(model, MESSAGES)):
+                pass
+    finally:
+        await openai.aclose()
+        await anthropic.aclose()
+    assert (raised.value.kind, raised.value.transient) == ("bad_response", True)
+    assert problem in raised.value.message

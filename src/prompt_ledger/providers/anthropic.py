@@ -12,11 +12,11 @@ from prompt_ledger.providers.base import (
     BodyShapeError,
     Completion,
     CompletionRequest,
-    ProviderError,
     StreamPiece,
     bad_response,
+    field_of,
+    relay,
     sdk_failure,
-    stream_failure,
 )
 
 DEFAULT_MAX_TOKENS = 1024
@@ -52,19 +52,11 @@ class AnthropicProvider:
                 stream=True,
                 stream_cls=anthropic.AsyncStream[object],
             )
-        except (anthropic.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except anthropic.APIError as exc:
             raise sdk_failure(exc, sdk=anthropic, provider=self.name, label="Anthropic") from exc
-        try:
-            async for event in events:
-                piece = _piece(event)
-                if piece is not None:
-                    yield piece
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise stream_failure(exc, sdk=anthropic, provider=self.name, label="Anthropic") from exc
-        finally:
-            await events.close()
+        pieces = relay(events, _piece, sdk=anthropic, provider=self.name, label="Anthropic")
+        async for piece in pieces:
+            yield piece
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -100,23 +92,40 @@ def _body(request: CompletionRequest) -> dict[str, Any]:
 
 
 def _piece(event: Any) -> StreamPiece | None:
-    """One stream event as a piece (None for events that say nothing we keep)."""
+    """One stream event as a piece (None for events that say nothing we keep); a wrong shape is
+    a :class:`BodyShapeError`."""
+    if not isinstance(event, dict):
+        raise BodyShapeError("an event is not an object")
     kind = event.get("type")
     if kind == "message_start":
-        message = event["message"]
-        usage = message.get("usage") or {}
-        return StreamPiece(prompt_tokens=usage.get("input_tokens"), model=message.get("model"))
+        message = field_of(event, "message", dict, where="message_start")
+        usage = _object(message.get("usage"), "message_start.message.usage")
+        model = message.get("model")
+        return StreamPiece(
+            prompt_tokens=_tokens(usage.get("input_tokens")),
+            model=model if isinstance(model, str) else None,
+        )
     if kind == "content_block_delta":
-        delta = event.get("delta") or {}
+        delta = _object(event.get("delta"), "content_block_delta.delta")
         text = delta.get("text") if delta.get("type") == "text_delta" else None
         return StreamPiece(text=text) if isinstance(text, str) and text else None
     if kind == "message_delta":
-        usage = event.get("usage") or {}
+        usage = _object(event.get("usage"), "message_delta.usage")
+        stop = _object(event.get("delta"), "message_delta.delta").get("stop_reason")
         return StreamPiece(
-            completion_tokens=usage.get("output_tokens"),
-            finish_reason=(event.get("delta") or {}).get("stop_reason"),
+            completion_tokens=_tokens(usage.get("output_tokens")),
+            finish_reason=stop if isinstance(stop, str) else None,
         )
     return None
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """An optional object of an event (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BodyShapeError(f"{where} is not an object")
+    return value
 
 
 def _completion(response: Any) -> Completion:

@@ -6,7 +6,7 @@ permanent (400, 401, 403, 404, ...)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -181,3 +181,38 @@ def stream_failure(exc: Exception, *, sdk: Any, provider: str, label: str) -> Pr
             kind="connection",
         )
     return sdk_failure(exc, sdk=sdk, provider=provider, label=label)
+
+
+async def relay(
+    events: Any,
+    read: Callable[[Any], StreamPiece | None],
+    *,
+    sdk: Any,
+    provider: str,
+    label: str,
+) -> AsyncIterator[StreamPiece]:
+    """The pieces of a provider's open stream (``events``: the SDK's stream of decoded events),
+    closed at the end. Only what the provider sent is blamed on it: an SDK or transport error
+    (:func:`stream_failure`), an event that is not JSON or that ``read`` finds of the wrong
+    shape (:func:`bad_response`). An error of our own code propagates as itself."""
+    import httpx2
+
+    iterator = events.__aiter__()
+    try:
+        while True:
+            try:
+                event = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except (sdk.APIError, httpx2.HTTPError) as exc:
+                raise stream_failure(exc, sdk=sdk, provider=provider, label=label) from exc
+            except ValueError as exc:  # the SDK decodes each event's data: not JSON
+                raise bad_response(provider, label, f"not JSON: {exc}") from exc
+            try:
+                piece = read(event)
+            except BodyShapeError as exc:
+                raise bad_response(provider, label, str(exc)) from exc
+            if piece is not None:
+                yield piece
+    finally:
+        await events.close()

@@ -13,12 +13,11 @@ from prompt_ledger.providers.base import (
     BodyShapeError,
     Completion,
     CompletionRequest,
-    ProviderError,
     StreamPiece,
     bad_response,
     field_of,
+    relay,
     sdk_failure,
-    stream_failure,
 )
 
 
@@ -56,17 +55,10 @@ class OpenAIProvider:
                 stream=True,
                 stream_cls=openai.AsyncStream[object],
             )
-        except (openai.APIError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except openai.APIError as exc:
             raise sdk_failure(exc, sdk=openai, provider=self.name, label="OpenAI") from exc
-        try:
-            async for chunk in chunks:
-                yield _piece(chunk)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise stream_failure(exc, sdk=openai, provider=self.name, label="OpenAI") from exc
-        finally:
-            await chunks.close()
+        async for piece in relay(chunks, _piece, sdk=openai, provider=self.name, label="OpenAI"):
+            yield piece
 
     def _read(self, content: bytes) -> Completion:
         """Read a chat.completion body. Only a body that is not JSON or not of that shape is a
@@ -117,29 +109,36 @@ def _body(request: CompletionRequest) -> dict[str, Any]:
 
 
 def _piece(chunk: Any) -> StreamPiece:
-    """Read a chat.completion.chunk; a wrong shape raises KeyError/TypeError/ValueError."""
-    usage = chunk.get("usage") or {}
+    """Read a chat.completion.chunk; a wrong shape is a :class:`BodyShapeError`."""
+    if not isinstance(chunk, dict):
+        raise BodyShapeError("a chunk is not an object")
+    usage = _object(chunk.get("usage"), "chunk.usage")
     choices = chunk.get("choices") or []
+    if not isinstance(choices, list):
+        raise BodyShapeError("chunk.choices is not a list")
     text, finish = "", None
     if choices:
-        delta = choices[0].get("delta") or {}
-        content = delta.get("content")
+        choice = _object(choices[0], "chunk.choices[0]")
+        content = _object(choice.get("delta"), "chunk.choices[0].delta").get("content")
         text = content if isinstance(content, str) else ""
-        finish = choices[0].get("finish_reason")
+        reason = choice.get("finish_reason")
+        finish = reason if isinstance(reason, str) else None
+    model = chunk.get("model")
     return StreamPiece(
         text=text,
-        prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
-        completion_tokens=_int_or_none(usage.get("completion_tokens")),
-        model=chunk.get("model"),
+        prompt_tokens=_tokens(usage.get("prompt_tokens")),
+        completion_tokens=_tokens(usage.get("completion_tokens")),
+        model=model if isinstance(model, str) else None,
         finish_reason=finish,
     )
 
 
-def _int_or_none(value: Any) -> int | None:
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """An optional object of a chunk (absent or null: empty)."""
     if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"token count {value!r} is not an integer")
+        return {}
+    if not isinstance(value, dict):
+        raise BodyShapeError(f"{where} is not an object")
     return value
 
 

@@ -44,8 +44,8 @@ class Reply:
     latency: float | None = None  # seconds; None = the server default
     retry_after: float | None = None
     usage: bool = True
-    malformed: bool = False
-    payload: dict[str, Any] | None = None  # answer with this JSON body instead (odd shapes)
+    malformed: bool = False  # a body (or, streaming, an event) that is not JSON
+    payload: dict[str, Any] | None = None  # answer with this JSON body (or one event) instead
     hang: bool = False  # never answer (until the server stops)
     gate: threading.Event | None = None  # answer once this is set (e.g. after a database stop)
     # Streaming (a request with "stream": true); ``latency`` passes before the first delta.
@@ -208,6 +208,15 @@ class StubLLM:
     async def _streamed(
         self, reply: Reply, body: dict[str, Any], error_body: Any, protocol: Protocol
     ) -> Response:
+        if reply.malformed or reply.payload is not None:  # one odd event, then the end
+            # (Anthropic's SDK reads named events only: a malformed one is named as a delta)
+            named = "content_block_delta" if protocol is _anthropic_events else None
+            odd = (
+                _sse("{not json", named)
+                if reply.payload is None
+                else _sse(reply.payload, _type_of(reply.payload))
+            )
+            return StreamingResponse(iter([odd]), media_type="text/event-stream")
         early = await _delay_or_fail(replace(reply, latency=0.0), self, error_body)
         if early is not None:
             return early
@@ -240,6 +249,12 @@ class StubLLM:
 Protocol = Callable[
     [dict[str, Any], str, AsyncIterator[str | None], bool, int], AsyncIterator[bytes]
 ]
+
+
+def _type_of(payload: Any) -> str | None:
+    """The SSE event name of a payload (Anthropic's events are named by their type)."""
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:
