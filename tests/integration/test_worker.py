@@ -107,7 +107,8 @@ async def test_submit_commits_the_row_and_its_job_together(
     assert await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 1
 
     async def no_jobs() -> bool:
-        return await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 0
+        count = await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs")
+        return bool(count == 0)
 
     async with running_worker(container):
         done = await wait_for_status(api, execution_id, "succeeded", "failed")
