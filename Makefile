@@ -35,13 +35,16 @@ dev: $(VENV)/.installed-local
 
 ## make test: lint, type-check, the import layers (.importlinter) and declared dependencies
 ## (deptry), and the whole test suite (embedded PostgreSQL when DATABASE_URL is unset)
+## in TEST_WORKERS processes (pytest-xdist: many tests wait on servers and subprocesses, so more
+## workers than a 2-core machine's cores pay); TEST_WORKERS=0 runs the tests in this process
+TEST_WORKERS ?= 3
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/deptry .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from bench._common import (
     start_server,
     start_stub_llm,
 )
+from bench._peers import venv_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 # "function (path/to/module.py:line)" in py-spy's collapsed stacks
@@ -53,11 +53,7 @@ FRAME = re.compile(r"^(?P<function>.*?) \((?P<path>.*?)(?::\d+)?\)$")
 
 
 def py_spy() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
-    binary = venvs / "tools" / "bin" / "py-spy"
-    if not binary.exists():
-        raise BenchError(f"{binary} not found: run `make bench-profile` (it installs py-spy)")
-    return binary
+    return venv_tool("tools", "py-spy", "bench-profile", "py-spy")
 
 
 def package(path: str) -> str:

@@ -25,6 +25,12 @@ from prompt_ledger.settings import DEFAULT_API_KEY, Settings, libpq_url
 
 DEV_KEY = DEFAULT_API_KEY
 
+# The CLI's text output must not depend on the terminal the suite runs in: pytest-xdist's workers
+# see COLUMNS=80, and the CLI's console takes a width given at import time as fixed. A test that
+# wants a width sets COLUMNS itself (CliRunner's env).
+for _variable in ("COLUMNS", "LINES"):
+    os.environ.pop(_variable, None)
+
 
 def with_database(url: str, name: str) -> str:
     """The same server URL pointing at another database."""

@@ -44,14 +44,11 @@ from bench._common import (
     BenchError,
     LoadSpec,
     bench_database,
-    check_leftovers,
     err,
     fmt,
     measure,
     median_of,
     process_cpu_seconds,
-    record,
-    report_console,
     run_body,
     seed_executions,
     spawn,
@@ -60,6 +57,7 @@ from bench._common import (
     start_stub_llm,
     summary_row,
 )
+from bench._peers import finish_peer, venv_tool
 from bench.async_drain import DrainSpec, check_ours, drain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,11 +66,7 @@ CONCURRENCY = 10
 
 
 def celery_python() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
-    python = venvs / "celery" / "bin" / "python"
-    if not python.exists():
-        raise BenchError(f"{python} not found: run `make bench-peers` (it installs Celery there)")
-    return python
+    return venv_tool("celery", "python", "bench-peers", "Celery")
 
 
 def redis_answers() -> bool:
@@ -261,21 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             "its broker)[/yellow]"
         )
         return 0
-    try:
-        result = run(args)
-        check_leftovers()
-    except BenchError as exc:
-        err.print(f"[red]benchmark failed: {exc}[/red]")
-        return 2
-    row = summary_row_of(result)
-    record("celery_drain", [row])
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        report_console().print(
-            f"Celery vs ours: {row['baseline']} | ours {row['ours']} -> {row['outcome']}"
-        )
-    return 0
+    return finish_peer(
+        "celery_drain", "Celery", lambda: run(args), summary_row_of, as_json=args.json
+    )
 
 
 if __name__ == "__main__":

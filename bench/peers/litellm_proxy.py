@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -38,15 +37,12 @@ from bench._common import (
     LoadSpec,
     Server,
     bench_database,
-    check_leftovers,
     direct_body,
     err,
     fmt,
     free_port,
     measure,
     median_of,
-    record,
-    report_console,
     run_body,
     seed_executions,
     spawn,
@@ -56,6 +52,7 @@ from bench._common import (
     summary_row,
     target,
 )
+from bench._peers import finish_peer, venv_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_RPS_RATIO = 4.0
@@ -75,11 +72,7 @@ litellm_settings:
 
 
 def litellm_binary() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
-    binary = venvs / "litellm" / "bin" / "litellm"
-    if not binary.exists():
-        raise BenchError(f"{binary} not found: run `make bench-peers` (it installs LiteLLM there)")
-    return binary
+    return venv_tool("litellm", "litellm", "bench-peers", "LiteLLM")
 
 
 def start_litellm(stack: ExitStack, stub: Server) -> Server:
@@ -239,21 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        result = run(args)
-        check_leftovers()
-    except BenchError as exc:
-        err.print(f"[red]benchmark failed: {exc}[/red]")
-        return 2
-    row = summary_row_of(result)
-    record("litellm_proxy", [row])
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        report_console().print(
-            f"LiteLLM proxy vs ours: {row['baseline']} | ours {row['ours']} -> {row['outcome']}"
-        )
-    return 0
+    return finish_peer(
+        "litellm_proxy", "LiteLLM proxy", lambda: run(args), summary_row_of, as_json=args.json
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
@@ -58,6 +57,7 @@ from bench._common import (
     target,
     with_database,
 )
+from bench._peers import venv_tool
 from bench.registry_writes import Timings, timed_writes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,11 +67,7 @@ WRITES = ("version", "move")
 
 
 def phoenix_binary() -> Path:
-    venvs = Path(os.environ.get("BENCH_VENVS") or ROOT / ".bench-venvs").resolve()
-    binary = venvs / "phoenix" / "bin" / "phoenix"
-    if not binary.exists():
-        raise BenchError(f"{binary} not found: run `make bench-peers` (it installs Phoenix there)")
-    return binary
+    return venv_tool("phoenix", "phoenix", "bench-peers", "Phoenix")
 
 
 def start_phoenix(stack: ExitStack, database_url: str) -> Server:

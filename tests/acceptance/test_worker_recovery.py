@@ -30,7 +30,11 @@ from tests.execution_fixtures import (
 )
 
 WORKER_SCRIPT = Path(__file__).resolve().parents[2] / "jobs" / "worker.py"
-STALLED_AFTER = 2.0
+# Heartbeats every STALLED_AFTER / 3 s: a worker starved of CPU that long on a loaded machine
+# (the suite runs in parallel processes) would have its own job retried as stalled.
+STALLED_AFTER = 5.0
+# The tests where no worker dies: none of their jobs may be retried as stalled.
+NO_STALL = {"STALLED_AFTER_SECONDS": "60"}
 
 
 class WorkerProcess:
@@ -179,7 +183,7 @@ async def test_a_worker_killed_mid_call_strands_nothing(
         )
         return not rows
 
-    await wait_until(heartbeat_stale, "the killed worker's heartbeat to go stale", within=15)
+    await wait_until(heartbeat_stale, "the killed worker's heartbeat to go stale", within=30)
     second = await start_worker(workers, env, tmp_path)
     try:
         done = await wait_for_status(api, execution_id, "succeeded", "failed", within=30)
@@ -218,7 +222,7 @@ async def test_sigterm_lets_the_call_in_flight_finish(
 ) -> None:
     _, api = app
     stub.latency = 1.0
-    env = worker_env(database_url, stub, WORKER_SHUTDOWN_GRACE="10")
+    env = worker_env(database_url, stub, WORKER_SHUTDOWN_GRACE="10", **NO_STALL)
     execution_id = (await api.post("/v1/executions:submit", json=SEED_RUN)).json()["execution_id"]
     worker = await start_worker(workers, env, tmp_path)
     await running_mid_call(api, execution_id, stub, worker)
@@ -239,7 +243,9 @@ async def test_a_call_outliving_the_shutdown_grace_is_run_again(
     tmp_path: Path,
 ) -> None:
     _, api = app
-    env = worker_env(database_url, stub, WORKER_SHUTDOWN_GRACE="0.2", ORPHAN_AFTER_SECONDS="0")
+    env = worker_env(
+        database_url, stub, WORKER_SHUTDOWN_GRACE="0.2", ORPHAN_AFTER_SECONDS="0", **NO_STALL
+    )
     stub.script(Reply(hang=True))
     execution_id = (await api.post("/v1/executions:submit", json=SEED_RUN)).json()["execution_id"]
     first = await start_worker(workers, env, tmp_path)

@@ -29,7 +29,11 @@ POLL_WITHIN = 60.0
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
 
 
-@pytest.fixture(scope="module", params=sorted(PLANS))
+# Under pytest-xdist (make test) the tests of one platform run on one worker: one boot each.
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(p, marks=pytest.mark.xdist_group(f"boot-{p}")) for p in sorted(PLANS)],
+)
 def deployment(
     request: pytest.FixtureRequest, server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Booted]:

@@ -27,6 +27,7 @@ from tests.execution_fixtures import (
 )
 
 HOLDING = "holding the outcome of execution"
+pytestmark = pytest.mark.xdist_group("own-postgres")  # one worker, one server (make test)
 
 
 @pytest.fixture(scope="module")

@@ -108,8 +108,15 @@ async def test_submit_commits_the_row_and_its_job_together(
     assert replay.json()["execution_id"] == execution_id
     assert await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 1
 
+    async def no_jobs() -> bool:
+        count = await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs")
+        return bool(count == 0)
+
     async with running_worker(container):
         done = await wait_for_status(api, execution_id, "succeeded", "failed")
+        # Successful jobs are deleted (once the task has returned, just after the ledger's
+        # write); the ledger keeps the execution.
+        await wait_until(no_jobs, "the finished job to be deleted")
     assert done["status"] == "succeeded", done
     assert done["attempts"] == 1
     assert done["served_by"] == "openai"
@@ -119,8 +126,6 @@ async def test_submit_commits_the_row_and_its_job_together(
     assert [s["kind"] for s in done["spans"]] == ["llm"]
     assert stub.calls == 1
     assert stub.requests[0]["max_tokens"] == 800
-    # Successful jobs are deleted; the ledger keeps the execution.
-    assert await sql_value(database_url, "SELECT count(*) FROM procrastinate_jobs") == 0
 
 
 async def test_a_sync_run_with_an_async_key_still_in_flight_is_409(

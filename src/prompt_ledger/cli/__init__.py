@@ -7,7 +7,8 @@ from __future__ import annotations
 
 # Importing the command modules registers their commands; --help lists them in this order.
 # isort: off
-from prompt_ledger.cli import server, operator, prompts, executions, analytics, keys, traces  # noqa: F401
+from prompt_ledger.cli import server, operator, prompts, prompt_folders  # noqa: F401
+from prompt_ledger.cli import executions, analytics, keys, traces  # noqa: F401
 from prompt_ledger.cli.app import app
 
 # isort: on

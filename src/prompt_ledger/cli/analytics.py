@@ -4,13 +4,14 @@ versions, labels and models with small inline charts of its time series."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prompt_ledger.cli.app import CLIENT_PANEL, app
+from prompt_ledger.cli.dates import utc
 from prompt_ledger.cli.output import JsonFlag, Output, usd
 from prompt_ledger.cli.session import session
 
@@ -69,7 +70,7 @@ def analytics(
     """Executions, error rate, tokens, cost and latency percentiles over a window (from the
     server's rollups; needs a key with the analytics:read scope)."""
     out = Output(json_output)
-    query: AnalyticsWindow = {"window": window, "since": _utc(since), "until": _utc(until)}
+    query: AnalyticsWindow = {"window": window, "since": utc(since), "until": utc(until)}
     with session(ctx) as ledger:
         if prompt is None:
             summary = ledger.analytics.summary(**(query | {"top": top}))
@@ -78,12 +79,6 @@ def analytics(
             chosen: AnalyticsWindow = {"interval": None if interval is None else interval.value}
             found = ledger.get_prompt_analytics(prompt, **(query | chosen))
             out.emit(found.model_dump(mode="json"), lambda: _prompt(out, found))
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def _window(since: datetime, until: datetime) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from prompt_ledger.cli.app import CLIENT_PANEL, app
+from prompt_ledger.cli.dates import date_option, utc
 from prompt_ledger.cli.failures import CLIError, ExitCode
 from prompt_ledger.cli.output import JsonFlag, Output, dash, usd, when
 from prompt_ledger.cli.session import session, take
@@ -189,15 +190,6 @@ class Status(StrEnum):
     cancelled = "cancelled"
 
 
-DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 @executions_app.command("list")
 def list_executions(
     ctx: typer.Context,
@@ -210,14 +202,8 @@ def list_executions(
     correlation_id: Annotated[
         str | None, typer.Option("--correlation-id", help="Only this correlation id's.")
     ] = None,
-    since: Annotated[
-        datetime | None,
-        typer.Option(formats=DATE_FORMATS, help="Only executions created since (UTC)."),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        typer.Option(formats=DATE_FORMATS, help="Only executions created before (UTC)."),
-    ] = None,
+    since: Annotated[datetime | None, date_option("Only executions created since (UTC).")] = None,
+    until: Annotated[datetime | None, date_option("Only executions created before (UTC).")] = None,
     min_attempts: Annotated[
         int | None,
         typer.Option(
@@ -239,27 +225,22 @@ def list_executions(
             provider=provider,
             model_name=model,
             correlation_id=correlation_id,
-            since=_utc(since),
-            until=_utc(until),
+            since=utc(since),
+            until=utc(until),
             min_attempts=min_attempts,
         )
-    out.emit(
-        [e.to_dict() for e in found],
-        lambda: out.table(
-            ["Execution", "Prompt", "Status", "Model", "Tokens", "Cost", "Created"],
-            [
-                [
-                    str(e.execution_id),
-                    f"{e.prompt_name} v{e.version_number}",
-                    e.status,
-                    f"{e.provider}/{e.model_name}",
-                    _tokens(e),
-                    usd(e.cost_usd),
-                    when(e.created_at),
-                ]
-                for e in found
-            ],
-        ),
+    out.records(
+        found,
+        ["Execution", "Prompt", "Status", "Model", "Tokens", "Cost", "Created"],
+        lambda e: [
+            str(e.execution_id),
+            f"{e.prompt_name} v{e.version_number}",
+            e.status,
+            f"{e.provider}/{e.model_name}",
+            _tokens(e),
+            usd(e.cost_usd),
+            when(e.created_at),
+        ],
     )
 
 

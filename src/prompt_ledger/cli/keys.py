@@ -117,23 +117,18 @@ def list_keys(
     out = Output(json_output)
     with session(ctx) as ledger:
         keys = take(ledger.list_keys, limit, project)
-    out.emit(
-        [k.to_dict() for k in keys],
-        lambda: out.table(
-            ["Key id", "Name", "Prefix", "Scopes", "Created", "Last used", "Revoked"],
-            [
-                [
-                    str(k.key_id),
-                    k.name,
-                    k.prefix,
-                    ", ".join(k.scopes),
-                    when(k.created_at),
-                    when(k.last_used_at),
-                    when(k.revoked_at),
-                ]
-                for k in keys
-            ],
-        ),
+    out.records(
+        keys,
+        ["Key id", "Name", "Prefix", "Scopes", "Created", "Last used", "Revoked"],
+        lambda k: [
+            str(k.key_id),
+            k.name,
+            k.prefix,
+            ", ".join(k.scopes),
+            when(k.created_at),
+            when(k.last_used_at),
+            when(k.revoked_at),
+        ],
     )
 
 
@@ -180,10 +175,8 @@ def list_projects(
     out = Output(json_output)
     with session(ctx) as ledger:
         projects = take(ledger.list_projects, limit)
-    out.emit(
-        [p.to_dict() for p in projects],
-        lambda: out.table(
-            ["Project id", "Name", "Created"],
-            [[str(p.project_id), p.name, when(p.created_at)] for p in projects],
-        ),
+    out.records(
+        projects,
+        ["Project id", "Name", "Created"],
+        lambda p: [str(p.project_id), p.name, when(p.created_at)],
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich import box
@@ -25,6 +25,15 @@ from prompt_ledger.cli.failures import JSON_MODE, CLIError, as_cli_error, report
 
 if TYPE_CHECKING:
     from prompt_ledger.sdk.errors import PromptLedgerAPIError
+
+
+class Record(Protocol):
+    """What the SDK returns: a model with its JSON form."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Record)
 
 UNWRAPPED = 1000
 """Table width off a terminal when ``COLUMNS`` is unset: rows are never wrapped."""
@@ -74,6 +83,16 @@ class Output:
             self.json(data)
         else:
             text()
+
+    def records(
+        self, items: Sequence[R], headers: Sequence[str], row: Callable[[R], Sequence[str]]
+    ) -> None:
+        """What a list command prints: the items' records as a JSON list with ``--json``, else
+        a table of one ``row`` per item."""
+        self.emit(
+            [item.to_dict() for item in items],
+            lambda: self.table(headers, [row(item) for item in items]),
+        )
 
     # --- stderr ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prompt_ledger.cli.app import CLIENT_PANEL, app
-from prompt_ledger.cli.executions import DATE_FORMATS, _utc
+from prompt_ledger.cli.dates import date_option, utc
 from prompt_ledger.cli.output import JsonFlag, Output, dash, usd, when
 from prompt_ledger.cli.session import session, take
 
@@ -40,14 +40,8 @@ def list_traces(
     min_duration: Annotated[
         int | None, typer.Option("--min-duration", min=0, help="Only traces this long (ms).")
     ] = None,
-    since: Annotated[
-        datetime | None,
-        typer.Option(formats=DATE_FORMATS, help="Only traces started since (UTC)."),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        typer.Option(formats=DATE_FORMATS, help="Only traces started before (UTC)."),
-    ] = None,
+    since: Annotated[datetime | None, date_option("Only traces started since (UTC).")] = None,
+    until: Annotated[datetime | None, date_option("Only traces started before (UTC).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 20,
     json_output: JsonFlag = False,
 ) -> None:
@@ -61,27 +55,22 @@ def list_traces(
             status=None if status is None else status.value,
             prompt_name=prompt,
             min_duration_ms=min_duration,
-            since=_utc(since),
-            until=_utc(until),
+            since=utc(since),
+            until=utc(until),
         )
-    out.emit(
-        [t.to_dict() for t in found],
-        lambda: out.table(
-            ["Trace", "Name", "Services", "Spans", "Status", "Duration", "Cost", "Started"],
-            [
-                [
-                    t.trace_id,
-                    t.name,
-                    ", ".join(t.services) or "-",
-                    str(t.span_count),
-                    t.status,
-                    f"{t.duration_ms} ms",
-                    usd(t.cost_usd),
-                    when(t.started_at),
-                ]
-                for t in found
-            ],
-        ),
+    out.records(
+        found,
+        ["Trace", "Name", "Services", "Spans", "Status", "Duration", "Cost", "Started"],
+        lambda t: [
+            t.trace_id,
+            t.name,
+            ", ".join(t.services) or "-",
+            str(t.span_count),
+            t.status,
+            f"{t.duration_ms} ms",
+            usd(t.cost_usd),
+            when(t.started_at),
+        ],
     )
 
 

@@ -1,4 +1,6 @@
-"""The schema the code expects, declared once.
+"""The schema the code expects, declared once: the ledger's tables (executions, their inputs,
+provider attempts and spans) and the analytics rollups here, the rest in ``access_tables`` and
+``registry_tables``; ``metadata`` (``columns``) holds them all.
 
 Not an ORM: nothing here runs at request time. The alembic migrations in ``schema/`` build this
 schema, and ``tests/integration/test_migrations.py`` fails when the migrated database and this
@@ -10,184 +12,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-metadata = sa.MetaData()
+from prompt_ledger.db import access_tables, registry_tables
+from prompt_ledger.db.columns import NOW, TS, UUID, created_column, id_column, metadata
 
+__all__ = ["access_tables", "metadata", "registry_tables"]
 
-UUID = pg.UUID(as_uuid=True)
-TS = sa.DateTime(timezone=True)
-NOW = sa.text("now()")
-GEN_UUID = sa.text("gen_random_uuid()")
-
-
-def _id(name: str) -> sa.Column[object]:
-    return sa.Column(name, UUID, primary_key=True, server_default=GEN_UUID)
-
-
-def _created() -> sa.Column[object]:
-    return sa.Column("created_at", TS, nullable=False, server_default=NOW)
-
-
-projects = sa.Table(
-    "projects",
-    metadata,
-    _id("project_id"),
-    sa.Column("name", sa.String(100), nullable=False, unique=True),
-    _created(),
-)
-
-api_keys = sa.Table(
-    "api_keys",
-    metadata,
-    _id("key_id"),
-    sa.Column(
-        "project_id",
-        UUID,
-        sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    sa.Column("name", sa.String(100), nullable=False),
-    sa.Column("prefix", sa.String(16), nullable=False),
-    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("scopes", pg.ARRAY(sa.Text()), nullable=False),
-    _created(),
-    sa.Column("last_used_at", TS),
-    sa.Column("revoked_at", TS),
-    # the key's own rate limits: NULL is the instance default, 0 no limit
-    sa.Column("requests_per_minute", sa.Integer()),
-    sa.Column("executions_per_minute", sa.Integer()),
-    sa.CheckConstraint("requests_per_minute >= 0", name="ck_api_keys_requests_per_minute"),
-    sa.CheckConstraint("executions_per_minute >= 0", name="ck_api_keys_executions_per_minute"),
-)
-
-rate_limit_counts = sa.Table(
-    "rate_limit_counts",
-    metadata,
-    # requests and executions of a key in one minute (fixed windows, shared by every process)
-    sa.Column(
-        "key_id",
-        UUID,
-        sa.ForeignKey("api_keys.key_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("kind", sa.String(16), primary_key=True),
-    sa.Column("window_start", TS, primary_key=True),
-    sa.Column("count", sa.Integer(), nullable=False),
-)
-
-prompts = sa.Table(
-    "prompts",
-    metadata,
-    _id("prompt_id"),
-    sa.Column(
-        "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
-    ),
-    sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("mode", sa.String(16), nullable=False, server_default="full"),
-    sa.Column("description", sa.Text()),
-    sa.Column("owner_team", sa.String(100)),
-    sa.Column(
-        "active_version_id",
-        UUID,
-        sa.ForeignKey(
-            "prompt_versions.version_id",
-            use_alter=True,
-            name="fk_prompts_active_version",
-            ondelete="SET NULL",
-        ),
-    ),
-    _created(),
-    sa.Column("updated_at", TS, nullable=False, server_default=NOW),
-    sa.UniqueConstraint("project_id", "name", name="uq_prompts_project_name"),
-    sa.CheckConstraint("mode IN ('full', 'tracking')", name="ck_prompts_mode"),
-    sa.Index("ix_prompts_project_owner_team", "project_id", "owner_team"),
-)
-
-prompt_versions = sa.Table(
-    "prompt_versions",
-    metadata,
-    _id("version_id"),
-    sa.Column(
-        "prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), nullable=False
-    ),
-    sa.Column("version_number", sa.Integer(), nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False, server_default="text"),
-    sa.Column("template_source", sa.Text()),
-    sa.Column("messages", pg.JSONB()),
-    sa.Column("model_defaults", pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")),
-    sa.Column(
-        "variables", pg.ARRAY(sa.Text()), nullable=False, server_default=sa.text("'{}'::text[]")
-    ),
-    sa.Column("checksum_hash", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, server_default="draft"),
-    sa.Column("created_by", sa.String(100)),
-    sa.Column("commit_message", sa.Text()),
-    _created(),
-    sa.UniqueConstraint("prompt_id", "checksum_hash", name="uq_prompt_versions_checksum"),
-    sa.UniqueConstraint("prompt_id", "version_number", name="uq_prompt_versions_number"),
-    sa.CheckConstraint(
-        "status IN ('active', 'draft', 'archived')", name="ck_prompt_versions_status"
-    ),
-    sa.CheckConstraint("kind IN ('text', 'chat')", name="ck_prompt_versions_kind"),
-    sa.CheckConstraint(
-        "(kind = 'text' AND template_source IS NOT NULL AND messages IS NULL) OR "
-        "(kind = 'chat' AND messages IS NOT NULL AND template_source IS NULL)",
-        name="ck_prompt_versions_content",
-    ),
-)
-
-prompt_labels = sa.Table(
-    "prompt_labels",
-    metadata,
-    sa.Column(
-        "prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), primary_key=True
-    ),
-    sa.Column("label", sa.String(64), primary_key=True),
-    sa.Column("version_id", UUID, sa.ForeignKey("prompt_versions.version_id"), nullable=False),
-    sa.Column("updated_by", sa.String(100)),
-    sa.Column("updated_at", TS, nullable=False, server_default=NOW),
-    sa.Index("ix_prompt_labels_label", "label"),
-)
-
-label_history = sa.Table(
-    "label_history",
-    metadata,
-    sa.Column("event_id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
-    sa.Column(
-        "prompt_id", UUID, sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), nullable=False
-    ),
-    sa.Column("label", sa.String(64), nullable=False),
-    sa.Column("from_version_id", UUID),
-    sa.Column("to_version_id", UUID),
-    sa.Column("actor", sa.String(100)),
-    sa.Column("reason", sa.Text()),
-    _created(),
-    sa.Index("ix_label_history_prompt_label", "prompt_id", "label", "event_id"),
-)
-
-models = sa.Table(
-    "models",
-    metadata,
-    _id("model_id"),
-    sa.Column("provider", sa.String(50), nullable=False),
-    sa.Column("model_name", sa.String(100), nullable=False),
-    sa.Column("max_tokens", sa.Integer()),
-    sa.Column("supports_streaming", sa.Boolean(), nullable=False, server_default=sa.false()),
-    sa.Column("input_price_per_mtok", sa.Numeric(12, 6)),
-    sa.Column("output_price_per_mtok", sa.Numeric(12, 6)),
-    _created(),
-    sa.Column("updated_at", TS, nullable=False, server_default=NOW),
-    # 'catalog': loaded from the curated list (its prices follow the list on every migrate);
-    # 'user': created or changed through the API (the loader never touches it again).
-    sa.Column("source", sa.String(8), nullable=False, server_default="user"),
-    sa.UniqueConstraint("provider", "model_name", name="uq_models_provider_name"),
-    sa.CheckConstraint("source IN ('catalog', 'user')", name="ck_models_source"),
-)
 
 executions = sa.Table(
     "executions",
     metadata,
-    _id("execution_id"),
+    id_column("execution_id"),
     sa.Column(
         "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
     ),
@@ -217,7 +51,7 @@ executions = sa.Table(
     sa.Column("request_hash", sa.String(64)),
     sa.Column("trace_id", sa.String(32)),
     sa.Column("job_id", sa.BigInteger()),
-    _created(),
+    created_column(),
     sa.Column("started_at", TS),
     sa.Column("completed_at", TS),
     sa.UniqueConstraint("project_id", "idempotency_key", name="uq_executions_idempotency"),
@@ -234,7 +68,7 @@ executions = sa.Table(
 execution_inputs = sa.Table(
     "execution_inputs",
     metadata,
-    _id("input_id"),
+    id_column("input_id"),
     sa.Column(
         "execution_id",
         UUID,
@@ -312,7 +146,7 @@ spans = sa.Table(
     sa.Column("prompt_tokens", sa.Integer()),
     sa.Column("completion_tokens", sa.Integer()),
     sa.Column("attributes", pg.JSONB()),
-    _created(),
+    created_column(),
     sa.Column("service_name", sa.String(255)),
     sa.Column("cost_usd", sa.Numeric(14, 8)),
     sa.Column("events", pg.JSONB()),
@@ -330,22 +164,6 @@ spans = sa.Table(
     sa.Index("ix_spans_created", "created_at"),
 )
 
-# --- console (web console sign-in sessions) -----------------------------------------------------
-
-console_sessions = sa.Table(
-    "console_sessions",
-    metadata,
-    sa.Column("session_hash", sa.String(64), primary_key=True),
-    sa.Column("key_hash", sa.String(64), nullable=False, index=True),
-    sa.Column(
-        "project_id", UUID, sa.ForeignKey("projects.project_id", ondelete="CASCADE"), nullable=False
-    ),
-    sa.Column("csrf_token", sa.String(64), nullable=False),
-    _created(),
-    sa.Column("last_seen_at", TS, nullable=False, server_default=NOW),
-    sa.Column("expires_at", TS, nullable=False, index=True),
-)
-
 # The executions list's correlation-id filter (a rare id must not scan a project's executions).
 sa.Index(
     "ix_executions_project_correlation",
@@ -353,20 +171,6 @@ sa.Index(
     executions.c.correlation_id,
     executions.c.created_at,
     postgresql_where=executions.c.correlation_id.isnot(None),
-)
-
-# --- deploy (0003): the instance operator key, when API_KEY is not set -------------------------
-
-operator_key = sa.Table(
-    "operator_key",
-    metadata,
-    # One row at most: the instance operator's bootstrap key, generated by `promptledger
-    # migrate` in production when API_KEY is unset. Only its SHA-256 is stored.
-    sa.Column("singleton", sa.Boolean(), primary_key=True, server_default=sa.true()),
-    sa.Column("key_hash", sa.String(64), nullable=False),
-    sa.Column("prefix", sa.String(16), nullable=False),
-    _created(),
-    sa.CheckConstraint("singleton", name="ck_operator_key_singleton"),
 )
 
 # --- analytics (0008): pending finished executions, and their rollups ---------------------------
