@@ -24,6 +24,7 @@ from prompt_ledger.records import Execution, ProviderAttempt, Span
 from prompt_ledger.services.attempts import Attempts, RetryLater, process_label
 from prompt_ledger.services.outcomes import Attempt, Outcomes, Trace
 from prompt_ledger.services.preparation import (
+    Prepared,
     insert_params,
     prepare,
     request_hash,
@@ -32,7 +33,7 @@ from prompt_ledger.services.preparation import (
 from prompt_ledger.settings import Settings
 from prompt_ledger.views import ExecutionDetail, Page, bad_cursor, cursor_value, page_of
 
-__all__ = ["Executions", "RetryLater", "RunOutcome"]
+__all__ = ["Begun", "Executions", "RetryLater", "RunOutcome", "provider_failed"]
 
 Defer = Callable[[Queries, UUID], Awaitable[int]]
 
@@ -47,6 +48,28 @@ class RunOutcome:
     holds it): the answer is returned anyway."""
 
 
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """A sync execution written (running, with its attempt 1), its provider call not made."""
+
+    row: dict[str, Any]
+    prepared: Prepared
+    attempt: Attempt
+
+
+def provider_failed(exc: ProviderError, execution_id: UUID) -> ProviderFailed:
+    """The problem a sync run answers when its provider call failed (the execution recorded)."""
+    headers = {"Retry-After": str(int(exc.retry_after or 1))} if exc.transient else {}
+    return ProviderFailed(
+        exc.message,
+        headers=headers,
+        execution_id=str(execution_id),
+        provider=exc.provider,
+        provider_status=exc.status,
+        transient=exc.transient,
+    )
+
+
 class Executions:
     def __init__(self, db: Database, providers: Providers, settings: Settings) -> None:
         self._db = db
@@ -57,7 +80,7 @@ class Executions:
 
     # --- sync ------------------------------------------------------------------------------
 
-    async def run(
+    async def begin_sync(
         self,
         who: Principal,
         body: RunBody,
@@ -65,16 +88,18 @@ class Executions:
         idempotency_key: str | None,
         correlation_id: str | None,
         trace: Trace,
-    ) -> RunOutcome:
+    ) -> Begun | ExecutionDetail:
+        """Prepare a sync execution and write it, running with its attempt 1, before the call
+        (a plain or a streamed run); or the execution its idempotency key already names."""
         started = time.perf_counter()
         key = idempotency_key or body.idempotency_key
         hashed = request_hash(body)
         if key:
             replay = await self._replay(who, key, hashed, sync=True)
             if replay is not None:
-                return RunOutcome(replay, 0.0, replayed=True)
+                return replay
         prepared = await prepare(self._db, self._providers, self._settings, who, body)
-        async with self._db.connect() as q:  # the execution and its attempt 1, before the call
+        async with self._db.connect() as q:
             row = await q.row(
                 "insert_execution",
                 **insert_params(
@@ -94,10 +119,9 @@ class Executions:
         if row is None:  # a concurrent request with the same key won the insert
             replay = await self._replay(who, key or "", hashed, sync=True)
             assert replay is not None
-            return RunOutcome(replay, 0.0, replayed=True)
-        execution_id: UUID = row["execution_id"]
+            return replay
         attempt = Attempt(
-            execution_id,
+            row["execution_id"],
             1,
             started,
             trace,
@@ -106,6 +130,24 @@ class Executions:
             prepared.served_by,
             (prepared.model.input_price_per_mtok, prepared.model.output_price_per_mtok),
         )
+        return Begun(row, prepared, attempt)
+
+    async def run(
+        self,
+        who: Principal,
+        body: RunBody,
+        *,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+        trace: Trace,
+    ) -> RunOutcome:
+        begun = await self.begin_sync(
+            who, body, idempotency_key=idempotency_key, correlation_id=correlation_id, trace=trace
+        )
+        if not isinstance(begun, Begun):
+            return RunOutcome(begun, 0.0, replayed=True)
+        row, prepared, attempt = begun.row, begun.prepared, begun.attempt
+        execution_id: UUID = attempt.execution_id
         wait = self._settings.ledger_write_wait_seconds
         provider_started = time.perf_counter()
         try:
@@ -115,15 +157,7 @@ class Executions:
         except ProviderError as exc:
             elapsed = time.perf_counter() - provider_started
             await self.outcomes.failed(attempt, exc, elapsed, wait=wait)
-            headers = {"Retry-After": str(int(exc.retry_after or 1))} if exc.transient else {}
-            raise ProviderFailed(
-                exc.message,
-                headers=headers,
-                execution_id=str(execution_id),
-                provider=exc.provider,
-                provider_status=exc.status,
-                transient=exc.transient,
-            ) from exc
+            raise provider_failed(exc, execution_id) from exc
         provider_seconds = time.perf_counter() - provider_started
         recorded = await self.outcomes.succeeded(attempt, completion, provider_seconds, wait=wait)
         if recorded.pending:

@@ -33,10 +33,9 @@ from prompt_ledger.db.store import Database
 from prompt_ledger.errors import ProviderFailed
 from prompt_ledger.providers.base import Completion, ProviderError, StreamPiece
 from prompt_ledger.providers.catalog import Providers
-from prompt_ledger.services.attempts import process_label
-from prompt_ledger.services.executions import Executions, _held
+from prompt_ledger.services.executions import Begun, Executions, _held, provider_failed
 from prompt_ledger.services.outcomes import Attempt, Outcomes, Recorded, Trace
-from prompt_ledger.services.preparation import Prepared, insert_params, prepare, request_hash, view
+from prompt_ledger.services.preparation import Prepared, view
 from prompt_ledger.settings import Settings
 
 log = logging.getLogger("prompt_ledger.streams")
@@ -230,45 +229,12 @@ class Streams:
     ) -> Live | Replayed:
         """Prepare and write the execution, and open the provider's stream (its first piece
         read). Raises what a sync run raises before its answer, ProviderFailed included."""
-        started = time.perf_counter()
-        key = idempotency_key or body.idempotency_key
-        hashed = request_hash(body)
-        if key:
-            replay = await self.executions._replay(who, key, hashed, sync=True)
-            if replay is not None:
-                return Replayed(replay)
-        prepared = await prepare(self._db, self._providers, self._settings, who, body)
-        async with self._db.connect() as q:
-            row = await q.row(
-                "insert_execution",
-                **insert_params(
-                    who,
-                    body,
-                    prepared,
-                    mode="sync",
-                    status="running",
-                    attempts=1,
-                    key=key,
-                    request_hash=hashed,
-                    correlation_id=correlation_id,
-                    trace=trace,
-                    worker=process_label(),
-                ),
-            )
-        if row is None:  # a concurrent request with the same key won the insert
-            replay = await self.executions._replay(who, key or "", hashed, sync=True)
-            assert replay is not None
-            return Replayed(replay)
-        attempt = Attempt(
-            row["execution_id"],
-            1,
-            started,
-            trace,
-            prepared.model.provider,
-            prepared.model.model_name,
-            prepared.served_by,
-            (prepared.model.input_price_per_mtok, prepared.model.output_price_per_mtok),
+        begun = await self.executions.begin_sync(
+            who, body, idempotency_key=idempotency_key, correlation_id=correlation_id, trace=trace
         )
+        if not isinstance(begun, Begun):
+            return Replayed(begun)
+        row, prepared, attempt = begun.row, begun.prepared, begun.attempt
         provider_started = time.perf_counter()
         pieces = self._providers.get(prepared.served_by).stream(prepared.completion_request())
         try:
@@ -279,15 +245,7 @@ class Streams:
             await _shielded(self.outcomes.failed(attempt, failure, elapsed, wait=self.wait))
             if not isinstance(exc, ProviderError):
                 raise
-            headers = {"Retry-After": str(int(exc.retry_after or 1))} if exc.transient else {}
-            raise ProviderFailed(
-                exc.message,
-                headers=headers,
-                execution_id=str(attempt.execution_id),
-                provider=exc.provider,
-                provider_status=exc.status,
-                transient=exc.transient,
-            ) from exc
+            raise provider_failed(exc, attempt.execution_id) from exc
         return Live(
             self,
             who=who,
