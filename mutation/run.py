@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,21 @@ def template_database(server_url: str) -> Iterator[str]:
         yield name
     finally:
         drop_database(server_url, name)
+
+
+def sync_data_files() -> None:
+    """Bring mutants/'s copies of the source tree's other files (queries.sql, templates, assets)
+    up to date: mutmut copies them once and, on a later run, refreshes only the Python files."""
+    source = ROOT / "src"
+    mirror = ROOT / "mutants" / "src"
+    if not mirror.is_dir():
+        return  # the first run copies everything
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts:
+            copy = mirror / path.relative_to(source)
+            if not copy.exists() or copy.read_bytes() != path.read_bytes():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, copy)
 
 
 def mutmut(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -176,6 +192,7 @@ def main() -> int:
             # without names mutmut keeps the results of unchanged functions from the last run
             every = sorted(options.modules) == sorted(CORE)
             patterns = [] if every else [pattern(m) for m in options.modules]
+            sync_data_files()
             done = mutmut("run", "--max-children", str(options.jobs), *patterns, env=env)
             if done.returncode != 0:
                 print(f"mutmut run failed (exit {done.returncode})", file=sys.stderr)
