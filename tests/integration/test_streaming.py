@@ -221,6 +221,11 @@ async def test_an_idempotency_key_replays_the_finished_execution(
     stub.script(Reply(chunks=("a", " b"), hang_after=1))
     first = asyncio.create_task(api.post(RUN, json=STREAM, headers=key))
     running = await _wait_for_running(api)
+    for _ in range(1500):  # the row is written before the call: wait for the call itself
+        if stub.calls:
+            break
+        await asyncio.sleep(0.02)
+    assert stub.calls == 1
     in_flight = await api.post(RUN, json=STREAM, headers=key)
     assert in_flight.status_code == 409
     assert in_flight.headers["Retry-After"] == "1"
@@ -240,7 +245,7 @@ async def test_an_idempotency_key_replays_the_finished_execution(
 
 
 async def _wait_for_running(api: httpx.AsyncClient) -> str:
-    for _ in range(200):
+    for _ in range(1500):  # 30 s: only a broken run waits that long
         page = (await api.get("/v1/executions", params={"status": "running"})).json()
         if page["items"]:
             found: str = page["items"][0]["execution_id"]
