@@ -61,7 +61,7 @@ def charted(q: AnalyticsQuery, now: datetime) -> AnalyticsQuery:
     if q.interval != "hour":
         return q
     try:
-        period = period_of(q, now)
+        period = period_of(q.asked(), now)
     except ValidationFailed:
         return q
     if period.until - period.since <= MAX_HOURLY_CHART:
