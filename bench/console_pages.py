@@ -314,6 +314,7 @@ def pages(target: dict[str, Any], project: str, since: str) -> list[tuple[str, s
         ("analytics, 30 days", "/analytics?window=30d"),
         ("prompt analytics", f"/analytics/prompts/{p}"),
         ("prompt analytics, 30 days by hour", f"/analytics/prompts/{p}?window=30d&interval=hour"),
+        ("prompt analytics, 7 days by hour", f"/analytics/prompts/{p}?window=7d&interval=hour"),
         ("api keys", f"/admin/projects/{project}"),
         ("docs", "/docs"),
     ]

@@ -126,3 +126,19 @@ async def test_analytics_need_their_scope_and_stay_in_their_project(
         assert 'href="/analytics"' in overview.text
         assert "secret_prompt" not in overview.text
         assert (await other.get("/analytics/prompts/secret_prompt")).status_code == 404
+
+
+async def test_a_long_window_asked_by_hour_is_drawn_by_day(
+    visitor: Visitor, client: httpx.AsyncClient
+) -> None:
+    await put_prompt(client, "greeting", "Hello {{name}}")
+    long = await visitor.get("/analytics/prompts/greeting?window=30d&interval=hour")
+    assert long.status_code == 200
+    assert ", by day" in long.text
+    assert 'id="coarser"' in long.text
+    week = await visitor.get("/analytics/prompts/greeting?window=7d&interval=hour")
+    assert ", by hour" in week.text
+    assert 'id="coarser"' not in week.text
+    # what the API refuses is still named by it
+    too_long = await visitor.get("/analytics/prompts/greeting?window=500d&interval=hour")
+    assert too_long.status_code == 422

@@ -4,16 +4,21 @@ volume, error rate, latency percentiles and cost over time, with its versions si
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prompt_ledger.auth import Scope
 from prompt_ledger.bodies_analytics import AnalyticsQuery, PromptAnalytics, Stats
 from prompt_ledger.console.charts import Chart, Unit, chart
 from prompt_ledger.console.web import Visit, endpoint, page, query_of
+from prompt_ledger.errors import ValidationFailed
 from prompt_ledger.handlers.common import prompt_name
 from prompt_ledger.http.endpoint import Reply
+from prompt_ledger.services.analytics import period_of
 
 WINDOWS = ("24h", "7d", "30d", "90d")
+MAX_HOURLY_CHART = timedelta(days=7)
+"""The longest window the console draws by hour (168 points a chart); longer ones by day."""
 METRICS: list[tuple[str, str, Unit]] = [  # (Stats field, title, unit) compared per version
     ("executions", "Executions", "count"),
     ("error_rate", "Error rate", "percent"),
@@ -33,18 +38,35 @@ async def overview(visit: Visit) -> Reply:
 
 @page(Scope.ANALYTICS_READ)
 async def prompt_page(visit: Visit) -> Reply:
-    q = query_of(visit.request, AnalyticsQuery)
+    asked = query_of(visit.request, AnalyticsQuery)
+    q = charted(asked, datetime.now(UTC))
     name = prompt_name(visit.call)
     found = await visit.call.app.analytics.prompt(visit.principal, name, q.asked())
     return visit.page(
         "analytics_prompt.html",
         a=found,
         q=q,
+        coarser=q.interval != asked.interval,
         windows=WINDOWS,
         charts=over_time(found),
         metrics=METRICS,
         scale=scales(found.by_version),
     )
+
+
+def charted(q: AnalyticsQuery, now: datetime) -> AnalyticsQuery:
+    """The query the page draws: hour buckets only for windows up to ``MAX_HOURLY_CHART``
+    (an hour series of a month is 720 points a chart, slow to build and unreadable); a longer
+    window asked by hour is drawn by day. A window the API refuses is left for it to name."""
+    if q.interval != "hour":
+        return q
+    try:
+        period = period_of(q.asked(), now)
+    except ValidationFailed:
+        return q
+    if period.until - period.since <= MAX_HOURLY_CHART:
+        return q
+    return q.model_copy(update={"interval": "day"})
 
 
 def over_time(found: PromptAnalytics) -> list[Chart]:
