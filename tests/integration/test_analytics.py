@@ -375,3 +375,53 @@ async def test_concurrent_readers_and_writers_count_everything_once(
     summary = (await client.get(SUMMARY, params={"window": "1h"})).json()
     assert summary["totals"]["executions"] == 160
     assert await sql_rows(database_url, "SELECT * FROM analytics_pending") == []
+
+
+async def test_each_group_gets_its_own_histogram(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Histograms are merged per group (version, label, model, series bucket, prompt): each group
+    here has latencies of its own, so one merged into another group's answer would show."""
+    await put_model(client)
+    await put_model(client, "anthropic", "claude-3-5-haiku", input_price_per_mtok=0.8)
+    for text in ("v1 {{x}}", "v2 {{x}}", "v3 {{x}}"):
+        await put_prompt(client, "distinct", template_source=text)
+    await put_prompt(client, "other", template_source="o {{x}}")
+    # "distinct" version k, d days back (in the hour before now's, d days earlier): 5 runs of
+    # 10**k * (4 + d) ms; staging, production, no label by version; v2 on one model, v1 and v3
+    # on the other. "other": 20 runs of 7 ms.
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            """
+        INSERT INTO executions (project_id, prompt_id, version_id, model_id, execution_mode,
+                                status, resolved_by, latency_ms, created_at, attempts)
+        SELECT p.project_id, p.prompt_id, v.version_id,
+               (SELECT model_id FROM models ORDER BY model_name
+                OFFSET CASE WHEN p.name = 'other' THEN 0 ELSE v.version_number % 2 END LIMIT 1),
+               'sync', 'succeeded',
+               (ARRAY['label:staging', 'label:production', 'active'])[v.version_number],
+               CASE WHEN p.name = 'other' THEN 7
+                    ELSE (10 ^ v.version_number)::int * (4 + d) END,
+               date_trunc('hour', now()) - d * interval '1 day' - i * interval '1 minute', 1
+        FROM prompts p JOIN prompt_versions v USING (prompt_id),
+             generate_series(0, 3) AS d, generate_series(1, 5) AS i
+        WHERE p.name IN ('distinct', 'other')
+        """
+        )
+
+    params = {"window": "5d", "interval": "hour"}
+    response = await client.get("/v1/analytics/prompts/distinct", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    p50 = {s["version_number"]: s["latency_p50_ms"] for s in body["by_version"]}
+    assert p50 == pytest.approx({1: 50, 2: 500, 3: 5000}, rel=0.05)
+    labels = {s["label"]: s["latency_p50_ms"] for s in body["by_label"]}
+    assert labels == pytest.approx({"staging": 50, "production": 500, None: 5000}, rel=0.05)
+    models = {s["model_name"]: s["latency_p50_ms"] for s in body["by_model"]}
+    assert models == pytest.approx({"claude-3-5-haiku": 500, "gpt-4o-mini": 70}, rel=0.05)
+    by_hour = [p["latency_p99_ms"] for p in body["series"] if p["executions"]]
+    assert by_hour == pytest.approx([7000, 6000, 5000, 4000], rel=0.05)
+
+    summary = (await client.get(SUMMARY, params={"window": "5d"})).json()
+    prompts = {s["prompt_name"]: s["latency_p50_ms"] for s in summary["top_prompts_by_volume"]}
+    assert prompts == pytest.approx({"distinct": 500, "other": 7}, rel=0.05)
