@@ -738,7 +738,8 @@ SELECT EXISTS (SELECT 1 FROM analytics_pending WHERE project_id = %(project_id)s
 -- of those prompts (the nil UUID: rows of no prompt, the project and model levels). by_period groups by the
 -- interval's bucket too. Each group is numbered once (g, a sort of the rows read, a few hundred);
 -- the histograms' (row, slot) pairs, thousands at high volume, are then merged by (g, slot), two
--- integers, instead of by the six keys (whose sort made the answers slow down with volume).
+-- integers, instead of by the six keys (whose sort made the answers slow down with volume); a
+-- group of one row (most points of a series) keeps that row's histogram as it is.
 WITH picked AS (
     SELECT r.level, r.prompt_id, r.version_id, r.label, r.model_id,
            CASE WHEN %(by_period)s THEN date_trunc(%(interval)s::text, r.bucket_start, 'UTC')
@@ -756,10 +757,14 @@ WITH picked AS (
         OFFSET 0) r
 ), numbered AS (
     SELECT p.*,
-           dense_rank() OVER (ORDER BY level, prompt_id, version_id, label, model_id, period) AS g
+           dense_rank() OVER (ORDER BY level, prompt_id, version_id, label, model_id, period) AS g,
+           count(*) OVER (PARTITION BY level, prompt_id, version_id, label, model_id, period)
+               AS parts
     FROM picked p
 ), counters AS (
     SELECT g, level, prompt_id, version_id, label, model_id, period,
+           max(latency_slots) FILTER (WHERE parts = 1 AND %(histograms)s) AS one_slots,
+           max(latency_counts) FILTER (WHERE parts = 1 AND %(histograms)s) AS one_counts,
            sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
            sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
            sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
@@ -768,7 +773,7 @@ WITH picked AS (
 ), slots AS (
     SELECT g, o.slot, sum(o.n) AS n
     FROM numbered CROSS JOIN LATERAL unnest(latency_slots, latency_counts) AS o(slot, n)
-    WHERE %(histograms)s
+    WHERE %(histograms)s AND parts > 1
     GROUP BY g, o.slot
 ), hists AS (
     SELECT g, array_agg(slot ORDER BY slot) AS slots, array_agg(n ORDER BY slot) AS counts
@@ -776,8 +781,9 @@ WITH picked AS (
 )
 SELECT c.level, c.prompt_id, c.version_id, c.label, c.model_id, c.period, c.executions,
        c.succeeded, c.failed, c.prompt_tokens, c.response_tokens, c.cost_usd, c.latency_count,
-       c.latency_ms_sum, h.slots, h.counts, p.name AS prompt_name, v.version_number, m.provider,
-       m.model_name
+       c.latency_ms_sum, COALESCE(h.slots, c.one_slots) AS slots,
+       COALESCE(h.counts, c.one_counts) AS counts, p.name AS prompt_name, v.version_number,
+       m.provider, m.model_name
 FROM counters c
 LEFT JOIN hists h USING (g)
 LEFT JOIN prompts p ON p.prompt_id = c.prompt_id
