@@ -523,30 +523,25 @@ FROM execution_attempts a JOIN executions e ON e.execution_id = a.execution_id
 WHERE e.project_id = %(project_id)s AND a.execution_id = %(execution_id)s
 ORDER BY a.attempt_number;
 
--- charge_rate_limits --
--- Count one request of a key in the current minute and, when it executes and the request was
--- within its limit (requests_limit; NULL: none), one execution: the counts so far (NULL
--- for a kind not counted) and the seconds until the next minute starts. One round trip, and
--- its commit does not wait for the disk (synchronous_commit off for this transaction alone):
+-- lease_rate_limit --
+-- Lease up to `block` calls of a key's per-minute `limit` of one kind (requests, executions)
+-- for the current minute: the calls granted (fewer than asked, down to 0, when the minute's
+-- limit is nearly or wholly leased) and the seconds until the next minute. The count adds
+-- every call asked for, so granted = what was left of the limit before, capped at the block.
+-- Its commit does not wait for the disk (synchronous_commit off for this transaction alone):
 -- counts lost in a database crash only let a key make a few more calls in that minute.
-WITH requests AS (
+WITH leased AS (
     INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
-    SELECT %(key_id)s, 'requests', date_trunc('minute', now()), 1 WHERE %(requests)s
-    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
-    RETURNING c.count
-), executions AS (
-    INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
-    SELECT %(key_id)s, 'executions', date_trunc('minute', now()), 1
-    WHERE %(executions)s
-      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.count > %(requests_limit)s::int)
-    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
+    VALUES (%(key_id)s, %(kind)s, date_trunc('minute', now()), %(block)s::int)
+    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
     RETURNING c.count
 )
-SELECT (SELECT count FROM requests) AS requests_used,
-       (SELECT count FROM executions) AS executions_used,
+SELECT GREATEST(0, LEAST(%(block)s::int, %(limit)s::int - (count - %(block)s::int)))::int
+           AS granted,
        extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())::float8
            AS seconds_left,
-       set_config('synchronous_commit', 'off', true) AS commit_mode;
+       set_config('synchronous_commit', 'off', true) AS commit_mode
+FROM leased;
 
 -- prune_rate_limits --
 -- Forget the rate limit counts of past minutes
