@@ -204,6 +204,57 @@ VALUES (%(prompt_id)s, %(label)s, %(version_id)s, %(actor)s)
 ON CONFLICT (prompt_id, label) DO UPDATE
 SET version_id = EXCLUDED.version_id, updated_by = EXCLUDED.updated_by, updated_at = now();
 
+-- move_label --
+-- Point a prompt's label at a version in one statement (one round trip, its own transaction):
+-- the prompt row locked (every label write locks it first), the version found by number and
+-- not archived, the label upserted and the move appended to the history only when the label
+-- changes, and the cache eviction notified (delivered at commit). found_prompt and
+-- version_status say why nothing was written; labels are the prompt's labels after the move.
+-- (A label created by a concurrent move of the same prompt in the instant before is updated by
+-- the upsert but recorded as moved from nothing: the statement's snapshot predates it.)
+WITH prompt AS (
+    SELECT prompt_id FROM prompts
+    WHERE project_id = %(project_id)s AND name = %(name)s
+    FOR UPDATE
+), version AS (
+    SELECT v.version_id, v.version_number, v.status
+    FROM prompt_versions v JOIN prompt p ON p.prompt_id = v.prompt_id
+    WHERE v.version_number = %(version_number)s::int
+), current AS (
+    SELECT l.version_id FROM prompt_labels l JOIN prompt p ON p.prompt_id = l.prompt_id
+    WHERE l.label = %(label)s::text
+    FOR UPDATE OF l
+), moved AS (
+    INSERT INTO prompt_labels AS l (prompt_id, label, version_id, updated_by)
+    SELECT p.prompt_id, %(label)s::text, v.version_id, %(actor)s::text
+    FROM prompt p CROSS JOIN version v
+    WHERE v.status <> 'archived'
+      AND v.version_id IS DISTINCT FROM (SELECT c.version_id FROM current c)
+    ON CONFLICT (prompt_id, label) DO UPDATE
+    SET version_id = EXCLUDED.version_id, updated_by = EXCLUDED.updated_by, updated_at = now()
+    RETURNING l.label, l.version_id, l.updated_by, l.updated_at
+), event AS (
+    INSERT INTO label_history (prompt_id, label, from_version_id, to_version_id, actor, reason)
+    SELECT p.prompt_id, m.label, (SELECT c.version_id FROM current c), m.version_id,
+           %(actor)s::text, %(reason)s::text
+    FROM moved m CROSS JOIN prompt p
+), notified AS (
+    SELECT pg_notify('promptledger_cache', %(payload)s::text) FROM moved
+)
+SELECT EXISTS (SELECT 1 FROM prompt) AS found_prompt,
+       (SELECT v.status FROM version v) AS version_status,
+       (SELECT count(*) FROM notified) AS notified,
+       (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.label), '[]'::jsonb) FROM (
+            SELECT m.label, v.version_number, m.version_id, m.updated_by, m.updated_at
+            FROM moved m CROSS JOIN version v
+            UNION ALL
+            SELECT l.label, lv.version_number, l.version_id, l.updated_by, l.updated_at
+            FROM prompt_labels l
+            JOIN prompt p ON p.prompt_id = l.prompt_id
+            JOIN prompt_versions lv ON lv.version_id = l.version_id
+            WHERE NOT (l.label = %(label)s::text AND EXISTS (SELECT 1 FROM moved))
+        ) x) AS labels;
+
 -- delete_label --
 -- Remove a label
 DELETE FROM prompt_labels WHERE prompt_id = %(prompt_id)s AND label = %(label)s
