@@ -97,21 +97,29 @@ SELECT * FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s;
 -- Lock a prompt row for a read-modify-write
 SELECT * FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s FOR UPDATE;
 
--- find_version_by_checksum --
--- The version of a prompt with exactly this content, if any
-SELECT * FROM prompt_versions WHERE prompt_id = %(prompt_id)s AND checksum_hash = %(checksum)s;
-
--- insert_version --
--- Append the next version of a prompt (the caller holds the prompt's row lock)
-INSERT INTO prompt_versions (prompt_id, version_number, kind, template_source, messages,
-                             model_defaults, variables, checksum_hash, status, created_by,
-                             commit_message)
-SELECT %(prompt_id)s, COALESCE(MAX(version_number), 0) + 1, %(kind)s, %(template_source)s,
-       %(messages)s::jsonb, %(model_defaults)s::jsonb, %(variables)s, %(checksum)s, 'draft',
-       %(created_by)s,
-       %(commit_message)s
-FROM prompt_versions WHERE prompt_id = %(prompt_id)s
-RETURNING *;
+-- add_version --
+-- The version of a prompt with exactly this content, or else the next version appended with it
+-- (the caller holds the prompt's row lock): one round trip; created says which. With a payload,
+-- the cache eviction is notified in the same statement (delivered when the transaction commits)
+WITH existing AS (
+    SELECT * FROM prompt_versions
+    WHERE prompt_id = %(prompt_id)s AND checksum_hash = %(checksum)s
+), inserted AS (
+    INSERT INTO prompt_versions (prompt_id, version_number, kind, template_source, messages,
+                                 model_defaults, variables, checksum_hash, status, created_by,
+                                 commit_message)
+    SELECT %(prompt_id)s, COALESCE(MAX(version_number), 0) + 1, %(kind)s, %(template_source)s,
+           %(messages)s::jsonb, %(model_defaults)s::jsonb, %(variables)s, %(checksum)s, 'draft',
+           %(created_by)s, %(commit_message)s
+    FROM prompt_versions WHERE prompt_id = %(prompt_id)s
+    HAVING NOT EXISTS (SELECT 1 FROM existing)
+    RETURNING *
+), notified AS (
+    SELECT pg_notify('promptledger_cache', %(payload)s::text) WHERE %(payload)s::text IS NOT NULL
+)
+SELECT i.*, true AS created, (SELECT count(*) FROM notified) AS notified FROM inserted i
+UNION ALL
+SELECT e.*, false AS created, (SELECT count(*) FROM notified) AS notified FROM existing e;
 
 -- activate_version --
 -- Make a version the prompt's active one; the previous active version becomes a draft
