@@ -60,6 +60,8 @@ bench: $(VENV)/.installed-dev
 	@failed=""; for script in $(BENCH_SCRIPTS); do \
 	  BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python bench/$$script.py || failed="$$failed $$script"; \
 	done; \
+	BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python bench/registry_resolve.py --key project \
+	  || failed="$$failed registry_resolve--key-project"; \
 	$(BIN)/python bench/summary.py $(BENCH_RESULTS); \
 	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 

@@ -61,6 +61,8 @@ from bench._common import (
     summary_row,
 )
 
+from prompt_ledger.records import DEFAULT_PROJECT_ID
+
 PROMPT_NAME = "bench_prompt"
 PROMPT_BODY = {"template_source": "Summarize:\n{{text}}", "owner_team": "bench"}
 OURS_PATH = f"/v1/prompts/{PROMPT_NAME}"
@@ -70,6 +72,23 @@ TARGET_RPS_RATIO = 0.7
 TARGET_P99_MS = 5.0
 
 APPS = ("hello", "ours")
+
+
+KEY_LIMIT = 100_000_000
+"""``--key project``: the project key's own requests per minute (counted, never reached)."""
+
+
+def project_key(server: Server) -> str:
+    """A project key (not the bootstrap operator key): its requests are counted against its
+    rate limit, as every SDK client's are."""
+    with api_client(server) as client:
+        created = client.post(
+            f"/v1/projects/{DEFAULT_PROJECT_ID}/keys",
+            json={"name": "bench", "scopes": ["prompts:read"], "requests_per_minute": KEY_LIMIT},
+        )
+        if created.status_code != 201:
+            raise BenchError(f"creating a project key -> {created.status_code}: {created.text}")
+        return str(created.json()["key"])
 
 
 def seed(server: Server) -> None:
@@ -102,6 +121,7 @@ class Config:
     warmup: float
     max_requests: int
     client: str
+    key: str = "operator"
 
 
 @dataclass(frozen=True)
@@ -123,9 +143,10 @@ def run(config: Config) -> dict[str, Any]:
             "ours": start_server(stack, "ours", "gateway_app", "/health", env),
         }
         seed(servers["ours"])
+        key = API_KEY if config.key == "operator" else project_key(servers["ours"])
         targets = {
             "hello": (servers["hello"].base_url + HELLO_PATH, {}),
-            "ours": (servers["ours"].base_url + OURS_PATH, {"X-API-Key": API_KEY}),
+            "ours": (servers["ours"].base_url + OURS_PATH, {"X-API-Key": key}),
         }
         pool: ProcessPoolExecutor = stack.enter_context(spawn_pool())
 
@@ -313,7 +334,7 @@ def summary_row_of(result: dict[str, Any]) -> dict[str, Any]:
     c = result["config"]["concurrency"]
     hello, ours = summary["hello"]["throughput"], summary["ours"]["throughput"]
     return summary_row(
-        "registry_resolve",
+        "registry_resolve" if result["config"]["key"] == "operator" else "registry_resolve_key",
         baseline=f"Starlette hello {fmt(hello['rps'], ',.0f')} req/s @c={c}",
         ours=f"{fmt(ours['rps'], ',.0f')} req/s, {fmt(ours['server_cpu_us_per_req'], ',.0f')} "
         "us CPU/req",
@@ -352,13 +373,26 @@ def main(argv: list[str] | None = None) -> int:
         help="load generator: 'raw' (lean asyncio HTTP/1.1 keep-alive, default) "
         "or 'httpx' (httpx.AsyncClient; saturates before the servers do)",
     )
+    parser.add_argument(
+        "--key",
+        choices=("operator", "project"),
+        default="operator",
+        help="the key our requests carry: the bootstrap operator key (never rate limited, "
+        "default) or a project key with a rate limit of its own (counted per request)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.concurrency < 1 or args.rounds < 1 or args.max_requests < 1:
         parser.error("--duration, --concurrency, --rounds and --max-requests must be positive")
     config = Config(
-        args.duration, args.concurrency, args.rounds, args.warmup, args.max_requests, args.client
+        args.duration,
+        args.concurrency,
+        args.rounds,
+        args.warmup,
+        args.max_requests,
+        args.client,
+        args.key,
     )
     try:
         result = run(config)

@@ -68,6 +68,12 @@ SCENARIOS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("registry_resolve", "registry resolve req/s, c=16, vs Starlette hello", "≥ 0.7x", "bench"),
     (
+        "registry_resolve_key",
+        "same, with a project key (rate limited: its requests counted; `--key project`)",
+        "≥ 0.7x",
+        "bench",
+    ),
+    (
         "registry_writes",
         "registry writes, c=1 (PUT new version; label move)",
         "p50 ≤ 4 ms, p99 ≤ 10 ms",

@@ -16,37 +16,43 @@ from starlette.responses import Response
 
 from prompt_ledger.container import LazyContainer
 from prompt_ledger.functions import build, forwarder
+from prompt_ledger.http.dispatch import HttpFunction
 from prompt_ledger.startup import load_settings
 
 _settings = load_settings()  # a bad setting stops the deploy here, in one line
 _container = LazyContainer(lambda: _settings)
-_registry = build("registry", _container, forwarder=forwarder("registry", _settings))
-_executions = build("executions", _container, forwarder=forwarder("executions", _settings))
-_traces = build("traces", _container, forwarder=forwarder("traces", _settings))
-_console = build("console", _container, forwarder=forwarder("console", _settings))
-_analytics = build("analytics", _container, forwarder=forwarder("analytics", _settings))
+_built: dict[str, HttpFunction] = {}
+
+
+def _function(name: str) -> HttpFunction:
+    """The target's function, built on its first request: a process serves one target, and
+    imports that one's handlers only (a cold start)."""
+    found = _built.get(name)
+    if found is None:
+        found = _built[name] = build(name, _container, forwarder=forwarder(name, _settings))
+    return found
 
 
 @functions_framework.aio.http
 async def registry(request: Request) -> Response:
-    return await _registry(request)
+    return await _function("registry")(request)
 
 
 @functions_framework.aio.http
 async def executions(request: Request) -> Response:
-    return await _executions(request)
+    return await _function("executions")(request)
 
 
 @functions_framework.aio.http
 async def traces(request: Request) -> Response:
-    return await _traces(request)
+    return await _function("traces")(request)
 
 
 @functions_framework.aio.http
 async def console(request: Request) -> Response:
-    return await _console(request)
+    return await _function("console")(request)
 
 
 @functions_framework.aio.http
 async def analytics(request: Request) -> Response:
-    return await _analytics(request)
+    return await _function("analytics")(request)

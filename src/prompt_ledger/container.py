@@ -10,28 +10,33 @@ from typing import TYPE_CHECKING
 from prompt_ledger.auth import Authenticator, KeyCache
 from prompt_ledger.cache import GroupCache, Listener
 from prompt_ledger.db.store import Database
-from prompt_ledger.http.cors import Cors
-from prompt_ledger.providers.catalog import Providers
-from prompt_ledger.services.access import Access
-from prompt_ledger.services.analytics import Analytics
-from prompt_ledger.services.browse import Browse
-from prompt_ledger.services.catalog import Catalog
-from prompt_ledger.services.executions import Executions
 from prompt_ledger.services.gauges import Gauges
-from prompt_ledger.services.limits import RateLimits
-from prompt_ledger.services.operator import OperatorKeys
-from prompt_ledger.services.registry import PromptCache, Registry
-from prompt_ledger.services.sessions import Sessions
-from prompt_ledger.services.streams import Streams
-from prompt_ledger.services.traces import Traces
 from prompt_ledger.settings import Settings
 
 if TYPE_CHECKING:
+    from prompt_ledger.http.cors import Cors
+    from prompt_ledger.providers.catalog import Providers
     from prompt_ledger.queue import Queue
+    from prompt_ledger.services.access import Access
+    from prompt_ledger.services.analytics import Analytics
+    from prompt_ledger.services.browse import Browse
+    from prompt_ledger.services.catalog import Catalog
+    from prompt_ledger.services.executions import Executions
+    from prompt_ledger.services.limits import RateLimits
     from prompt_ledger.services.maintenance import Maintenance
+    from prompt_ledger.services.operator import OperatorKeys
+    from prompt_ledger.services.registry import Registry
+    from prompt_ledger.services.registry.base import PromptCache
+    from prompt_ledger.services.sessions import Sessions
+    from prompt_ledger.services.streams import Streams
+    from prompt_ledger.services.traces import Traces
 
 
 class Container:
+    """What every request needs (the pool, the caches and their listener, the key lookup, the
+    gauges) is built at once; each service is built, and its module imported, on first use, so a
+    function's process (a cold start) pays only for the services its requests reach."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(
@@ -45,33 +50,97 @@ class Container:
         self.key_cache: KeyCache = GroupCache("keys", ttl)
         self.listener = Listener(self.db.url, [self.prompt_cache, self.key_cache])
         self.auth = Authenticator(self.db, settings.operator_key, self.key_cache)
-        self.limits = RateLimits(
-            self.db,
-            requests_per_minute=settings.rate_limit_requests_per_minute,
-            executions_per_minute=settings.rate_limit_executions_per_minute,
-        )
-        self.operator_keys = OperatorKeys(self.db, self.key_cache)
-        self.registry = Registry(self.db, self.prompt_cache, settings.template_render_seconds)
-        self.catalog = Catalog(self.db)
-        self.access = Access(self.db, self.key_cache)
-        self.providers = Providers(settings)
-        self.executions = Executions(self.db, self.providers, settings)
-        self.streams = Streams(self.executions, self.db, self.providers, settings)
-        self.analytics = Analytics(self.db)
-        self.traces = Traces(self.db, settings)
-        # --- console and browser clients
-        self.sessions = Sessions(self.db, self.auth, settings.console_session_hours * 3600)
-        self.cors = Cors(settings.allowed_origins)
-        self.browse = Browse(self.db)
-        # --- operations
         self.gauges = Gauges(
             self.db,
             every=settings.metrics_refresh_seconds,
             stalled_after=settings.stalled_after_seconds,
         )
 
-    # The queue (procrastinate) is built on first use: the registry function never needs it,
-    # and importing it costs cold-start time.
+    @cached_property
+    def limits(self) -> RateLimits:
+        from prompt_ledger.services.limits import RateLimits
+
+        return RateLimits(
+            self.db,
+            requests_per_minute=self.settings.rate_limit_requests_per_minute,
+            executions_per_minute=self.settings.rate_limit_executions_per_minute,
+        )
+
+    @cached_property
+    def operator_keys(self) -> OperatorKeys:
+        from prompt_ledger.services.operator import OperatorKeys
+
+        return OperatorKeys(self.db, self.key_cache)
+
+    @cached_property
+    def registry(self) -> Registry:
+        from prompt_ledger.services.registry import Registry
+
+        return Registry(self.db, self.prompt_cache, self.settings.template_render_seconds)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        from prompt_ledger.services.catalog import Catalog
+
+        return Catalog(self.db)
+
+    @cached_property
+    def access(self) -> Access:
+        from prompt_ledger.services.access import Access
+
+        return Access(self.db, self.key_cache)
+
+    @cached_property
+    def providers(self) -> Providers:
+        from prompt_ledger.providers.catalog import Providers
+
+        return Providers(self.settings)
+
+    @cached_property
+    def executions(self) -> Executions:
+        from prompt_ledger.services.executions import Executions
+
+        return Executions(self.db, self.providers, self.settings)
+
+    @cached_property
+    def streams(self) -> Streams:
+        from prompt_ledger.services.streams import Streams
+
+        return Streams(self.executions, self.db, self.providers, self.settings)
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        from prompt_ledger.services.analytics import Analytics
+
+        return Analytics(self.db)
+
+    @cached_property
+    def traces(self) -> Traces:
+        from prompt_ledger.services.traces import Traces
+
+        return Traces(self.db, self.settings)
+
+    # --- console and browser clients
+    @cached_property
+    def sessions(self) -> Sessions:
+        from prompt_ledger.services.sessions import Sessions
+
+        return Sessions(self.db, self.auth, self.settings.console_session_hours * 3600)
+
+    @cached_property
+    def cors(self) -> Cors:
+        from prompt_ledger.http.cors import Cors
+
+        return Cors(self.settings.allowed_origins)
+
+    @cached_property
+    def browse(self) -> Browse:
+        from prompt_ledger.services.browse import Browse
+
+        return Browse(self.db)
+
+    # --- operations: the queue (procrastinate) is built on first use too: the registry
+    # function never needs it, and importing it costs cold-start time.
     @cached_property
     def queue(self) -> Queue:
         from prompt_ledger.queue import Queue
@@ -99,8 +168,10 @@ class Container:
         await self.listener.stop()
         if "queue" in self.__dict__:
             await self.queue.close()
-        await self.providers.aclose()
-        await self.executions.outcomes.close()  # one last try for outcomes held in memory
+        if "providers" in self.__dict__:
+            await self.providers.aclose()
+        if "executions" in self.__dict__:  # one last try for outcomes held in memory
+            await self.executions.outcomes.close()
         await self.db.close()
 
 

@@ -8,29 +8,87 @@ Every function also answers ``GET /`` (an index: what it is, where its API is), 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from prompt_ledger import __version__, console, metrics
+from prompt_ledger import __version__, metrics
 from prompt_ledger.bodies import PATH_PARAMETERS, Health
 from prompt_ledger.errors import Unauthorized
-from prompt_ledger.handlers import admin, analytics, executions, prompts, traces
 from prompt_ledger.handlers.home import front_door
 from prompt_ledger.http.dispatch import ContainerProvider, HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
 from prompt_ledger.http.forward import Forwarder
-from prompt_ledger.http.openapi import openapi_document
 from prompt_ledger.settings import Settings
 
-API: dict[str, Sequence[Endpoint]] = {
-    "registry": [*prompts.ENDPOINTS, *admin.ENDPOINTS],
-    "executions": executions.ENDPOINTS,
-    "analytics": analytics.ENDPOINTS,
-    "traces": traces.ENDPOINTS,
-}
-FUNCTIONS: dict[str, Sequence[Endpoint]] = {
-    **API,
-    "console": console.endpoints(API),  # the web console and /docs, over the API's services
-}
+
+class Catalogue(Mapping[str, Sequence[Endpoint]]):
+    """Functions' endpoints by name, each function's handlers imported when its endpoints are
+    first asked for: a function's process (a cold start) imports its own handlers, not the
+    others' (theirs only when a request for them has to be forwarded)."""
+
+    def __init__(self, loaders: Mapping[str, Callable[[], Sequence[Endpoint]]]) -> None:
+        self._loaders = dict(loaders)
+        self._loaded: dict[str, Sequence[Endpoint]] = {}
+
+    def __getitem__(self, name: str) -> Sequence[Endpoint]:
+        found = self._loaded.get(name)
+        if found is None:
+            found = self._loaded[name] = tuple(self._loaders[name]())
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+    def without(self, name: str) -> Catalogue:
+        """The other functions, as lazy as this."""
+        others = Catalogue({n: loader for n, loader in self._loaders.items() if n != name})
+        others._loaded = self._loaded  # one load per function, shared
+        return others
+
+
+def _registry() -> Sequence[Endpoint]:
+    from prompt_ledger.handlers import admin, prompts
+
+    return [*prompts.ENDPOINTS, *admin.ENDPOINTS]
+
+
+def _executions() -> Sequence[Endpoint]:
+    from prompt_ledger.handlers import executions
+
+    return executions.ENDPOINTS
+
+
+def _analytics() -> Sequence[Endpoint]:
+    from prompt_ledger.handlers import analytics
+
+    return analytics.ENDPOINTS
+
+
+def _traces() -> Sequence[Endpoint]:
+    from prompt_ledger.handlers import traces
+
+    return traces.ENDPOINTS
+
+
+def _console() -> Sequence[Endpoint]:
+    from prompt_ledger import console
+
+    return console.endpoints(API)  # the web console and /docs, over the API's services
+
+
+FUNCTIONS = Catalogue(
+    {
+        "registry": _registry,
+        "executions": _executions,
+        "analytics": _analytics,
+        "traces": _traces,
+        "console": _console,
+    }
+)
+API = FUNCTIONS.without("console")
+"""The API functions (the console serves pages and /docs over them)."""
 
 
 def build(
@@ -45,7 +103,7 @@ def build(
     A function knows the endpoints of the others: ``forwarder`` passes their requests on (a
     per-function deploy is then reached through any one function's URL)."""
     own = list(FUNCTIONS[name] if endpoints is None else endpoints)
-    others = {} if endpoints is not None else {n: e for n, e in FUNCTIONS.items() if n != name}
+    others = Catalogue({}) if endpoints is not None else FUNCTIONS.without(name)
 
     async def health(call: Call) -> Reply:
         workers = await call.app.live_workers()  # also proves the database answers
@@ -58,6 +116,8 @@ def build(
 
     async def openapi(call: Call) -> Reply:
         if not document:
+            from prompt_ledger.http.openapi import openapi_document
+
             title = f"PromptLedger {name}"
             document.update(openapi_document(title, served, PATH_PARAMETERS))
         return Reply(document)

@@ -176,7 +176,7 @@ async def test_a_key_has_its_own_limits(
     assert (await b.get("/v1/prompts", headers=tight)).status_code == 200  # reads go on
 
 
-async def test_one_round_trip_counts_both_kinds_and_a_refused_request_no_execution(
+async def test_a_refused_request_counts_no_execution(
     processes: list[httpx.AsyncClient], database_url: str
 ) -> None:
     a, b = processes
@@ -196,3 +196,62 @@ async def test_one_round_trip_counts_both_kinds_and_a_refused_request_no_executi
         created["key_id"],
     )
     assert counts == "executions=1,requests=3"
+
+
+async def _count(database_url: str, key_id: str) -> int:
+    value = await sql_value(
+        database_url,
+        "SELECT coalesce(sum(count), 0) FROM rate_limit_counts "
+        "WHERE key_id = %s AND kind = 'requests'",
+        key_id,
+    )
+    return int(value)
+
+
+async def test_processes_lease_blocks_of_one_budget_and_never_exceed_it(
+    processes: list[httpx.AsyncClient], database_url: str
+) -> None:
+    """A limit of 64 a minute is leased two calls at a time (64 // 32): one statement per lease,
+    not per request, and the leases of both processes together stop at the limit."""
+    a, b = processes
+    scopes = ["prompts:read"]
+    created = await a.post(
+        KEYS, json={"name": "leased", "scopes": scopes, "requests_per_minute": 64}
+    )
+    key_id, key = created.json()["key_id"], {"X-API-Key": created.json()["key"]}
+    await _fresh_minute(database_url)
+    assert (await a.get("/v1/prompts", headers=key)).status_code == 200
+    assert await _count(database_url, key_id) == 2  # one lease of two calls
+    assert (await a.get("/v1/prompts", headers=key)).status_code == 200
+    assert await _count(database_url, key_id) == 2  # the second call was a's, no statement
+    served = 0
+    while (answer := await b.get("/v1/prompts", headers=key)).status_code == 200:
+        served += 1
+        assert served <= 64
+    assert served == 62  # what a's lease left of the 64
+    _limited(answer, "requests")
+    _limited(await a.get("/v1/prompts", headers=key), "requests")
+    # each process asked once more and was granted nothing; refusals then cost no statement
+    assert await _count(database_url, key_id) == 64 + 2 + 2
+    _limited(await b.get("/v1/prompts", headers=key), "requests")
+    assert await _count(database_url, key_id) == 64 + 2 + 2
+
+
+async def test_a_revoked_key_is_refused_by_a_process_holding_its_lease(
+    processes: list[httpx.AsyncClient], database_url: str
+) -> None:
+    a, b = processes
+    created = await a.post(
+        KEYS, json={"name": "revoked", "scopes": ["prompts:read"], "requests_per_minute": 640}
+    )
+    key = {"X-API-Key": created.json()["key"]}
+    await _fresh_minute(database_url)
+    assert (await b.get("/v1/prompts", headers=key)).status_code == 200  # b holds a lease of 20
+    revoked = await a.delete(f"{KEYS}/{created.json()['key_id']}")
+    assert revoked.status_code == 200, revoked.text
+    for _ in range(100):  # b's key cache is evicted by the NOTIFY of the revocation
+        if (await b.get("/v1/prompts", headers=key)).status_code == 401:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the revoked key was still served by the other process")

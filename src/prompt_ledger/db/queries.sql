@@ -97,21 +97,29 @@ SELECT * FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s;
 -- Lock a prompt row for a read-modify-write
 SELECT * FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s FOR UPDATE;
 
--- find_version_by_checksum --
--- The version of a prompt with exactly this content, if any
-SELECT * FROM prompt_versions WHERE prompt_id = %(prompt_id)s AND checksum_hash = %(checksum)s;
-
--- insert_version --
--- Append the next version of a prompt (the caller holds the prompt's row lock)
-INSERT INTO prompt_versions (prompt_id, version_number, kind, template_source, messages,
-                             model_defaults, variables, checksum_hash, status, created_by,
-                             commit_message)
-SELECT %(prompt_id)s, COALESCE(MAX(version_number), 0) + 1, %(kind)s, %(template_source)s,
-       %(messages)s::jsonb, %(model_defaults)s::jsonb, %(variables)s, %(checksum)s, 'draft',
-       %(created_by)s,
-       %(commit_message)s
-FROM prompt_versions WHERE prompt_id = %(prompt_id)s
-RETURNING *;
+-- add_version --
+-- The version of a prompt with exactly this content, or else the next version appended with it
+-- (the caller holds the prompt's row lock): one round trip; created says which. With a payload,
+-- the cache eviction is notified in the same statement (delivered when the transaction commits)
+WITH existing AS (
+    SELECT * FROM prompt_versions
+    WHERE prompt_id = %(prompt_id)s AND checksum_hash = %(checksum)s
+), inserted AS (
+    INSERT INTO prompt_versions (prompt_id, version_number, kind, template_source, messages,
+                                 model_defaults, variables, checksum_hash, status, created_by,
+                                 commit_message)
+    SELECT %(prompt_id)s, COALESCE(MAX(version_number), 0) + 1, %(kind)s, %(template_source)s,
+           %(messages)s::jsonb, %(model_defaults)s::jsonb, %(variables)s, %(checksum)s, 'draft',
+           %(created_by)s, %(commit_message)s
+    FROM prompt_versions WHERE prompt_id = %(prompt_id)s
+    HAVING NOT EXISTS (SELECT 1 FROM existing)
+    RETURNING *
+), notified AS (
+    SELECT pg_notify('promptledger_cache', %(payload)s::text) WHERE %(payload)s::text IS NOT NULL
+)
+SELECT i.*, true AS created, (SELECT count(*) FROM notified) AS notified FROM inserted i
+UNION ALL
+SELECT e.*, false AS created, (SELECT count(*) FROM notified) AS notified FROM existing e;
 
 -- activate_version --
 -- Make a version the prompt's active one; the previous active version becomes a draft
@@ -203,6 +211,57 @@ INSERT INTO prompt_labels (prompt_id, label, version_id, updated_by)
 VALUES (%(prompt_id)s, %(label)s, %(version_id)s, %(actor)s)
 ON CONFLICT (prompt_id, label) DO UPDATE
 SET version_id = EXCLUDED.version_id, updated_by = EXCLUDED.updated_by, updated_at = now();
+
+-- move_label --
+-- Point a prompt's label at a version in one statement (one round trip, its own transaction):
+-- the prompt row locked (every label write locks it first), the version found by number and
+-- not archived, the label upserted and the move appended to the history only when the label
+-- changes, and the cache eviction notified (delivered at commit). found_prompt and
+-- version_status say why nothing was written; labels are the prompt's labels after the move.
+-- (A label created by a concurrent move of the same prompt in the instant before is updated by
+-- the upsert but recorded as moved from nothing: the statement's snapshot predates it.)
+WITH prompt AS (
+    SELECT prompt_id FROM prompts
+    WHERE project_id = %(project_id)s AND name = %(name)s
+    FOR UPDATE
+), version AS (
+    SELECT v.version_id, v.version_number, v.status
+    FROM prompt_versions v JOIN prompt p ON p.prompt_id = v.prompt_id
+    WHERE v.version_number = %(version_number)s::int
+), current AS (
+    SELECT l.version_id FROM prompt_labels l JOIN prompt p ON p.prompt_id = l.prompt_id
+    WHERE l.label = %(label)s::text
+    FOR UPDATE OF l
+), moved AS (
+    INSERT INTO prompt_labels AS l (prompt_id, label, version_id, updated_by)
+    SELECT p.prompt_id, %(label)s::text, v.version_id, %(actor)s::text
+    FROM prompt p CROSS JOIN version v
+    WHERE v.status <> 'archived'
+      AND v.version_id IS DISTINCT FROM (SELECT c.version_id FROM current c)
+    ON CONFLICT (prompt_id, label) DO UPDATE
+    SET version_id = EXCLUDED.version_id, updated_by = EXCLUDED.updated_by, updated_at = now()
+    RETURNING l.label, l.version_id, l.updated_by, l.updated_at
+), event AS (
+    INSERT INTO label_history (prompt_id, label, from_version_id, to_version_id, actor, reason)
+    SELECT p.prompt_id, m.label, (SELECT c.version_id FROM current c), m.version_id,
+           %(actor)s::text, %(reason)s::text
+    FROM moved m CROSS JOIN prompt p
+), notified AS (
+    SELECT pg_notify('promptledger_cache', %(payload)s::text) FROM moved
+)
+SELECT EXISTS (SELECT 1 FROM prompt) AS found_prompt,
+       (SELECT v.status FROM version v) AS version_status,
+       (SELECT count(*) FROM notified) AS notified,
+       (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.label), '[]'::jsonb) FROM (
+            SELECT m.label, v.version_number, m.version_id, m.updated_by, m.updated_at
+            FROM moved m CROSS JOIN version v
+            UNION ALL
+            SELECT l.label, lv.version_number, l.version_id, l.updated_by, l.updated_at
+            FROM prompt_labels l
+            JOIN prompt p ON p.prompt_id = l.prompt_id
+            JOIN prompt_versions lv ON lv.version_id = l.version_id
+            WHERE NOT (l.label = %(label)s::text AND EXISTS (SELECT 1 FROM moved))
+        ) x) AS labels;
 
 -- delete_label --
 -- Remove a label
@@ -523,30 +582,25 @@ FROM execution_attempts a JOIN executions e ON e.execution_id = a.execution_id
 WHERE e.project_id = %(project_id)s AND a.execution_id = %(execution_id)s
 ORDER BY a.attempt_number;
 
--- charge_rate_limits --
--- Count one request of a key in the current minute and, when it executes and the request was
--- within its limit (requests_limit; NULL: none), one execution: the counts so far (NULL
--- for a kind not counted) and the seconds until the next minute starts. One round trip, and
--- its commit does not wait for the disk (synchronous_commit off for this transaction alone):
+-- lease_rate_limit --
+-- Lease up to `block` calls of a key's per-minute `limit` of one kind (requests, executions)
+-- for the current minute: the calls granted (fewer than asked, down to 0, when the minute's
+-- limit is nearly or wholly leased) and the seconds until the next minute. The count adds
+-- every call asked for, so granted = what was left of the limit before, capped at the block.
+-- Its commit does not wait for the disk (synchronous_commit off for this transaction alone):
 -- counts lost in a database crash only let a key make a few more calls in that minute.
-WITH requests AS (
+WITH leased AS (
     INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
-    SELECT %(key_id)s, 'requests', date_trunc('minute', now()), 1 WHERE %(requests)s
-    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
-    RETURNING c.count
-), executions AS (
-    INSERT INTO rate_limit_counts AS c (key_id, kind, window_start, count)
-    SELECT %(key_id)s, 'executions', date_trunc('minute', now()), 1
-    WHERE %(executions)s
-      AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.count > %(requests_limit)s::int)
-    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + 1
+    VALUES (%(key_id)s, %(kind)s, date_trunc('minute', now()), %(block)s::int)
+    ON CONFLICT (key_id, kind, window_start) DO UPDATE SET count = c.count + EXCLUDED.count
     RETURNING c.count
 )
-SELECT (SELECT count FROM requests) AS requests_used,
-       (SELECT count FROM executions) AS executions_used,
+SELECT GREATEST(0, LEAST(%(block)s::int, %(limit)s::int - (count - %(block)s::int)))::int
+           AS granted,
        extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())::float8
            AS seconds_left,
-       set_config('synchronous_commit', 'off', true) AS commit_mode;
+       set_config('synchronous_commit', 'off', true) AS commit_mode
+FROM leased;
 
 -- prune_rate_limits --
 -- Forget the rate limit counts of past minutes

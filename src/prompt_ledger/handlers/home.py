@@ -42,23 +42,30 @@ def front_door(
     paths = {(e.method, e.path) for e in served}
     links = {"console": "/"} if page is not None else {}
     links |= {rel: path for rel, path in LINKS.items() if ("GET", path) in paths}
-    index = Index(
-        name="PromptLedger",
-        function=function,
-        version=__version__,
-        description=DESCRIPTION,
-        links=links,
-        functions={
-            name: [e.method + " " + _CONVERTOR.sub(r"{\1}", e.path) for e in endpoints]
-            for name, endpoints in api.items()
-            if endpoints and all((e.method, e.path) in paths for e in endpoints)
-        },
-    )
+    built: list[Index] = []  # on the first GET /: the catalogue loads every function's handlers
+
+    def index() -> Index:
+        if not built:
+            built.append(
+                Index(
+                    name="PromptLedger",
+                    function=function,
+                    version=__version__,
+                    description=DESCRIPTION,
+                    links=links,
+                    functions={
+                        name: [e.method + " " + _CONVERTOR.sub(r"{\1}", e.path) for e in endpoints]
+                        for name, endpoints in api.items()
+                        if endpoints and all((e.method, e.path) in paths for e in endpoints)
+                    },
+                )
+            )
+        return built[0]
 
     async def root(call: Call) -> Reply:
         if page is not None and wants_html(call):
             return await page.handler(call)
-        return Reply(index)
+        return Reply(index())
 
     summary = "What this function is, and where its API, docs and health check are"
     door = Endpoint("GET", "/", root, summary, None, response=Index, tag="ops", in_schema=False)

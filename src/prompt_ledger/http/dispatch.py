@@ -81,7 +81,9 @@ class HttpFunction:
     ) -> None:
         self.name = name
         self.endpoints = list(endpoints)
-        self.others = {function: list(eps) for function, eps in (others or {}).items()}
+        # read only for a request this function does not serve (a lazy catalogue loads the
+        # other functions' handlers then, not at a cold start)
+        self.others: Mapping[str, Sequence[Endpoint]] = others or {}
         self.forwarder = forwarder
         self._container = container
         self._cors: Cors | None = None  # the container's, once known

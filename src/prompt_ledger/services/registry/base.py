@@ -33,12 +33,15 @@ class RegistryBase:
         self._json: dict[int, tuple[PromptView, bytes]] = {}  # resolution's serialised views
 
     @asynccontextmanager
-    async def _write(self, who: Principal, *names: str) -> AsyncIterator[Queries]:
+    async def _write(
+        self, who: Principal, *names: str, notify: bool = True
+    ) -> AsyncIterator[Queries]:
         """A write transaction that evicts the written prompts from every process's cache:
-        a NOTIFY delivered at commit, and a local eviction right after it (read-your-writes)."""
+        a NOTIFY delivered at commit (``notify=False``: a statement of the block sends it),
+        and a local eviction right after it (read-your-writes)."""
         async with self._db.transaction() as q:
             yield q
-            for name in names:
+            for name in names if notify else ():
                 await q.execute("notify_cache", payload=payload(self._cache.name, group(who, name)))
         for name in names:
             self._cache.evict(group(who, name))

@@ -4,9 +4,10 @@ version (rollback or roll forward), and archiving a version nothing points at.""
 from __future__ import annotations
 
 from prompt_ledger.auth import Principal
+from prompt_ledger.cache import payload
 from prompt_ledger.errors import Conflict, NotFound
 from prompt_ledger.records import Label, LabelEvent, Version
-from prompt_ledger.services.registry.base import one, refuse_tracking, version_of
+from prompt_ledger.services.registry.base import group, one, refuse_tracking, version_of
 from prompt_ledger.services.registry.resolution import Resolution
 from prompt_ledger.views import Page, PromptView, cursor_value, page_of
 
@@ -29,31 +30,29 @@ class Labels(Resolution):
         actor: str | None,
         reason: str | None,
     ) -> list[Label]:
-        async with self._write(who, name) as q:
-            prompt = await self._locked(q, who, name)
-            version = await version_of(q, prompt, number)
-            if version.status == "archived":
-                raise Conflict(f"Version {number} of '{name}' is archived and cannot be labelled.")
-            current = await q.row("lock_label", prompt_id=prompt.prompt_id, label=label)
-            previous = None if current is None else current["version_id"]
-            if previous != version.version_id:
-                await q.execute(
-                    "upsert_label",
-                    prompt_id=prompt.prompt_id,
-                    label=label,
-                    version_id=version.version_id,
-                    actor=actor,
-                )
-                await q.execute(
-                    "insert_label_event",
-                    prompt_id=prompt.prompt_id,
-                    label=label,
-                    from_version_id=previous,
-                    to_version_id=version.version_id,
-                    actor=actor,
-                    reason=reason,
-                )
-            return await q.all("list_labels", Label, prompt_id=prompt.prompt_id)
+        """One statement, in its own transaction (``move_label``): the move, its history
+        event and the cache eviction commit together, or nothing is written."""
+        async with self._db.connect() as q:
+            row = await q.row(
+                "move_label",
+                project_id=who.project_id,
+                name=name,
+                label=label,
+                version_number=number,
+                actor=actor,
+                reason=reason,
+                payload=payload(self._cache.name, group(who, name)),
+            )
+        assert row is not None
+        if not row["found_prompt"]:
+            raise NotFound(f"Prompt '{name}' not found.")
+        if row["version_status"] is None:
+            raise NotFound(f"Prompt '{name}' has no version {number}.")
+        if row["version_status"] == "archived":
+            raise Conflict(f"Version {number} of '{name}' is archived and cannot be labelled.")
+        if row["notified"]:
+            self._cache.evict(group(who, name))  # read-your-writes in this process
+        return [Label.model_validate(item) for item in row["labels"]]
 
     async def remove_label(
         self, who: Principal, name: str, label: str, actor: str | None, reason: str | None

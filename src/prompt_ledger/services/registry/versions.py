@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies import CodePrompt, PutPromptBody
+from prompt_ledger.cache import payload
 from prompt_ledger.db.store import Queries
 from prompt_ledger.errors import Conflict, ValidationFailed
 from prompt_ledger.records import Prompt, PromptMode, Version
-from prompt_ledger.services.registry.base import one
+from prompt_ledger.services.registry.base import group, one
 from prompt_ledger.services.registry.content import NewContent
 from prompt_ledger.services.registry.resolution import Resolution
 from prompt_ledger.views import PutPromptResult, RegisterResult
@@ -23,7 +24,7 @@ class Versions(Resolution):
     async def put_prompt(self, who: Principal, name: str, body: PutPromptBody) -> PutPromptResult:
         new = NewContent.of(body.template_source, body.messages, body.model_defaults)
         await templates.vet(new.content, new.variables, seconds=self._render_seconds)
-        async with self._write(who, name) as q:
+        async with self._write(who, name, notify=False) as q:  # add_version notifies
             prompt = await self._upsert(
                 q, who, name, "full", description=body.description, owner_team=body.owner_team
             )
@@ -34,7 +35,12 @@ class Versions(Resolution):
                     mode="tracking",
                 )
             version, created = await self._add_version(
-                q, prompt, new, body.created_by, body.commit_message
+                q,
+                prompt,
+                new,
+                body.created_by,
+                body.commit_message,
+                notify=payload(self._cache.name, group(who, name)),
             )
             if body.set_active and prompt.active_version_id != version.version_id:
                 if version.status == "archived":
@@ -123,17 +129,14 @@ class Versions(Resolution):
         new: NewContent,
         created_by: str | None,
         commit_message: str | None,
+        *,
+        notify: str | None = None,
     ) -> tuple[Version, bool]:
-        existing = await q.one(
-            "find_version_by_checksum", Version, prompt_id=prompt.prompt_id, checksum=new.checksum
-        )
-        if existing is not None:
-            return existing, False
+        """The version with this content, found or appended (``add_version``, one round trip);
+        ``notify``: a cache eviction payload sent with it (at commit)."""
         canonical = new.content.canonical()
-        version = await one(
-            q,
-            "insert_version",
-            Version,
+        row = await q.row(
+            "add_version",
             prompt_id=prompt.prompt_id,
             kind=new.content.kind,
             template_source=new.content.template_source,
@@ -143,5 +146,8 @@ class Versions(Resolution):
             checksum=new.checksum,
             created_by=created_by,
             commit_message=commit_message,
+            payload=notify,
         )
-        return version, True
+        if row is None:  # pragma: no cover - the query always returns the version
+            raise RuntimeError("query add_version returned no row")
+        return Version.model_validate(row), bool(row["created"])
