@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from prompt_ledger.cache import CHANNEL, GroupCache, Listener, payload
 from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import Settings
@@ -190,3 +191,81 @@ async def test_no_caching_when_the_ttl_is_zero(settings: Settings) -> None:
             )
     finally:
         await lonely.aclose()
+
+
+async def notify(database_url: str, *payloads: str) -> None:
+    """NOTIFY the cache channel as a registry write does, one notification per payload, in
+    order (PostgreSQL delivers one session's notifications in the order sent)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for text in payloads:
+            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, text))
+
+
+async def listeners_connected(database_url: str) -> int:
+    database = str(conninfo_to_dict(database_url)["dbname"])
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        found = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'LISTEN %%'",
+            (database,),
+        )
+        row = await found.fetchone()
+        return int(row[0]) if row else 0
+
+
+async def test_a_notification_evicts_its_group_or_with_a_star_its_cache(database_url: str) -> None:
+    """The Listener on its own, against real NOTIFYs: ``<cache>|<group>`` evicts that group of
+    that cache only, ``<cache>|*`` the whole cache, an unknown cache name nothing. A last
+    notification of a group never filled (its generation moves) marks that the ones before it
+    were handled."""
+    prompts: GroupCache[str, str, int] = GroupCache("prompts", 60)
+    keys: GroupCache[str, str, int] = GroupCache("keys", 60)
+    listener = Listener(database_url, [prompts, keys])
+    assert (prompts.enabled, keys.enabled) == (False, False)  # until the LISTEN is confirmed
+    listener.start()
+    listener.start()  # a second start keeps the one listener
+
+    async def ready() -> bool:
+        return prompts.enabled and keys.enabled
+
+    await eventually(ready, "the listener to connect")
+    try:
+        for group in ("a", "b"):
+            prompts.put(group, "k", 1, prompts.generation(group))
+            keys.put(group, "k", 2, keys.generation(group))
+
+        async def handled(marker: str) -> None:
+            async def seen() -> bool:
+                return keys.generation(marker) == 1
+
+            await eventually(seen, f"the notification {marker}")
+
+        await notify(database_url, payload("prompts", "a"), "nosuch|*", "keys|mark-1")
+        await handled("mark-1")
+        assert (prompts.get("a", "k"), prompts.get("b", "k")) == (None, 1)
+        assert (prompts.generation("a"), prompts.generation("b")) == (1, 0)
+        assert (keys.get("a", "k"), keys.get("b", "k")) == (2, 2)
+
+        await notify(database_url, "prompts|*", "keys|mark-2")
+        await handled("mark-2")
+        assert prompts.get("b", "k") is None
+        assert prompts.generation("b") == 1
+        assert prompts.generation("*") == 0
+        assert keys.get("b", "k") == 2
+        assert await listeners_connected(database_url) == 1
+    finally:
+        await listener.stop()
+    # Stopped: both caches dropped what they held and are bypassed, and the LISTEN connection
+    # is closed.
+    assert (prompts.enabled, keys.enabled) == (False, False)
+    prompts.enabled = keys.enabled = True
+    assert (prompts.get("b", "k"), keys.get("a", "k")) == (None, None)
+
+    async def closed() -> bool:
+        return await listeners_connected(database_url) == 0
+
+    await eventually(closed, "the LISTEN connection to close")
+    listener.start()  # and it can be started again
+    try:
+        await eventually(ready, "the listener to connect again")
+    finally:
+        await listener.stop()
