@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -16,7 +17,7 @@ from prompt_ledger.cache import CHANNEL, GroupCache, Listener, payload
 from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import Settings
-from tests.conftest import DEV_KEY, with_database
+from tests.conftest import DEV_KEY, create_database, drop_database, with_database
 
 PROJECT = "00000000-0000-0000-0000-000000000001"
 
@@ -245,6 +246,12 @@ async def test_a_notification_evicts_its_group_or_with_a_star_its_cache(database
         assert (prompts.generation("a"), prompts.generation("b")) == (1, 0)
         assert (keys.get("a", "k"), keys.get("b", "k")) == (2, 2)
 
+        # a group may hold the separator: the cache name is what comes before the first
+        prompts.put("x|y", "k", 1, prompts.generation("x|y"))
+        await notify(database_url, payload("prompts", "x|y"), "keys|mark-x")
+        await handled("mark-x")
+        assert prompts.get("x|y", "k") is None
+
         await notify(database_url, "prompts|*", "keys|mark-2")
         await handled("mark-2")
         assert prompts.get("b", "k") is None
@@ -269,3 +276,37 @@ async def test_a_notification_evicts_its_group_or_with_a_star_its_cache(database
         await eventually(ready, "the listener to connect again")
     finally:
         await listener.stop()
+
+
+async def test_the_listener_retries_until_the_database_answers(
+    server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listener that cannot connect keeps the caches bypassed and tries again (backing off)
+    until the database answers, then switches them on."""
+    name = f"pl_test_late_{uuid.uuid4().hex[:12]}"
+    cache: GroupCache[str, str, int] = GroupCache("prompts", 60)
+    listener = Listener(with_database(server_url, name), [cache])
+    caplog.set_level(logging.WARNING, logger="prompt_ledger.cache")
+
+    def failures() -> int:
+        return sum("cache listener disconnected" in r.getMessage() for r in caplog.records)
+
+    listener.start()
+    try:
+
+        async def failed_twice() -> bool:
+            return failures() >= 2
+
+        await eventually(failed_twice, "two failed connections")
+        assert cache.enabled is False
+        create_database(server_url, name)
+        try:
+
+            async def connected() -> bool:
+                return cache.enabled
+
+            await eventually(connected, "the listener to connect once the database exists")
+        finally:
+            await listener.stop()
+    finally:
+        drop_database(server_url, name)

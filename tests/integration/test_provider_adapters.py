@@ -3,7 +3,9 @@ response (transient); an error of our own making is not (never retried, never bl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -196,12 +198,14 @@ async def test_a_long_error_message_is_cut_to_500_characters(stub: StubLLM) -> N
     stub.script(
         Reply(status=500, payload={"error": {"message": "x" * 600}}),
         Reply(status=500, payload={"type": "error", "error": {"message": "y" * 600}}),
+        # an error object without a message: the SDK's own message
+        Reply(status=500, payload={"error": {"code": "x"}}),
         # an error body that is not an object: the SDK's own message
         Reply(status=500, payload=["z" * 600]),  # type: ignore[arg-type]
     )
     messages = []
     try:
-        for adapter in (openai, anthropic, openai):
+        for adapter in (openai, anthropic, openai, openai):
             with pytest.raises(ProviderError) as raised:
                 await adapter.complete(CompletionRequest("m", MESSAGES))
             messages.append(raised.value.message)
@@ -210,7 +214,8 @@ async def test_a_long_error_message_is_cut_to_500_characters(stub: StubLLM) -> N
         await anthropic.aclose()
     assert messages[0] == "OpenAI answered 500: " + "x" * 500
     assert messages[1] == "Anthropic answered 500: " + "y" * 500
-    assert messages[2] == "OpenAI answered 500: Error code: 500"
+    assert messages[2].startswith("OpenAI answered 500: Error code: 500")
+    assert messages[3] == "OpenAI answered 500: Error code: 500"
 
 
 async def test_a_provider_that_does_not_answer_in_time_is_a_transient_timeout(
@@ -514,14 +519,63 @@ async def test_a_stream_that_stalls_is_a_transient_timeout(stub: StubLLM) -> Non
     )
     stub.script(Reply(chunks=("a", "b"), hang_after=1), Reply(chunks=("a", "b"), hang_after=1))
     try:
-        for adapter, label in ((openai, "OpenAI"), (anthropic, "Anthropic")):
+        # OpenAI's SDK raises its own timeout error, as for a call that never answers;
+        # Anthropic's lets the transport's through
+        for adapter, said in (
+            (openai, "OpenAI timed out: "),
+            (anthropic, "Anthropic stream timed out: "),
+        ):
             with pytest.raises(ProviderError) as raised:
                 async for _ in adapter.stream(CompletionRequest("m", MESSAGES)):
                     pass
             assert (raised.value.kind, raised.value.transient) == ("timeout", True)
-            # (the SDKs raise their own timeout error, as for a call that never answers)
-            assert raised.value.message.startswith(f"{label} ")
-            assert "timed out" in raised.value.message
+            assert raised.value.provider == adapter.name
+            assert raised.value.message.startswith(said)
     finally:
         await openai.aclose()
         await anthropic.aclose()
+
+
+@contextlib.asynccontextmanager
+async def cut_mid_stream() -> AsyncIterator[str]:
+    """A server at a port that accepts any request, starts a streamed answer (one event of
+    each protocol) and closes the connection before the end of the body: a stream that breaks."""
+    events = b'event: message_start\ndata: {"type": "message_start", "message": {"model": "m"}}\n\n'
+    chunk = b"%x\r\n%s\r\n" % (len(events), events)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n" + chunk
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+async def test_a_stream_cut_by_the_provider_is_a_transient_connection_error() -> None:
+    async with cut_mid_stream() as url:
+        openai = OpenAIProvider(api_key="sk-test", base_url=f"{url}/v1")
+        anthropic = AnthropicProvider(api_key="sk-ant-test", base_url=url)
+        messages: list[str] = []
+        try:
+            for adapter in (openai, anthropic):
+                with pytest.raises(ProviderError) as raised:
+                    async for _ in adapter.stream(CompletionRequest("m", MESSAGES)):
+                        pass
+                assert (raised.value.kind, raised.value.transient) == ("connection", True)
+                assert raised.value.provider == adapter.name
+                messages.append(raised.value.message)
+        finally:
+            await openai.aclose()
+            await anthropic.aclose()
+    # (OpenAI's SDK raises its own connection error; Anthropic's lets the transport's through)
+    assert messages[0] == "Cannot reach OpenAI: Connection error."
+    assert messages[1].startswith("Anthropic stream broke: RemoteProtocolError: ")

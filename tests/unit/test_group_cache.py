@@ -86,6 +86,8 @@ def test_evicting_an_unknown_group_only_moves_its_generation() -> None:
     cache = enabled()
     cache.evict("never-stored")
     assert cache.generation("never-stored") == 1
+    cache.evict("never-stored")
+    assert cache.generation("never-stored") == 2
     assert cache.get("never-stored", "k") is None
 
 
