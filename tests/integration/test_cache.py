@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -12,10 +13,11 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from prompt_ledger.cache import CHANNEL, GroupCache, Listener, payload
 from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import Settings
-from tests.conftest import DEV_KEY, with_database
+from tests.conftest import DEV_KEY, create_database, drop_database, with_database
 
 PROJECT = "00000000-0000-0000-0000-000000000001"
 
@@ -190,3 +192,121 @@ async def test_no_caching_when_the_ttl_is_zero(settings: Settings) -> None:
             )
     finally:
         await lonely.aclose()
+
+
+async def notify(database_url: str, *payloads: str) -> None:
+    """NOTIFY the cache channel as a registry write does, one notification per payload, in
+    order (PostgreSQL delivers one session's notifications in the order sent)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for text in payloads:
+            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, text))
+
+
+async def listeners_connected(database_url: str) -> int:
+    database = str(conninfo_to_dict(database_url)["dbname"])
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        found = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'LISTEN %%'",
+            (database,),
+        )
+        row = await found.fetchone()
+        return int(row[0]) if row else 0
+
+
+async def test_a_notification_evicts_its_group_or_with_a_star_its_cache(database_url: str) -> None:
+    """The Listener on its own, against real NOTIFYs: ``<cache>|<group>`` evicts that group of
+    that cache only, ``<cache>|*`` the whole cache, an unknown cache name nothing. A last
+    notification of a group never filled (its generation moves) marks that the ones before it
+    were handled."""
+    prompts: GroupCache[str, str, int] = GroupCache("prompts", 60)
+    keys: GroupCache[str, str, int] = GroupCache("keys", 60)
+    listener = Listener(database_url, [prompts, keys])
+    assert (prompts.enabled, keys.enabled) == (False, False)  # until the LISTEN is confirmed
+    listener.start()
+    listener.start()  # a second start keeps the one listener
+
+    async def ready() -> bool:
+        return prompts.enabled and keys.enabled
+
+    await eventually(ready, "the listener to connect")
+    try:
+        for group in ("a", "b"):
+            prompts.put(group, "k", 1, prompts.generation(group))
+            keys.put(group, "k", 2, keys.generation(group))
+
+        async def handled(marker: str) -> None:
+            async def seen() -> bool:
+                return keys.generation(marker) == 1
+
+            await eventually(seen, f"the notification {marker}")
+
+        await notify(database_url, payload("prompts", "a"), "nosuch|*", "keys|mark-1")
+        await handled("mark-1")
+        assert (prompts.get("a", "k"), prompts.get("b", "k")) == (None, 1)
+        assert (prompts.generation("a"), prompts.generation("b")) == (1, 0)
+        assert (keys.get("a", "k"), keys.get("b", "k")) == (2, 2)
+
+        # a group may hold the separator: the cache name is what comes before the first
+        prompts.put("x|y", "k", 1, prompts.generation("x|y"))
+        await notify(database_url, payload("prompts", "x|y"), "keys|mark-x")
+        await handled("mark-x")
+        assert prompts.get("x|y", "k") is None
+
+        await notify(database_url, "prompts|*", "keys|mark-2")
+        await handled("mark-2")
+        assert prompts.get("b", "k") is None
+        assert prompts.generation("b") == 1
+        assert prompts.generation("*") == 0
+        assert keys.get("b", "k") == 2
+        assert await listeners_connected(database_url) == 1
+    finally:
+        await listener.stop()
+    # Stopped: both caches dropped what they held and are bypassed, and the LISTEN connection
+    # is closed.
+    assert (prompts.enabled, keys.enabled) == (False, False)
+    prompts.enabled = keys.enabled = True
+    assert (prompts.get("b", "k"), keys.get("a", "k")) == (None, None)
+
+    async def closed() -> bool:
+        return await listeners_connected(database_url) == 0
+
+    await eventually(closed, "the LISTEN connection to close")
+    listener.start()  # and it can be started again
+    try:
+        await eventually(ready, "the listener to connect again")
+    finally:
+        await listener.stop()
+
+
+async def test_the_listener_retries_until_the_database_answers(
+    server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listener that cannot connect keeps the caches bypassed and tries again (backing off)
+    until the database answers, then switches them on."""
+    name = f"pl_test_late_{uuid.uuid4().hex[:12]}"
+    cache: GroupCache[str, str, int] = GroupCache("prompts", 60)
+    listener = Listener(with_database(server_url, name), [cache])
+    caplog.set_level(logging.WARNING, logger="prompt_ledger.cache")
+
+    def failures() -> int:
+        return sum("cache listener disconnected" in r.getMessage() for r in caplog.records)
+
+    listener.start()
+    try:
+
+        async def failed_twice() -> bool:
+            return failures() >= 2
+
+        await eventually(failed_twice, "two failed connections")
+        assert cache.enabled is False
+        create_database(server_url, name)
+        try:
+
+            async def connected() -> bool:
+                return cache.enabled
+
+            await eventually(connected, "the listener to connect once the database exists")
+        finally:
+            await listener.stop()
+    finally:
+        drop_database(server_url, name)

@@ -3,6 +3,8 @@ stores, what it refuses to store, and what one eviction drops (found by `make mu
 
 from __future__ import annotations
 
+from prometheus_client import REGISTRY
+
 from prompt_ledger.cache import GroupCache
 
 
@@ -70,3 +72,43 @@ def test_past_max_groups_the_oldest_group_makes_room() -> None:
     assert cache.get("first", "k") is None
     assert (cache.get("second", "k"), cache.get("second", "other")) == (2, 20)
     assert cache.get("third", "k") == 3
+
+
+def test_a_new_cache_is_bypassed_until_switched_on() -> None:
+    cache: GroupCache[str, str, int] = GroupCache("test", 60.0)
+    assert cache.enabled is False
+    cache.put("prompt", "production", 1, 0)
+    cache.enabled = True
+    assert cache.get("prompt", "production") is None
+
+
+def test_evicting_an_unknown_group_only_moves_its_generation() -> None:
+    cache = enabled()
+    cache.evict("never-stored")
+    assert cache.generation("never-stored") == 1
+    cache.evict("never-stored")
+    assert cache.generation("never-stored") == 2
+    assert cache.get("never-stored", "k") is None
+
+
+def lookups(cache: str, result: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "promptledger_cache_lookups_total", {"cache": cache, "result": result}
+        )
+        or 0.0
+    )
+
+
+def test_each_lookup_counts_as_a_hit_or_a_miss_of_its_cache() -> None:
+    cache: GroupCache[str, str, int] = GroupCache("lookups-test", 60.0)
+    cache.enabled = True
+    before = (lookups("lookups-test", "hit"), lookups("lookups-test", "miss"))
+    cache.get("prompt", "production")  # a miss
+    cache.put("prompt", "production", 1, 0)
+    cache.get("prompt", "production")  # a hit
+    cache.get("prompt", "production")  # a hit
+    cache.enabled = False
+    cache.get("prompt", "production")  # bypassed: a miss
+    after = (lookups("lookups-test", "hit"), lookups("lookups-test", "miss"))
+    assert (after[0] - before[0], after[1] - before[1]) == (2.0, 2.0)
