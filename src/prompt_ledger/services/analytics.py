@@ -147,12 +147,7 @@ class Analytics:
         await self.fold(who.project_id)
         window = period.cover()
         async with self._db.connect() as q:
-            top = [
-                r["prompt_id"]
-                for r in await q.rows(
-                    "analytics_top_prompts", project_id=who.project_id, top=query.top, **window
-                )
-            ]
+            top = await top_prompts(q, who.project_id, period, query.top)
             rows = await _groups(
                 q, who.project_id, ["project", "model", "prompt"], [NIL, *top], window
             )
@@ -220,6 +215,7 @@ class Analytics:
             if not (found and found["pending"]):
                 return 0
         async with self._db.transaction() as q:
+            await q.execute("lock_folds")
             return await q.execute("fold_rollups", project_id=project_id, limit=limit)
 
     async def fold_all(self, batch: int = 5000) -> None:
@@ -231,10 +227,54 @@ class Analytics:
         """Recompute every rollup from the ledger (after a bulk load that bypassed the trigger,
         or to repair); folds wait meanwhile. Answers the rollup rows written."""
         async with self._db.transaction() as q:
+            await q.execute("lock_folds")
             await q.execute("lock_rollups")
             await q.execute("delete_rollups")
             await q.execute("enqueue_all_finished")
             return await q.execute("fold_rollups", project_id=None, limit=None)
+
+
+async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) -> list[UUID]:
+    """The ids of the window's first ``top`` prompts by volume and by cost (ties as the answer
+    sorts them), from the prompts' running totals (schema/versions/0013), without reading every
+    prompt: prompts come by all-time total, largest first, a page at a time, each with its
+    window's total; a prompt's window total is at most its all-time total, so the reading stops
+    once the last one read has an all-time total below the ``top``-th best window total seen.
+    When the busy prompts of the window are the busy prompts overall, one page of each order."""
+    found: dict[UUID, None] = {}
+    for name, value, order in _ORDERS:
+        seen: list[dict[str, Any]] = []
+        after: int | Decimal = _FIRST[name]
+        after_id = _LAST_UUID
+        while True:
+            page = await q.rows(
+                name,
+                project_id=project_id,
+                since=period.since,
+                until=period.until,
+                after=after,
+                after_id=after_id,
+                page=_PAGE,
+            )
+            seen = sorted([*seen, *(r for r in page if r["executions"] > 0)], key=order)[:top]
+            if len(page) < _PAGE or (len(seen) == top and page[-1]["bound"] < seen[-1][value]):
+                break
+            after, after_id = page[-1]["bound"], page[-1]["prompt_id"]
+        found.update(dict.fromkeys(r["prompt_id"] for r in seen))
+    return list(found)
+
+
+_PAGE = 50
+_LAST_UUID = UUID(int=2**128 - 1)
+_FIRST: dict[str, int | Decimal] = {
+    "analytics_top_by_volume": 2**63 - 1,
+    "analytics_top_by_cost": Decimal("1e13"),  # above any numeric(20, 8)
+}
+_ORDERS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
+    ("analytics_top_by_volume", "executions", lambda r: (-r["executions"], r["name"])),
+    ("analytics_top_by_cost", "cost_usd", lambda r: (-r["cost_usd"], -r["executions"], r["name"])),
+)
+"""The two rankings: their page query, the window value it bounds, and their order."""
 
 
 async def _groups(

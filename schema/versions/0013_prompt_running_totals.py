@@ -1,0 +1,87 @@
+"""Per-prompt running totals, so that ranking a window's top prompts does not read every prompt.
+
+The summary ranked all of a project's prompts over the window on each request (the prompt-level
+rollup rows of the window's cover: about a dozen a prompt, 10,000 prompts -> 100,000+ rows). Two
+tables, kept by the same fold that keeps the rollups (``fold_rollups`` in queries.sql):
+
+- ``prompt_running_totals``: per prompt and hour in which it ran, its executions and cost from
+  its first execution up to the end of that hour. A prompt's total before a moment T (whole
+  hours) is its latest row with ``hour < T``; its total in a window is that at the window's end
+  minus that at its start: two index probes, whatever the window.
+- ``prompt_totals``: per prompt, its executions and cost of all time, indexed by each. The
+  window total of a prompt is at most its all-time total, so the ranking reads prompts by their
+  all-time totals, largest first, and stops as soon as the next prompt's all-time total cannot
+  reach the N-th best window total seen (``services/analytics.py: top_prompts``): a few dozen
+  prompts read when the busy prompts of the window are the busy prompts overall.
+
+This revision derives both from the prompt-level hour rollup rows (the executions folded so far;
+the fold adds the rest).
+
+Revision ID: 0013
+Revises: 0010
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BACKFILL = [
+    """
+    INSERT INTO prompt_running_totals (project_id, prompt_id, hour, executions, cost_usd)
+    SELECT project_id, prompt_id, bucket_start,
+           sum(executions) OVER w, sum(cost_usd) OVER w
+    FROM execution_rollups
+    WHERE level = 'prompt' AND grain = 'hour'
+    WINDOW w AS (PARTITION BY project_id, prompt_id ORDER BY bucket_start)
+    """,
+    """
+    INSERT INTO prompt_totals (project_id, prompt_id, executions, cost_usd)
+    SELECT project_id, prompt_id, sum(executions), sum(cost_usd)
+    FROM execution_rollups
+    WHERE level = 'prompt' AND grain = 'hour'
+    GROUP BY project_id, prompt_id
+    """,
+]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "prompt_running_totals",
+        sa.Column("project_id", sa.UUID(), nullable=False),
+        sa.Column("prompt_id", sa.UUID(), nullable=False),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("executions", sa.BigInteger(), nullable=False),
+        sa.Column("cost_usd", sa.Numeric(precision=20, scale=8), nullable=False),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.project_id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("project_id", "prompt_id", "hour"),
+    )
+    op.create_table(
+        "prompt_totals",
+        sa.Column("project_id", sa.UUID(), nullable=False),
+        sa.Column("prompt_id", sa.UUID(), nullable=False),
+        sa.Column("executions", sa.BigInteger(), nullable=False),
+        sa.Column("cost_usd", sa.Numeric(precision=20, scale=8), nullable=False),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.project_id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("project_id", "prompt_id"),
+    )
+    op.create_index(
+        "ix_prompt_totals_executions", "prompt_totals", ["project_id", "executions", "prompt_id"]
+    )
+    op.create_index(
+        "ix_prompt_totals_cost", "prompt_totals", ["project_id", "cost_usd", "prompt_id"]
+    )
+    for statement in BACKFILL:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    op.drop_table("prompt_totals")
+    op.drop_table("prompt_running_totals")
