@@ -1,9 +1,10 @@
 """How prompts are doing: windows of finished executions, answered from the rollups that the
 finishing write of each execution maintains (never from a scan of the executions).
 
-A window is made of whole UTC hours; its whole days are read from day rows and the hours at
-either end from hour rows, so the rows read grow with the window and the number of prompts,
-versions, labels and models, not with the number of executions."""
+A window is made of whole UTC hours, read as the fewest aligned rollup buckets that tile it
+(``cover``); the summary's top prompts come from the prompts' running totals (``top_prompts``).
+The rows read grow with the versions, labels and models of what is read (and slowly with the
+window), not with the number of executions, nor, for the top prompts, the number of prompts."""
 
 from __future__ import annotations
 
