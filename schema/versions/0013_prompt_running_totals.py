@@ -8,11 +8,12 @@ tables, kept by the same fold that keeps the rollups (``fold_rollups`` in querie
   its first execution up to the end of that hour. A prompt's total before a moment T (whole
   hours) is its latest row with ``hour < T``; its total in a window is that at the window's end
   minus that at its start: two index probes, whatever the window.
-- ``prompt_totals``: per prompt, its executions and cost of all time, indexed by each. The
-  window total of a prompt is at most its all-time total, so the ranking reads prompts by their
-  all-time totals, largest first, and stops as soon as the next prompt's all-time total cannot
-  reach the N-th best window total seen (``services/analytics.py: top_prompts``): a few dozen
-  prompts read when the busy prompts of the window are the busy prompts overall.
+- ``prompt_totals``: per prompt, its executions and cost of all time, indexed by each.
+
+The ranking (``services/analytics.py: top_prompts``) reads sorted lists whose values bound a
+prompt's window total: the prompt rollup rows of the few buckets covering the window (two new
+partial indexes order them by executions and by cost within a bucket), or, for long windows, the
+all-time totals; it stops once no prompt not yet met can reach the N-th best window total met.
 
 This revision derives both from the prompt-level hour rollup rows (the executions folded so far;
 the fold adds the rest).
@@ -96,6 +97,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_prompt_totals_cost", "prompt_totals", ["project_id", "cost_usd", "prompt_id"]
     )
+    for column in ("executions", "cost_usd"):
+        op.create_index(
+            f"ix_execution_rollups_prompt_{column}",
+            "execution_rollups",
+            ["project_id", "grain", "bucket_start", column, "prompt_id"],
+            postgresql_where=sa.text("level = 'prompt'"),
+        )
     for statement in BACKFILL:
         op.execute(statement)
     op.execute(ENQUEUE.format(conflict=""))
@@ -103,5 +111,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(ENQUEUE.format(conflict=" ON CONFLICT DO NOTHING"))
+    for column in ("executions", "cost_usd"):
+        op.drop_index(f"ix_execution_rollups_prompt_{column}", table_name="execution_rollups")
     op.drop_table("prompt_totals")
     op.drop_table("prompt_running_totals")

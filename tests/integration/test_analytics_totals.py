@@ -43,7 +43,7 @@ FROM executions WHERE status IN ('succeeded', 'failed') GROUP BY 1, 2 ORDER BY 1
 """
 
 
-async def prompts_with_traffic(database_url: str, project_id: UUID, *, shift: int) -> None:
+async def prompts_with_traffic(database_url: str, project_id: UUID | str, *, shift: int) -> None:
     """``PROMPTS`` prompts of one version each; prompt i ran (i * 7 + shift) % 23 times 10 to
     20 days ago and (PROMPTS - i + shift) % 11 times in the last 20 hours (so the busiest
     prompts of all time are not the busiest of a recent window; many ties), some failed, at
@@ -89,7 +89,7 @@ async def prompts_with_traffic(database_url: str, project_id: UUID, *, shift: in
 
 
 async def ranking(
-    database_url: str, project_id: UUID, since: datetime, until: datetime, top: int
+    database_url: str, project_id: UUID | str, since: datetime, until: datetime, top: int
 ) -> tuple[list[tuple[str, int, Decimal]], list[tuple[str, int, Decimal]]]:
     """The window's top prompts by volume and by cost, from a direct aggregate: (name,
     executions, cost), ties as the service breaks them (names in code point order)."""
@@ -213,12 +213,16 @@ async def test_top_prompts_are_a_direct_rankings_per_project(
         }
     else:
         params = {"window": window}
-    for project_id, headers in ((DEFAULT_PROJECT_ID, {}), (other_id, other_reader)):
+    readers: list[tuple[UUID | str, dict[str, str]]] = [
+        (DEFAULT_PROJECT_ID, {}),
+        (other_id, other_reader),
+    ]
+    for project_id, headers in readers:
         response = await client.get(SUMMARY, params={**params, "top": top}, headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
-        bounds = [datetime.fromisoformat(body["window"][k]) for k in ("since", "until")]
-        by_volume, by_cost = await ranking(database_url, project_id, *bounds, top)
+        since, until = (datetime.fromisoformat(body["window"][k]) for k in ("since", "until"))
+        by_volume, by_cost = await ranking(database_url, project_id, since, until, top)
         assert answered(body["top_prompts_by_volume"]) == by_volume
         assert answered(body["top_prompts_by_cost"]) == by_cost
         assert len(by_volume) == top

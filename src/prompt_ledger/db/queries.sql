@@ -885,52 +885,55 @@ LEFT JOIN prompt_versions v ON v.version_id = c.version_id
 LEFT JOIN models m ON m.model_id = c.model_id;
 
 -- analytics_top_by_volume --
--- A page of a project's prompts by all-time executions (bound), largest first, after the key
--- (after, after_id), each with its executions and cost in the window [since, until): its running
--- total before until minus that before since (schema/versions/0013; two index probes a prompt)
-WITH ranked AS (
-    SELECT project_id, prompt_id, executions AS bound FROM prompt_totals
-    WHERE project_id = %(project_id)s
+-- A page of one of the ranking's lists (services/analytics.py: top_prompts), largest first,
+-- after the key (after, after_id): the prompt-level rollup rows of one bucket (grain, bucket)
+-- by executions, or, without a grain, the prompts' all-time totals (schema/versions/0013)
+SELECT prompt_id, executions AS bound FROM (
+    SELECT prompt_id, executions FROM execution_rollups
+    WHERE %(grain)s::text IS NOT NULL AND project_id = %(project_id)s AND level = 'prompt'
+      AND grain = %(grain)s::text AND bucket_start = %(bucket)s
       AND (executions, prompt_id) < (%(after)s::bigint, %(after_id)s::uuid)
-    ORDER BY executions DESC, prompt_id DESC LIMIT %(page)s
-)
-SELECT t.prompt_id, t.bound, p.name,
-       COALESCE(u.executions, 0) - COALESCE(s.executions, 0) AS executions,
-       COALESCE(u.cost_usd, 0) - COALESCE(s.cost_usd, 0) AS cost_usd
-FROM ranked t
-LEFT JOIN LATERAL (
-    SELECT r.executions, r.cost_usd FROM prompt_running_totals r
-    WHERE r.project_id = t.project_id AND r.prompt_id = t.prompt_id AND r.hour < %(until)s
-    ORDER BY r.hour DESC LIMIT 1) u ON true
-LEFT JOIN LATERAL (
-    SELECT r.executions, r.cost_usd FROM prompt_running_totals r
-    WHERE r.project_id = t.project_id AND r.prompt_id = t.prompt_id AND r.hour < %(since)s
-    ORDER BY r.hour DESC LIMIT 1) s ON true
-JOIN prompts p ON p.prompt_id = t.prompt_id
-ORDER BY t.bound DESC, t.prompt_id DESC;
+    ORDER BY executions DESC, prompt_id DESC LIMIT %(page)s) b
+UNION ALL
+SELECT prompt_id, executions FROM (
+    SELECT prompt_id, executions FROM prompt_totals
+    WHERE %(grain)s::text IS NULL AND project_id = %(project_id)s
+      AND (executions, prompt_id) < (%(after)s::bigint, %(after_id)s::uuid)
+    ORDER BY executions DESC, prompt_id DESC LIMIT %(page)s) t
+ORDER BY bound DESC, prompt_id DESC;
 
 -- analytics_top_by_cost --
--- The same by all-time cost: a page of prompts, largest cost first, with their window's totals
-WITH ranked AS (
-    SELECT project_id, prompt_id, cost_usd AS bound FROM prompt_totals
-    WHERE project_id = %(project_id)s
+-- The same lists by cost
+SELECT prompt_id, cost_usd AS bound FROM (
+    SELECT prompt_id, cost_usd FROM execution_rollups
+    WHERE %(grain)s::text IS NOT NULL AND project_id = %(project_id)s AND level = 'prompt'
+      AND grain = %(grain)s::text AND bucket_start = %(bucket)s
       AND (cost_usd, prompt_id) < (%(after)s::numeric, %(after_id)s::uuid)
-    ORDER BY cost_usd DESC, prompt_id DESC LIMIT %(page)s
-)
-SELECT t.prompt_id, t.bound, p.name,
+    ORDER BY cost_usd DESC, prompt_id DESC LIMIT %(page)s) b
+UNION ALL
+SELECT prompt_id, cost_usd FROM (
+    SELECT prompt_id, cost_usd FROM prompt_totals
+    WHERE %(grain)s::text IS NULL AND project_id = %(project_id)s
+      AND (cost_usd, prompt_id) < (%(after)s::numeric, %(after_id)s::uuid)
+    ORDER BY cost_usd DESC, prompt_id DESC LIMIT %(page)s) t
+ORDER BY bound DESC, prompt_id DESC;
+
+-- analytics_window_totals --
+-- Some prompts' executions and cost in the window [since, until): each one's running total
+-- before until minus that before since (schema/versions/0013; two index probes a prompt)
+SELECT p.prompt_id, p.name,
        COALESCE(u.executions, 0) - COALESCE(s.executions, 0) AS executions,
        COALESCE(u.cost_usd, 0) - COALESCE(s.cost_usd, 0) AS cost_usd
-FROM ranked t
+FROM prompts p
 LEFT JOIN LATERAL (
     SELECT r.executions, r.cost_usd FROM prompt_running_totals r
-    WHERE r.project_id = t.project_id AND r.prompt_id = t.prompt_id AND r.hour < %(until)s
+    WHERE r.project_id = p.project_id AND r.prompt_id = p.prompt_id AND r.hour < %(until)s
     ORDER BY r.hour DESC LIMIT 1) u ON true
 LEFT JOIN LATERAL (
     SELECT r.executions, r.cost_usd FROM prompt_running_totals r
-    WHERE r.project_id = t.project_id AND r.prompt_id = t.prompt_id AND r.hour < %(since)s
+    WHERE r.project_id = p.project_id AND r.prompt_id = p.prompt_id AND r.hour < %(since)s
     ORDER BY r.hour DESC LIMIT 1) s ON true
-JOIN prompts p ON p.prompt_id = t.prompt_id
-ORDER BY t.bound DESC, t.prompt_id DESC;
+WHERE p.project_id = %(project_id)s AND p.prompt_id = ANY(%(prompts)s::uuid[]);
 
 -- analytics_prompt_id --
 -- A prompt of a project by name, for its analytics

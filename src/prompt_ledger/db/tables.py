@@ -235,6 +235,25 @@ execution_rollups = sa.Table(
         "bucket_start",
         postgresql_include=["prompt_id", "executions", "cost_usd"],
     ),
+    # the ranking's lists: a bucket's prompt rows by executions and by cost (0013)
+    sa.Index(
+        "ix_execution_rollups_prompt_executions",
+        "project_id",
+        "grain",
+        "bucket_start",
+        "executions",
+        "prompt_id",
+        postgresql_where=sa.text("level = 'prompt'"),
+    ),
+    sa.Index(
+        "ix_execution_rollups_prompt_cost_usd",
+        "project_id",
+        "grain",
+        "bucket_start",
+        "cost_usd",
+        "prompt_id",
+        postgresql_where=sa.text("level = 'prompt'"),
+    ),
 )
 
 # --- per-prompt running totals (0013): a window's top prompts without reading every prompt --------

@@ -237,35 +237,76 @@ class Analytics:
 
 async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) -> list[UUID]:
     """The ids of the window's first ``top`` prompts by volume and by cost (ties as the answer
-    sorts them), from the prompts' running totals (schema/versions/0013), without reading every
-    prompt: prompts come by all-time total, largest first, a page at a time, each with its
-    window's total; a prompt's window total is at most its all-time total, so the reading stops
-    once the last one read has an all-time total below the ``top``-th best window total seen.
-    When the busy prompts of the window are the busy prompts overall, one page of each order."""
+    sorts them), without reading every prompt (a threshold algorithm over sorted lists).
+
+    The lists (``ranking_lists``): the prompt rollup rows of the few buckets that cover the
+    window, or the prompts' all-time totals; a prompt's window total is at most the sum of its
+    values in the lists. The lists are read largest first, a page at a time, and each prompt
+    met gets its exact window total from the running totals (schema/versions/0013); the reading
+    stops once the sum of the last values read (the most an unmet prompt can have) is below the
+    ``top``-th best window total met. When the busy prompts of the window are the busy prompts
+    of its buckets, that is a page of each list, whatever the number of prompts."""
+    lists = ranking_lists(period)
+    page = max(2 * top, 25)
+    window: dict[UUID, dict[str, Any]] = {}  # exact window totals of the prompts met
     found: dict[UUID, None] = {}
     for name, value, order in _ORDERS:
-        seen: list[dict[str, Any]] = []
-        after: int | Decimal = _FIRST[name]
-        after_id = _LAST_UUID
+        keys: list[tuple[Any, UUID]] = [(_FIRST[name], _LAST_UUID)] * len(lists)
+        last: list[Any] = [None] * len(lists)  # last value read; None: list read to its end
+        live = list(range(len(lists)))
         while True:
-            page = await q.rows(
-                name,
-                project_id=project_id,
-                since=period.since,
-                until=period.until,
-                after=after,
-                after_id=after_id,
-                page=_PAGE,
-            )
-            seen = sorted([*seen, *(r for r in page if r["executions"] > 0)], key=order)[:top]
-            if len(page) < _PAGE or (len(seen) == top and page[-1]["bound"] < seen[-1][value]):
+            met: set[UUID] = set()
+            for j in live:
+                grain, bucket = lists[j]
+                rows = await q.rows(
+                    name,
+                    project_id=project_id,
+                    grain=grain,
+                    bucket=bucket,
+                    after=keys[j][0],
+                    after_id=keys[j][1],
+                    page=page,
+                )
+                met.update(r["prompt_id"] for r in rows if r["prompt_id"] not in window)
+                if rows:
+                    keys[j] = (rows[-1]["bound"], rows[-1]["prompt_id"])
+                last[j] = rows[-1]["bound"] if len(rows) == page else None
+            if met:
+                for r in await q.rows(
+                    "analytics_window_totals",
+                    project_id=project_id,
+                    since=period.since,
+                    until=period.until,
+                    prompts=list(met),
+                ):
+                    window[r["prompt_id"]] = r
+            live = [j for j in live if last[j] is not None]
+            best = sorted((r for r in window.values() if r["executions"] > 0), key=order)[:top]
+            unmet = sum(last[j] for j in live)
+            if not live or (len(best) == top and unmet < best[-1][value]):
                 break
-            after, after_id = page[-1]["bound"], page[-1]["prompt_id"]
-        found.update(dict.fromkeys(r["prompt_id"] for r in seen))
+        found.update(dict.fromkeys(r["prompt_id"] for r in best))
     return list(found)
 
 
-_PAGE = 50
+def ranking_lists(period: Period) -> list[tuple[str | None, datetime | None]]:
+    """The lists whose values bound a prompt's window total, as (grain, bucket start): the
+    buckets of the finest grain of which at most 4 cover the window (a day's two days, a
+    week's two or three 4-day buckets, a month's 16-day ones); else 16-day buckets if at most
+    8 do; else the all-time totals, (None, None)."""
+    for limit, ladder in ((4, GRAINS), (8, GRAINS[-1:])):
+        for _, step in ladder:
+            first = _floor(period.since, step)
+            count = -(-(period.until - first) // step)
+            if count <= limit:
+                return [(_grain(step), first + i * step) for i in range(count)]
+    return [(None, None)]
+
+
+def _grain(step: timedelta) -> str:
+    return next(name for name, size in GRAINS if size == step)
+
+
 _LAST_UUID = UUID(int=2**128 - 1)
 _FIRST: dict[str, int | Decimal] = {
     "analytics_top_by_volume": 2**63 - 1,
@@ -275,7 +316,7 @@ _ORDERS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
     ("analytics_top_by_volume", "executions", lambda r: (-r["executions"], r["name"])),
     ("analytics_top_by_cost", "cost_usd", lambda r: (-r["cost_usd"], -r["executions"], r["name"])),
 )
-"""The two rankings: their page query, the window value it bounds, and their order."""
+"""The two rankings: their lists' page query, the window value it bounds, and their order."""
 
 
 async def _groups(
