@@ -940,8 +940,7 @@ WHERE p.project_id = %(project_id)s AND p.prompt_id = ANY(%(prompts)s::uuid[]);
 SELECT prompt_id, name FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s;
 
 -- lock_folds --
--- One fold at a time (fold_rollups rewrites running totals read from its snapshot); readers of
--- the running totals are not held. Taken first by every fold and rebuild.
+-- One fold at a time (fold_rollups rewrites running totals read from its snapshot), first
 LOCK TABLE prompt_running_totals IN EXCLUSIVE MODE;
 
 -- lock_rollups --
