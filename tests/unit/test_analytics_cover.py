@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from prompt_ledger.services.analytics import GRAINS, cover
+from prompt_ledger.services.analytics import GRAINS, Period, cover, ranking_lists
 
 HOUR = timedelta(hours=1)
 STEP = dict(GRAINS)
@@ -50,3 +50,37 @@ def test_long_windows_read_few_buckets(days: int) -> None:
     )
     # per end at most 3 hours, 5 times 4 hours, 3 days and 3 times 4 days; 16-day ones between
     assert buckets <= 2 * (3 + 5 + 3 + 3) + days // 16
+
+
+def test_the_rankings_lists_cover_the_window_with_few_buckets() -> None:
+    """The top prompts' lists: aligned buckets of one grain covering the window, the finest
+    grain of which at most 4 do (16-day buckets up to 8), else the all-time totals."""
+    rng = random.Random(11)
+    base = datetime(2026, 11, 26, 17, tzinfo=UTC)
+    seen: set[str | None] = set()
+    for _ in range(200):
+        until = base - rng.randrange(0, 24 * 40) * HOUR
+        since = until - rng.randrange(1, 24 * 400) * HOUR
+        lists = ranking_lists(Period(since, until, "day"))
+        if lists == [(None, None)]:
+            assert until - since > 7 * STEP["16d"]
+            seen.add(None)
+            continue
+        grains = {grain for grain, _ in lists}
+        assert len(grains) == 1
+        grain = grains.pop()
+        assert grain is not None
+        seen.add(grain)
+        step = STEP[grain]
+        starts = [start for _, start in lists if start is not None]
+        assert len(starts) == len(lists)
+        assert all((start - EPOCH) % step == timedelta(0) for start in starts)
+        assert starts == [starts[0] + i * step for i in range(len(starts))]
+        assert starts[0] <= since < starts[0] + step
+        assert starts[-1] < until <= starts[-1] + step
+        assert len(lists) <= (8 if grain == "16d" else 4)
+        finer = [s for name, s in GRAINS if s < step]
+        if finer and len(lists) <= 4:  # no finer grain would have done with at most 4
+            first = since - (since - EPOCH) % finer[-1]
+            assert -(-(until - first) // finer[-1]) > 4
+    assert seen >= {"day", "4d", "16d", None}

@@ -707,6 +707,11 @@ RETURNING prefix, created_at;
 -- epoch, each grain's buckets made of whole buckets of the finer ones; schema/versions/0009) at
 -- every level. The hour rows are grouped from the executions, the coarser ones from those. Pending rows are taken in id order and rollup rows
 -- written in key order, so concurrent folds wait for each other instead of deadlocking.
+-- The same statement keeps each prompt's running totals (schema/versions/0013): its all-time
+-- total grows by the batch's; each hour in which the batch ran it, and each stored hour after
+-- the batch's earliest of that prompt, is rewritten as the stored total up to that hour plus
+-- the batch's up to it (the running sum of the batch's hours). Those absolute values are read
+-- from the statement's snapshot: the caller holds lock_folds first (one fold at a time).
 WITH batch AS (
     DELETE FROM analytics_pending
     WHERE execution_id IN (
@@ -720,6 +725,41 @@ WITH batch AS (
            analytics_label(x.resolved_by) AS label, analytics_slot(x.latency_ms) AS slot
     FROM executions x JOIN batch USING (execution_id)
     WHERE x.status IN ('succeeded', 'failed')
+), deltas AS (
+    SELECT project_id, prompt_id, date_trunc('hour', created_at, 'UTC') AS hour,
+           count(*) AS executions, COALESCE(sum(cost_usd), 0) AS cost_usd
+    FROM e GROUP BY 1, 2, 3
+), totals_written AS (
+    INSERT INTO prompt_totals AS t (project_id, prompt_id, executions, cost_usd)
+    SELECT project_id, prompt_id, sum(executions), sum(cost_usd) FROM deltas
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (project_id, prompt_id) DO UPDATE
+    SET executions = t.executions + EXCLUDED.executions,
+        cost_usd = t.cost_usd + EXCLUDED.cost_usd
+), changed AS (
+    SELECT project_id, prompt_id, hour, executions, cost_usd FROM deltas
+    UNION ALL
+    SELECT s.project_id, s.prompt_id, s.hour, 0, 0
+    FROM (SELECT project_id, prompt_id, min(hour) AS first FROM deltas GROUP BY 1, 2) f
+    JOIN prompt_running_totals s
+      ON s.project_id = f.project_id AND s.prompt_id = f.prompt_id AND s.hour > f.first
+), running AS (
+    SELECT project_id, prompt_id, hour,
+           sum(sum(executions)) OVER w AS executions, sum(sum(cost_usd)) OVER w AS cost_usd
+    FROM changed GROUP BY 1, 2, 3
+    WINDOW w AS (PARTITION BY project_id, prompt_id ORDER BY hour)
+), running_written AS (
+    INSERT INTO prompt_running_totals AS rt (project_id, prompt_id, hour, executions, cost_usd)
+    SELECT c.project_id, c.prompt_id, c.hour, COALESCE(b.executions, 0) + c.executions,
+           COALESCE(b.cost_usd, 0) + c.cost_usd
+    FROM running c
+    LEFT JOIN LATERAL (
+        SELECT s.executions, s.cost_usd FROM prompt_running_totals s
+        WHERE s.project_id = c.project_id AND s.prompt_id = c.prompt_id AND s.hour <= c.hour
+        ORDER BY s.hour DESC LIMIT 1) b ON true
+    ORDER BY 1, 2, 3
+    ON CONFLICT (project_id, prompt_id, hour) DO UPDATE
+    SET executions = EXCLUDED.executions, cost_usd = EXCLUDED.cost_usd
 ), keyed AS (
     SELECT e.*, date_trunc('hour', e.created_at, 'UTC') AS hour, l.level,
            CASE WHEN l.level IN ('project', 'model') THEN '00000000-0000-0000-0000-000000000000'::uuid
@@ -844,38 +884,72 @@ LEFT JOIN prompts p ON p.prompt_id = c.prompt_id
 LEFT JOIN prompt_versions v ON v.version_id = c.version_id
 LEFT JOIN models m ON m.model_id = c.model_id;
 
--- analytics_top_prompts --
--- The ids of a project's top prompts over a window (the cover of analytics_groups), by volume
--- and by cost: the union of the first %(top)s of each order, ties by name (code point order,
--- as the service sorts). Reads only the prompt level's counters.
-WITH totals AS (
-    SELECT r.prompt_id, sum(r.executions) AS executions, sum(r.cost_usd) AS cost_usd
-    FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
-         AS w(grain, start_at, end_at)
-    CROSS JOIN LATERAL (  -- one index range per grain, never a scan (fenced: OFFSET 0)
-        SELECT x.prompt_id, x.executions, x.cost_usd FROM execution_rollups x
-        WHERE x.project_id = %(project_id)s AND x.level = 'prompt' AND x.grain = w.grain
-          AND x.bucket_start >= w.start_at AND x.bucket_start < w.end_at
-        OFFSET 0) r
-    GROUP BY r.prompt_id
-), named AS (
-    SELECT t.*, COALESCE(p.name, '') COLLATE "C" AS name
-    FROM totals t LEFT JOIN prompts p ON p.prompt_id = t.prompt_id
-)
-(SELECT prompt_id FROM named ORDER BY executions DESC, name LIMIT %(top)s)
-UNION
-(SELECT prompt_id FROM named ORDER BY cost_usd DESC, executions DESC, name LIMIT %(top)s);
+-- analytics_top_by_volume --
+-- A page of one of the ranking's lists (services/analytics.py: top_prompts), largest first,
+-- after the key (after, after_id): the prompt-level rollup rows of one bucket (grain, bucket)
+-- by executions, or, without a grain, the prompts' all-time totals (schema/versions/0013)
+SELECT prompt_id, executions AS bound FROM (
+    SELECT prompt_id, executions FROM execution_rollups
+    WHERE %(grain)s::text IS NOT NULL AND project_id = %(project_id)s AND level = 'prompt'
+      AND grain = %(grain)s::text AND bucket_start = %(bucket)s
+      AND (executions, prompt_id) < (%(after)s::bigint, %(after_id)s::uuid)
+    ORDER BY executions DESC, prompt_id DESC LIMIT %(page)s) b
+UNION ALL
+SELECT prompt_id, executions FROM (
+    SELECT prompt_id, executions FROM prompt_totals
+    WHERE %(grain)s::text IS NULL AND project_id = %(project_id)s
+      AND (executions, prompt_id) < (%(after)s::bigint, %(after_id)s::uuid)
+    ORDER BY executions DESC, prompt_id DESC LIMIT %(page)s) t
+ORDER BY bound DESC, prompt_id DESC;
+
+-- analytics_top_by_cost --
+-- The same lists by cost
+SELECT prompt_id, cost_usd AS bound FROM (
+    SELECT prompt_id, cost_usd FROM execution_rollups
+    WHERE %(grain)s::text IS NOT NULL AND project_id = %(project_id)s AND level = 'prompt'
+      AND grain = %(grain)s::text AND bucket_start = %(bucket)s
+      AND (cost_usd, prompt_id) < (%(after)s::numeric, %(after_id)s::uuid)
+    ORDER BY cost_usd DESC, prompt_id DESC LIMIT %(page)s) b
+UNION ALL
+SELECT prompt_id, cost_usd FROM (
+    SELECT prompt_id, cost_usd FROM prompt_totals
+    WHERE %(grain)s::text IS NULL AND project_id = %(project_id)s
+      AND (cost_usd, prompt_id) < (%(after)s::numeric, %(after_id)s::uuid)
+    ORDER BY cost_usd DESC, prompt_id DESC LIMIT %(page)s) t
+ORDER BY bound DESC, prompt_id DESC;
+
+-- analytics_window_totals --
+-- Some prompts' executions and cost in the window [since, until): each one's running total
+-- before until minus that before since (schema/versions/0013; two index probes a prompt)
+SELECT p.prompt_id, p.name,
+       COALESCE(u.executions, 0) - COALESCE(s.executions, 0) AS executions,
+       COALESCE(u.cost_usd, 0) - COALESCE(s.cost_usd, 0) AS cost_usd
+FROM prompts p
+LEFT JOIN LATERAL (
+    SELECT r.executions, r.cost_usd FROM prompt_running_totals r
+    WHERE r.project_id = p.project_id AND r.prompt_id = p.prompt_id AND r.hour < %(until)s
+    ORDER BY r.hour DESC LIMIT 1) u ON true
+LEFT JOIN LATERAL (
+    SELECT r.executions, r.cost_usd FROM prompt_running_totals r
+    WHERE r.project_id = p.project_id AND r.prompt_id = p.prompt_id AND r.hour < %(since)s
+    ORDER BY r.hour DESC LIMIT 1) s ON true
+WHERE p.project_id = %(project_id)s AND p.prompt_id = ANY(%(prompts)s::uuid[]);
 
 -- analytics_prompt_id --
 -- A prompt of a project by name, for its analytics
 SELECT prompt_id, name FROM prompts WHERE project_id = %(project_id)s AND name = %(name)s;
+
+-- lock_folds --
+-- One fold at a time (fold_rollups rewrites running totals read from its snapshot), first
+LOCK TABLE prompt_running_totals IN EXCLUSIVE MODE;
 
 -- lock_rollups --
 -- Hold folds while the rollups are rebuilt
 LOCK TABLE execution_rollups IN EXCLUSIVE MODE;
 
 -- delete_rollups --
--- Forget every rollup row, before a rebuild
+-- Forget every rollup row and running total, before a rebuild
+WITH running AS (DELETE FROM prompt_running_totals), totals AS (DELETE FROM prompt_totals)
 DELETE FROM execution_rollups;
 
 -- enqueue_all_finished --

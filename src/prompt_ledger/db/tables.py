@@ -235,4 +235,60 @@ execution_rollups = sa.Table(
         "bucket_start",
         postgresql_include=["prompt_id", "executions", "cost_usd"],
     ),
+    # the ranking's lists: a bucket's prompt rows by executions and by cost (0013)
+    sa.Index(
+        "ix_execution_rollups_prompt_executions",
+        "project_id",
+        "grain",
+        "bucket_start",
+        "executions",
+        "prompt_id",
+        postgresql_where=sa.text("level = 'prompt'"),
+    ),
+    sa.Index(
+        "ix_execution_rollups_prompt_cost_usd",
+        "project_id",
+        "grain",
+        "bucket_start",
+        "cost_usd",
+        "prompt_id",
+        postgresql_where=sa.text("level = 'prompt'"),
+    ),
+)
+
+# --- per-prompt running totals (0013): a window's top prompts without reading every prompt --------
+
+prompt_running_totals = sa.Table(
+    "prompt_running_totals",
+    metadata,
+    # Per prompt and hour in which it ran: its executions and cost from its first execution to
+    # the end of that hour (its total before T: its latest row with hour < T). Kept by the fold.
+    sa.Column(
+        "project_id",
+        UUID,
+        sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("prompt_id", UUID, primary_key=True),
+    sa.Column("hour", TS, primary_key=True),
+    sa.Column("executions", sa.BigInteger(), nullable=False),
+    sa.Column("cost_usd", sa.Numeric(20, 8), nullable=False),
+)
+
+prompt_totals = sa.Table(
+    "prompt_totals",
+    metadata,
+    # Per prompt: its executions and cost of all time (an upper bound of any window's), read
+    # largest first by the ranking of a window's top prompts. Kept by the fold.
+    sa.Column(
+        "project_id",
+        UUID,
+        sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("prompt_id", UUID, primary_key=True),
+    sa.Column("executions", sa.BigInteger(), nullable=False),
+    sa.Column("cost_usd", sa.Numeric(20, 8), nullable=False),
+    sa.Index("ix_prompt_totals_executions", "project_id", "executions", "prompt_id"),
+    sa.Index("ix_prompt_totals_cost", "project_id", "cost_usd", "prompt_id"),
 )

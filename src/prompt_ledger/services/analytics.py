@@ -1,9 +1,10 @@
 """How prompts are doing: windows of finished executions, answered from the rollups that the
 finishing write of each execution maintains (never from a scan of the executions).
 
-A window is made of whole UTC hours; its whole days are read from day rows and the hours at
-either end from hour rows, so the rows read grow with the window and the number of prompts,
-versions, labels and models, not with the number of executions."""
+A window is made of whole UTC hours, read as the fewest aligned rollup buckets that tile it
+(``cover``); the summary's top prompts come from the prompts' running totals (``top_prompts``).
+The rows read grow with the versions, labels and models of what is read (and slowly with the
+window), not with the number of executions, nor, for the top prompts, the number of prompts."""
 
 from __future__ import annotations
 
@@ -147,12 +148,7 @@ class Analytics:
         await self.fold(who.project_id)
         window = period.cover()
         async with self._db.connect() as q:
-            top = [
-                r["prompt_id"]
-                for r in await q.rows(
-                    "analytics_top_prompts", project_id=who.project_id, top=query.top, **window
-                )
-            ]
+            top = await top_prompts(q, who.project_id, period, query.top)
             rows = await _groups(
                 q, who.project_id, ["project", "model", "prompt"], [NIL, *top], window
             )
@@ -220,6 +216,7 @@ class Analytics:
             if not (found and found["pending"]):
                 return 0
         async with self._db.transaction() as q:
+            await q.execute("lock_folds")
             return await q.execute("fold_rollups", project_id=project_id, limit=limit)
 
     async def fold_all(self, batch: int = 5000) -> None:
@@ -231,10 +228,95 @@ class Analytics:
         """Recompute every rollup from the ledger (after a bulk load that bypassed the trigger,
         or to repair); folds wait meanwhile. Answers the rollup rows written."""
         async with self._db.transaction() as q:
+            await q.execute("lock_folds")
             await q.execute("lock_rollups")
             await q.execute("delete_rollups")
             await q.execute("enqueue_all_finished")
             return await q.execute("fold_rollups", project_id=None, limit=None)
+
+
+async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) -> list[UUID]:
+    """The ids of the window's first ``top`` prompts by volume and by cost (ties as the answer
+    sorts them), without reading every prompt (a threshold algorithm over sorted lists).
+
+    The lists (``ranking_lists``): the prompt rollup rows of the few buckets that cover the
+    window, or the prompts' all-time totals; a prompt's window total is at most the sum of its
+    values in the lists. The lists are read largest first, a page at a time, and each prompt
+    met gets its exact window total from the running totals (schema/versions/0013); the reading
+    stops once the sum of the last values read (the most an unmet prompt can have) is below the
+    ``top``-th best window total met. When the busy prompts of the window are the busy prompts
+    of its buckets, that is a page of each list, whatever the number of prompts."""
+    lists = ranking_lists(period)
+    page = max(2 * top, 25)
+    window: dict[UUID, dict[str, Any]] = {}  # exact window totals of the prompts met
+    found: dict[UUID, None] = {}
+    for name, value, order in _ORDERS:
+        keys: list[tuple[Any, UUID]] = [(_FIRST[name], _LAST_UUID)] * len(lists)
+        last: list[Any] = [None] * len(lists)  # last value read; None: list read to its end
+        live = list(range(len(lists)))
+        while True:
+            met: set[UUID] = set()
+            for j in live:
+                grain, bucket = lists[j]
+                rows = await q.rows(
+                    name,
+                    project_id=project_id,
+                    grain=grain,
+                    bucket=bucket,
+                    after=keys[j][0],
+                    after_id=keys[j][1],
+                    page=page,
+                )
+                met.update(r["prompt_id"] for r in rows if r["prompt_id"] not in window)
+                if rows:
+                    keys[j] = (rows[-1]["bound"], rows[-1]["prompt_id"])
+                last[j] = rows[-1]["bound"] if len(rows) == page else None
+            if met:
+                for r in await q.rows(
+                    "analytics_window_totals",
+                    project_id=project_id,
+                    since=period.since,
+                    until=period.until,
+                    prompts=list(met),
+                ):
+                    window[r["prompt_id"]] = r
+            live = [j for j in live if last[j] is not None]
+            best = sorted((r for r in window.values() if r["executions"] > 0), key=order)[:top]
+            unmet = sum(last[j] for j in live)
+            if not live or (len(best) == top and unmet < best[-1][value]):
+                break
+        found.update(dict.fromkeys(r["prompt_id"] for r in best))
+    return list(found)
+
+
+def ranking_lists(period: Period) -> list[tuple[str | None, datetime | None]]:
+    """The lists whose values bound a prompt's window total, as (grain, bucket start): the
+    buckets of the finest grain of which at most 4 cover the window (a day's two days, a
+    week's two or three 4-day buckets, a month's 16-day ones); else 16-day buckets if at most
+    8 do; else the all-time totals, (None, None)."""
+    for limit, ladder in ((4, GRAINS), (8, GRAINS[-1:])):
+        for _, step in ladder:
+            first = _floor(period.since, step)
+            count = -(-(period.until - first) // step)
+            if count <= limit:
+                return [(_grain(step), first + i * step) for i in range(count)]
+    return [(None, None)]
+
+
+def _grain(step: timedelta) -> str:
+    return next(name for name, size in GRAINS if size == step)
+
+
+_LAST_UUID = UUID(int=2**128 - 1)
+_FIRST: dict[str, int | Decimal] = {
+    "analytics_top_by_volume": 2**63 - 1,
+    "analytics_top_by_cost": Decimal("1e13"),  # above any numeric(20, 8)
+}
+_ORDERS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
+    ("analytics_top_by_volume", "executions", lambda r: (-r["executions"], r["name"])),
+    ("analytics_top_by_cost", "cost_usd", lambda r: (-r["cost_usd"], -r["executions"], r["name"])),
+)
+"""The two rankings: their lists' page query, the window value it bounds, and their order."""
 
 
 async def _groups(
