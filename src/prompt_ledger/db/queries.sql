@@ -213,13 +213,12 @@ ON CONFLICT (prompt_id, label) DO UPDATE
 SET version_id = EXCLUDED.version_id, updated_by = EXCLUDED.updated_by, updated_at = now();
 
 -- move_label --
--- Point a prompt's label at a version in one statement (one round trip, its own transaction):
--- the prompt row locked (every label write locks it first), the version found by number and
--- not archived, the label upserted and the move appended to the history only when the label
--- changes, and the cache eviction notified (delivered at commit). found_prompt and
--- version_status say why nothing was written; labels are the prompt's labels after the move.
--- (A label created by a concurrent move of the same prompt in the instant before is updated by
--- the upsert but recorded as moved from nothing: the statement's snapshot predates it.)
+-- Point a prompt's label at a version in one statement, run right after lock_prompt in the
+-- same transaction (pipelined: labels.py), so that its snapshot follows the lock and sees a
+-- label a concurrent move has just created: the version found by number and not archived, the
+-- label upserted and the move appended to the history only when the label changes, and the
+-- cache eviction notified (delivered at commit). found_prompt and version_status say why
+-- nothing was written; labels are the prompt's labels after the move.
 WITH prompt AS (
     SELECT prompt_id FROM prompts
     WHERE project_id = %(project_id)s AND name = %(name)s

@@ -34,15 +34,28 @@ R = TypeVar("R", bound=BaseModel)
 class Queries:
     """Runs named queries on one connection and returns typed records."""
 
-    def __init__(self, connection: psycopg.AsyncConnection[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        connection: psycopg.AsyncConnection[dict[str, Any]],
+        pipeline: psycopg.AsyncPipeline | None = None,
+    ) -> None:
         self.connection = connection
+        self._pipeline = pipeline
+
+    async def _run(self, name: str, params: Mapping[str, Any]) -> psycopg.AsyncCursor[Any]:
+        """Send a query; in a pipeline, also wait for the answers of every query sent so far,
+        since its result is about to be read."""
+        cursor = await self.connection.execute(*_statement(name, params))
+        if self._pipeline is not None:
+            await self._pipeline.sync()
+        return cursor
 
     async def rows(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
-        cursor = await self.connection.execute(*_statement(name, params))
+        cursor = await self._run(name, params)
         return await cursor.fetchall() if cursor.description else []
 
     async def row(self, name: str, /, **params: Any) -> dict[str, Any] | None:
-        cursor = await self.connection.execute(*_statement(name, params))
+        cursor = await self._run(name, params)
         return await cursor.fetchone() if cursor.description else None
 
     async def one(self, name: str, record: type[R], /, **params: Any) -> R | None:
@@ -163,6 +176,17 @@ class Database:
         """A connection inside one transaction, committed when the block exits cleanly."""
         async with self.connect() as queries, queries.connection.transaction():
             yield queries
+
+    @asynccontextmanager
+    async def pipeline(self) -> AsyncIterator[Queries]:
+        """One transaction whose statements go out without waiting for each other's answers
+        (psycopg's pipeline mode): the server still runs them in order, each statement seeing
+        what the ones before it locked and wrote, in about one round trip in all until a result
+        is read, plus the commit's."""
+        async with self.connect() as queries:
+            connection = queries.connection
+            async with connection.pipeline() as pipeline, connection.transaction():
+                yield Queries(connection, pipeline)
 
     async def ping(self) -> None:
         async with self.connect() as queries:

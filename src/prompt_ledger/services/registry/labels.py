@@ -30,9 +30,13 @@ class Labels(Resolution):
         actor: str | None,
         reason: str | None,
     ) -> list[Label]:
-        """One statement, in its own transaction (``move_label``): the move, its history
-        event and the cache eviction commit together, or nothing is written."""
-        async with self._db.connect() as q:
+        """The prompt's row locked, then one statement (``move_label``), pipelined in one
+        transaction: the move, its history event and the cache eviction commit together, or
+        nothing is written. The lock comes first, in its own statement, so that the move's
+        snapshot is taken after it: a label that a concurrent move just created is seen, and
+        the history records the move from it."""
+        async with self._db.pipeline() as q:
+            await q.execute("lock_prompt", project_id=who.project_id, name=name)
             row = await q.row(
                 "move_label",
                 project_id=who.project_id,
