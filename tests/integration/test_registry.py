@@ -72,9 +72,10 @@ async def test_set_active_false_keeps_the_active_version(client: httpx.AsyncClie
     assert draft["version"]["status"] == "draft"
     current = (await client.get("/v1/prompts/p")).json()
     assert current["version"]["version_number"] == 1
-    assert (await client.get("/v1/prompts/p?version=2")).json()["version"][
-        "template_source"
-    ] == "v2"
+    by_number = (await client.get("/v1/prompts/p?version=2")).json()
+    assert by_number["version"]["template_source"] == "v2"
+    assert by_number["resolved_by"] == "version:2"
+    assert current["resolved_by"] == "active"
 
 
 async def test_chat_prompts(client: httpx.AsyncClient) -> None:
