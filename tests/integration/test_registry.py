@@ -215,7 +215,9 @@ async def test_diff(client: httpx.AsyncClient) -> None:
     diff = (await client.get("/v1/prompts/p/diff", params={"from": 1, "to": 2})).json()
     assert "-line b" in diff["template_diff"]
     assert "+line c" in diff["template_diff"]
-    assert '-  "temperature": 0.2' in diff["model_defaults_diff"]
+    assert diff["model_defaults_diff"] == (
+        '--- v1\n+++ v2\n@@ -1,3 +1,3 @@\n {\n-  "temperature": 0.2\n+  "temperature": 0.7\n }\n'
+    )  # the defaults as indented JSON, one key a line, each side ending in a newline
     assert diff["identical"] is False
     same = (await client.get("/v1/prompts/p/diff", params={"from": 2, "to": 2})).json()
     assert same["identical"] is True
