@@ -304,6 +304,8 @@ async def test_models_list_upsert_and_seed(client: httpx.AsyncClient) -> None:
     )
     assert updated.status_code == 200
     assert updated.json()["max_tokens"] == 4096
+    other = await client.put("/v1/models/openai/gpt-listed-apart", json={"max_tokens": 1000})
+    assert other.status_code == 201, other.text  # another provider's: filtered out below
     listed = (await client.get("/v1/models", params={"provider": "ollama"})).json()["items"]
     assert [(m["model_name"], m["input_price_per_mtok"]) for m in listed] == [
         ("llama3.1:8b", "0.500000")
