@@ -249,11 +249,11 @@ async def test_processes_lease_blocks_of_one_budget_and_never_exceed_it(
         served += 1
         assert served <= 64
     assert served == 62  # what a's lease left of the 64
-    _limited(answer, "requests")
-    _limited(await a.get("/v1/prompts", headers=key), "requests")
+    _limited(answer, "requests", 64)
+    _limited(await a.get("/v1/prompts", headers=key), "requests", 64)
     # each process asked once more and was granted nothing; refusals then cost no statement
     assert await _count(database_url, key_id) == 64 + 2 + 2
-    _limited(await b.get("/v1/prompts", headers=key), "requests")
+    _limited(await b.get("/v1/prompts", headers=key), "requests", 64)
     assert await _count(database_url, key_id) == 64 + 2 + 2
 
 
