@@ -130,13 +130,19 @@ async def _key(client: httpx.AsyncClient, **limits: Any) -> dict[str, str]:
     return {"X-API-Key": created.json()["key"]}
 
 
-def _limited(response: httpx.Response, kind: str) -> None:
+def _limited(response: httpx.Response, kind: str, limit: int) -> None:
     assert response.status_code == 429, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
     problem = response.json()
     assert problem["type"].endswith("/rate-limited")
     assert problem["kind"] == kind
+    assert problem["limit"] == limit
+    what = kind if limit != 1 else kind[:-1]  # "1 execution", "5 requests"
+    assert problem["detail"] == (
+        f"This API key may make {limit} {what} per minute; retry in {retry_after} s."
+    )
 
 
 async def test_the_default_limit_is_shared_by_every_process(
@@ -148,8 +154,8 @@ async def test_the_default_limit_is_shared_by_every_process(
     before = REGISTRY.get_sample_value("promptledger_rate_limited_total", {"kind": "requests"})
     for client in (a, b, a, b, a):  # 5 requests a minute, wherever they land
         assert (await client.get("/v1/prompts", headers=key)).status_code == 200
-    _limited(await b.get("/v1/prompts", headers=key), "requests")
-    _limited(await a.get("/v1/prompts", headers=key), "requests")
+    _limited(await b.get("/v1/prompts", headers=key), "requests", 5)
+    _limited(await a.get("/v1/prompts", headers=key), "requests", 5)
     after = REGISTRY.get_sample_value("promptledger_rate_limited_total", {"kind": "requests"})
     assert (after or 0) - (before or 0) == 2
     metrics = (await a.get("/metrics")).text
@@ -158,6 +164,20 @@ async def test_the_default_limit_is_shared_by_every_process(
     assert (await a.get("/v1/prompts", headers=await _key(a))).status_code == 200
     for _ in range(10):
         assert (await b.get("/v1/prompts")).status_code == 200
+
+
+async def test_the_default_execution_limit_applies_to_a_key_without_its_own(
+    processes: list[httpx.AsyncClient], database_url: str
+) -> None:
+    a, b = processes
+    await seed(a)
+    key = await _key(a)  # no limits of its own: 5 requests and 2 executions a minute
+    await _fresh_minute(database_url)
+    for client in (a, b):
+        ran = await client.post("/v1/executions:run", json=SEED_RUN, headers=key)
+        assert ran.status_code == 200, ran.text
+    _limited(await a.post("/v1/executions:submit", json=SEED_RUN, headers=key), "executions", 2)
+    assert (await b.get("/v1/prompts", headers=key)).status_code == 200  # 4 requests of 5
 
 
 async def test_a_key_has_its_own_limits(
@@ -172,7 +192,7 @@ async def test_a_key_has_its_own_limits(
         assert (await b.get("/v1/prompts", headers=unlimited)).status_code == 200
     ran = await a.post("/v1/executions:run", json=SEED_RUN, headers=tight)
     assert ran.status_code == 200, ran.text
-    _limited(await b.post("/v1/executions:submit", json=SEED_RUN, headers=tight), "executions")
+    _limited(await b.post("/v1/executions:submit", json=SEED_RUN, headers=tight), "executions", 1)
     assert (await b.get("/v1/prompts", headers=tight)).status_code == 200  # reads go on
 
 
@@ -188,7 +208,7 @@ async def test_a_refused_request_counts_no_execution(
     await _fresh_minute(database_url)
     assert (await a.post("/v1/executions:run", json=SEED_RUN, headers=key)).status_code == 200
     assert (await b.get("/v1/prompts", headers=key)).status_code == 200
-    _limited(await b.post("/v1/executions:run", json=SEED_RUN, headers=key), "requests")
+    _limited(await b.post("/v1/executions:run", json=SEED_RUN, headers=key), "requests", 2)
     counts = await sql_value(
         database_url,
         "SELECT string_agg(kind || '=' || count, ',' ORDER BY kind) FROM rate_limit_counts "
@@ -229,11 +249,11 @@ async def test_processes_lease_blocks_of_one_budget_and_never_exceed_it(
         served += 1
         assert served <= 64
     assert served == 62  # what a's lease left of the 64
-    _limited(answer, "requests")
-    _limited(await a.get("/v1/prompts", headers=key), "requests")
+    _limited(answer, "requests", 64)
+    _limited(await a.get("/v1/prompts", headers=key), "requests", 64)
     # each process asked once more and was granted nothing; refusals then cost no statement
     assert await _count(database_url, key_id) == 64 + 2 + 2
-    _limited(await b.get("/v1/prompts", headers=key), "requests")
+    _limited(await b.get("/v1/prompts", headers=key), "requests", 64)
     assert await _count(database_url, key_id) == 64 + 2 + 2
 
 

@@ -72,9 +72,10 @@ async def test_set_active_false_keeps_the_active_version(client: httpx.AsyncClie
     assert draft["version"]["status"] == "draft"
     current = (await client.get("/v1/prompts/p")).json()
     assert current["version"]["version_number"] == 1
-    assert (await client.get("/v1/prompts/p?version=2")).json()["version"][
-        "template_source"
-    ] == "v2"
+    by_number = (await client.get("/v1/prompts/p?version=2")).json()
+    assert by_number["version"]["template_source"] == "v2"
+    assert by_number["resolved_by"] == "version:2"
+    assert current["resolved_by"] == "active"
 
 
 async def test_chat_prompts(client: httpx.AsyncClient) -> None:
@@ -214,7 +215,9 @@ async def test_diff(client: httpx.AsyncClient) -> None:
     diff = (await client.get("/v1/prompts/p/diff", params={"from": 1, "to": 2})).json()
     assert "-line b" in diff["template_diff"]
     assert "+line c" in diff["template_diff"]
-    assert '-  "temperature": 0.2' in diff["model_defaults_diff"]
+    assert diff["model_defaults_diff"] == (
+        '--- v1\n+++ v2\n@@ -1,3 +1,3 @@\n {\n-  "temperature": 0.2\n+  "temperature": 0.7\n }\n'
+    )  # the defaults as indented JSON, one key a line, each side ending in a newline
     assert diff["identical"] is False
     same = (await client.get("/v1/prompts/p/diff", params={"from": 2, "to": 2})).json()
     assert same["identical"] is True
@@ -301,6 +304,8 @@ async def test_models_list_upsert_and_seed(client: httpx.AsyncClient) -> None:
     )
     assert updated.status_code == 200
     assert updated.json()["max_tokens"] == 4096
+    other = await client.put("/v1/models/openai/gpt-listed-apart", json={"max_tokens": 1000})
+    assert other.status_code == 201, other.text  # another provider's: filtered out below
     listed = (await client.get("/v1/models", params={"provider": "ollama"})).json()["items"]
     assert [(m["model_name"], m["input_price_per_mtok"]) for m in listed] == [
         ("llama3.1:8b", "0.500000")

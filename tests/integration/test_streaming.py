@@ -157,6 +157,10 @@ async def test_a_provider_failing_mid_stream_is_recorded_with_what_came(
     assert ledger["row"]["status"] == "failed"
     assert ledger["row"]["response_text"] == "one two"
     assert ledger["row"]["error_type"] == "stream_error"
+    assert problem["received_chars"] == len("one two")
+    assert ledger["row"]["time_to_first_token_ms"] is not None  # the deltas that came, timed
+    if body is ANTHROPIC:  # its message_start reports the prompt's tokens, kept
+        assert ledger["row"]["prompt_tokens"] > 0
     assert [a["outcome"] for a in ledger["attempts"]] == ["failed"]
     assert len(ledger["spans"]) == 1
 
@@ -242,6 +246,26 @@ async def test_an_idempotency_key_replays_the_finished_execution(
     assert again[0][1]["execution_id"] == events[-1][1]["execution_id"]
     assert again[0][1]["response_text"] == "x y"
     assert stub.calls == 2  # the replays called nobody
+
+
+async def test_a_client_going_away_before_the_stream_opens_finishes_the_execution(
+    api: httpx.AsyncClient, stub: StubLLM
+) -> None:
+    stub.script(Reply(hang=True))  # the provider never answers: its stream never opens
+    request = asyncio.create_task(api.post(RUN, json=STREAM))
+    running = await _wait_for_running(api)
+    for _ in range(1500):  # the row is written before the call: wait for the call itself
+        if stub.calls:
+            break
+        await asyncio.sleep(0.02)
+    request.cancel()  # cancelled while the stream is being opened (nothing answered yet)
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+    found = await wait_for_status(api, running, "failed")
+    assert found["error_type"] == "client_disconnected"
+    assert found["response_text"] is None
+    assert found["completed_at"] is not None
+    assert [a["outcome"] for a in found["provider_attempts"]] == ["failed"]
 
 
 async def _wait_for_running(api: httpx.AsyncClient) -> str:
