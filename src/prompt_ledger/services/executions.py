@@ -114,8 +114,9 @@ class Executions:
         (a plain or a streamed run); or the execution its idempotency key already names."""
         started = time.perf_counter()
         key = idempotency_key or body.idempotency_key
-        hashed = request_hash(body)
+        hashed: str | None = None  # what a replay of the key compares (no key: not computed)
         if key:
+            hashed = request_hash(body)
             replay = await self._replay(who, key, hashed, sync=True)
             if replay is not None:
                 return replay
@@ -139,7 +140,7 @@ class Executions:
             )
             row = await q.row("insert_execution", **params)
         if row is None:  # a concurrent request with the same key won the insert
-            replay = await self._replay(who, key or "", hashed, sync=True)
+            replay = await self._replay(who, key or "", hashed or "", sync=True)
             assert replay is not None
             return replay
         attempt = Attempt(
@@ -204,8 +205,9 @@ class Executions:
         """Durably accept an execution: its row and its queue job in one statement (one round
         trip, one durable commit)."""
         key = idempotency_key or body.idempotency_key
-        hashed = request_hash(body)
+        hashed: str | None = None  # what a replay of the key compares (no key: not computed)
         if key:
+            hashed = request_hash(body)
             replay = await self._replay(who, key, hashed, sync=False)
             if replay is not None:
                 return replay, True
@@ -231,7 +233,7 @@ class Executions:
                 "submit_execution", queue=EXECUTIONS_QUEUE, task=RUN_EXECUTION, **params
             )
         if row is None:
-            replay = await self._replay(who, key or "", hashed, sync=False)
+            replay = await self._replay(who, key or "", hashed or "", sync=False)
             assert replay is not None
             return replay, True
         return view(row, prepared, body), False

@@ -182,7 +182,7 @@ def insert_params(
     status: str,
     attempts: int,
     key: str | None,
-    request_hash: str,
+    request_hash: str | None,
     correlation_id: str | None,
     trace: Trace,
     worker: str,
