@@ -390,7 +390,7 @@ WITH job AS (
     SELECT ids[1] AS job_id
     FROM procrastinate_defer_jobs_v1(ARRAY[ROW(
         %(queue)s::text, %(task)s::text, 0, NULL::text, NULL::text,
-        jsonb_build_object('execution_id', %(execution_id)s::text), NULL::timestamptz
+        jsonb_build_object('execution_id', %(execution_id)s::uuid::text), NULL::timestamptz
     )::procrastinate_job_to_defer_v1]) AS ids
 ), execution AS (
     INSERT INTO executions (execution_id, project_id, prompt_id, version_id, model_id,
