@@ -35,11 +35,31 @@ class GroupCache(Generic[G, K, V]):
         self.name = name
         self.ttl = ttl
         self.max_groups = max_groups
-        self.enabled = False  # switched on by the listener once it is connected
+        self._followers: list[GroupCache[G, Any, Any]] = []
+        self._enabled = False  # switched on by the listener once it is connected
         self._groups: dict[G, dict[K, tuple[float, V]]] = {}
         self._generations: dict[G, int] = {}
+        self._clock = 0  # generations are ticks of one clock, so a clear changes every group's
+        self._cleared = 0
         self._hits = metrics.cache_lookups.labels(name, "hit")
         self._misses = metrics.cache_lookups.labels(name, "miss")
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, enabled: bool) -> None:
+        self._enabled = enabled
+        for follower in self._followers:
+            follower.enabled = enabled
+
+    def follow(self, leader: GroupCache[G, Any, Any]) -> None:
+        """Keep other values of ``leader``'s groups (values derived from what its group names):
+        this cache is evicted, cleared and switched on and off with ``leader``, so the
+        notifications (and local evictions) that keep ``leader`` honest keep this one honest."""
+        leader._followers.append(self)
+        self.enabled = leader.enabled
 
     def get(self, group: G, key: K) -> V | None:
         """The cached value, or None (a miss, also while the cache is bypassed); each lookup is
@@ -52,7 +72,7 @@ class GroupCache(Generic[G, K, V]):
         return entry[1]
 
     def generation(self, group: G) -> int:
-        return self._generations.get(group, 0)
+        return max(self._generations.get(group, 0), self._cleared)
 
     def put(self, group: G, key: K, value: V, generation: int) -> None:
         """Store unless the group was evicted since ``generation`` was read."""
@@ -63,12 +83,20 @@ class GroupCache(Generic[G, K, V]):
         self._groups.setdefault(group, {})[key] = (time.monotonic() + self.ttl, value)
 
     def evict(self, group: G) -> None:
-        self._generations[group] = self.generation(group) + 1
+        self._clock += 1
+        self._generations[group] = self._clock
         self._groups.pop(group, None)
+        for follower in self._followers:
+            follower.evict(group)
 
     def clear(self) -> None:
+        """Evict every group, also those a read in flight is about to store."""
         for group in list(self._groups):
             self.evict(group)
+        self._clock += 1
+        self._cleared = self._clock
+        for follower in self._followers:
+            follower.clear()
 
 
 class Listener:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from prompt_ledger.services.limits import RateLimits
     from prompt_ledger.services.maintenance import Maintenance
     from prompt_ledger.services.operator import OperatorKeys
+    from prompt_ledger.services.preparation import ResolveCache
     from prompt_ledger.services.registry import Registry
     from prompt_ledger.services.registry.base import PromptCache
     from prompt_ledger.services.sessions import Sessions
@@ -48,6 +49,9 @@ class Container:
         ttl = settings.cache_ttl_seconds
         self.prompt_cache: PromptCache = GroupCache("prompts", ttl)
         self.key_cache: KeyCache = GroupCache("keys", ttl)
+        # what executions resolve to: evicted with the prompts it resolved, and bypassed with them
+        self.resolutions: ResolveCache = GroupCache("resolutions", ttl)
+        self.resolutions.follow(self.prompt_cache)
         self.listener = Listener(self.db.url, [self.prompt_cache, self.key_cache])
         self.auth = Authenticator(self.db, settings.operator_key, self.key_cache)
         self.gauges = Gauges(
@@ -82,7 +86,7 @@ class Container:
     def catalog(self) -> Catalog:
         from prompt_ledger.services.catalog import Catalog
 
-        return Catalog(self.db)
+        return Catalog(self.db, self.prompt_cache)  # a model write clears the resolutions
 
     @cached_property
     def access(self) -> Access:
@@ -100,7 +104,7 @@ class Container:
     def executions(self) -> Executions:
         from prompt_ledger.services.executions import Executions
 
-        return Executions(self.db, self.providers, self.settings)
+        return Executions(self.db, self.providers, self.settings, self.resolutions)
 
     @cached_property
     def streams(self) -> Streams:

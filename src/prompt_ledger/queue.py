@@ -21,13 +21,12 @@ from procrastinate.retry import BaseRetryStrategy
 from prompt_ledger import metrics
 from prompt_ledger.db.store import Database, Queries, relaxed_pool
 from prompt_ledger.services.attempts import RetryLater
-from prompt_ledger.services.executions import Executions
+from prompt_ledger.services.executions import EXECUTIONS_QUEUE, RUN_EXECUTION, Executions
 from prompt_ledger.settings import Settings
 
 log = logging.getLogger("prompt_ledger.queue")
-EXECUTIONS_QUEUE = "executions"
 MAINTENANCE_QUEUE = "maintenance"
-RUN_EXECUTION = "run_execution"
+__all__ = ["EXECUTIONS_QUEUE", "MAINTENANCE_QUEUE", "RUN_EXECUTION", "Queue", "build_app"]
 
 
 class HonourRetryLater(BaseRetryStrategy):
@@ -140,7 +139,8 @@ class Queue:
             self._open = False
 
     async def defer_execution(self, queries: Queries, execution_id: UUID) -> int:
-        """Defer on the caller's connection, so the job commits with the execution row.
+        """Defer on the caller's connection, so the job commits with what it writes (an orphan
+        deferred again; a submission defers its job in ``submit_execution`` itself).
 
         No procrastinate lock: its fetch query checks locks against every queued job, which
         makes draining a backlog quadratic when table statistics are stale. Two jobs of one

@@ -159,6 +159,53 @@ async def test_past_the_wait_the_answer_is_returned_and_written_when_the_databas
     assert stub.calls == 1
 
 
+async def test_a_held_outcome_whose_running_row_a_crash_lost_writes_the_row_again(
+    own_postgres: ThrowawayPostgres, own_database: str, stub: StubLLM
+) -> None:
+    """The running row commits without waiting for the disk: a crash of the database soon after
+    it can lose it. The outcome held meanwhile writes it again, then itself: the ledger keeps
+    the answered call."""
+    gate = threading.Event()
+    stub.script(Reply(gate=gate))
+    settings = stub_settings(own_database, stub, ledger_write_wait_seconds=0.5)
+    async with gateway(settings) as (container, api):
+        await seed(api)
+        run = asyncio.create_task(api.post("/v1/executions:run", json=SEED_RUN, timeout=60))
+        await wait_until(_called(stub), "the provider to be called")
+        # what the crash loses: the running row (and, with it, its inputs and attempt)
+        lost = await sql_rows(
+            own_database, "DELETE FROM executions WHERE status = 'running' RETURNING execution_id"
+        )
+        await asyncio.to_thread(own_postgres.stop, "immediate")
+        gate.set()
+        try:
+            response = await asyncio.wait_for(run, 30)
+            assert response.status_code == 200, response.text
+            assert response.headers["Ledger-Write"] == "pending"
+            body = response.json()
+            assert [str(row["execution_id"]) for row in lost] == [body["execution_id"]]
+        finally:
+            await asyncio.to_thread(own_postgres.start)
+
+        async def written() -> list[dict[str, object]]:
+            return await sql_rows(
+                own_database,
+                "SELECT e.status, e.response_text, e.rendered_prompt, a.outcome, i.params_json "
+                "FROM executions e JOIN execution_attempts a USING (execution_id) "
+                "JOIN execution_inputs i USING (execution_id) "
+                "WHERE e.execution_id = %s AND e.status = 'succeeded'",
+                body["execution_id"],
+            )
+
+        [row] = await wait_until(written, "the held outcome to be written", within=60)
+        assert row["response_text"] == body["response_text"]
+        assert row["rendered_prompt"] == body["rendered_prompt"]
+        assert row["params_json"] == body["params"]
+        assert row["outcome"] == "succeeded"
+        assert container.executions.outcomes.pending == 0
+    assert stub.calls == 1
+
+
 def _called(stub: StubLLM) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return stub.calls >= 1

@@ -57,9 +57,31 @@ def test_clear_evicts_every_group_and_bumps_each_generation() -> None:
     cache = enabled()
     for group in ("a", "b"):
         cache.put(group, "k", 1, 0)
+    unheld = cache.generation("c")  # a read in flight for a group nobody stored yet
     cache.clear()
     assert (cache.get("a", "k"), cache.get("b", "k")) == (None, None)
-    assert (cache.generation("a"), cache.generation("b")) == (1, 1)
+    assert 0 < cache.generation("a") == cache.generation("b") == cache.generation("c")
+    cache.put("c", "k", 1, unheld)
+    assert cache.get("c", "k") is None
+
+
+def test_a_follower_is_evicted_cleared_and_switched_with_its_leader() -> None:
+    leader = enabled()
+    follower: GroupCache[str, tuple[str, int], str] = GroupCache("derived", 60.0)
+    follower.follow(leader)
+    assert follower.enabled
+    follower.put("prompt", ("production", 1), "resolved", follower.generation("prompt"))
+    follower.put("other", ("production", 1), "kept", follower.generation("other"))
+    read = follower.generation("prompt")
+    leader.evict("prompt")  # a write of the prompt (a notification, or the writing process)
+    assert follower.get("prompt", ("production", 1)) is None
+    assert follower.get("other", ("production", 1)) == "kept"
+    follower.put("prompt", ("production", 1), "stale", read)
+    assert follower.get("prompt", ("production", 1)) is None
+    leader.clear()  # a "*" notification
+    assert follower.get("other", ("production", 1)) is None
+    leader.enabled = False  # the listener lost its connection
+    assert follower.enabled is False
 
 
 def test_past_max_groups_the_oldest_group_makes_room() -> None:

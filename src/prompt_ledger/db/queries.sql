@@ -344,19 +344,22 @@ LEFT JOIN models m ON m.provider = %(provider)s::text AND m.model_name = %(model
 WHERE p.project_id = %(project_id)s AND p.name = %(name)s;
 
 -- insert_execution --
--- Record a new execution and its inputs in one statement; a running (sync) one also records its
--- first provider attempt, before the call is made
+-- Record a new execution (its id chosen by the caller) and its inputs in one statement; a running
+-- (sync) one also records its first provider attempt, before the call is made. Nothing when the
+-- id or the Idempotency-Key is taken: a held outcome writes its running row again with this
+-- (its loss in a database crash, below), a no-op when the row is there
 WITH execution AS (
-    INSERT INTO executions (project_id, prompt_id, version_id, model_id, execution_mode, status,
-                            environment, resolved_by, served_by, rendered_prompt,
-                            input_price_per_mtok, output_price_per_mtok, attempts,
-                            correlation_id, idempotency_key, request_hash, trace_id, started_at)
-    VALUES (%(project_id)s, %(prompt_id)s, %(version_id)s, %(model_id)s, %(execution_mode)s,
-            %(status)s::text, %(environment)s, %(resolved_by)s, %(served_by)s, %(rendered_prompt)s,
-            %(input_price_per_mtok)s, %(output_price_per_mtok)s, %(attempts)s,
-            %(correlation_id)s, %(idempotency_key)s, %(request_hash)s, %(trace_id)s,
-            CASE WHEN %(status)s::text = 'running' THEN now() END)
-    ON CONFLICT (project_id, idempotency_key) DO NOTHING
+    INSERT INTO executions (execution_id, project_id, prompt_id, version_id, model_id,
+                            execution_mode, status, environment, resolved_by, served_by,
+                            rendered_prompt, input_price_per_mtok, output_price_per_mtok,
+                            attempts, correlation_id, idempotency_key, request_hash, trace_id,
+                            started_at)
+    VALUES (%(execution_id)s, %(project_id)s, %(prompt_id)s, %(version_id)s, %(model_id)s,
+            %(execution_mode)s, %(status)s::text, %(environment)s, %(resolved_by)s,
+            %(served_by)s, %(rendered_prompt)s, %(input_price_per_mtok)s,
+            %(output_price_per_mtok)s, %(attempts)s, %(correlation_id)s, %(idempotency_key)s,
+            %(request_hash)s, %(trace_id)s, CASE WHEN %(status)s::text = 'running' THEN now() END)
+    ON CONFLICT DO NOTHING
     RETURNING *
 ), inputs AS (
     INSERT INTO execution_inputs (execution_id, variables_json, model_config_json, params_json)
@@ -374,8 +377,39 @@ WITH execution AS (
 SELECT execution.* FROM execution LEFT JOIN relaxed ON true;
 
 -- set_execution_job --
--- Remember which queue job carries an async execution
+-- Remember which queue job carries an async execution (an orphan deferred again)
 UPDATE executions SET job_id = %(job_id)s WHERE execution_id = %(execution_id)s;
+
+-- submit_execution --
+-- Durably accept a queued execution: its queue job (procrastinate's own defer function), its row
+-- (naming the job) and its inputs in one statement, one commit. The caller chose the id, so the
+-- job names the execution before its row exists. When a concurrent request took the
+-- Idempotency-Key first, no row is written and the job's claim finds nothing to run
+WITH job AS (
+    SELECT ids[1] AS job_id
+    FROM procrastinate_defer_jobs_v1(ARRAY[ROW(
+        %(queue)s::text, %(task)s::text, 0, NULL::text, NULL::text,
+        jsonb_build_object('execution_id', %(execution_id)s::uuid::text), NULL::timestamptz
+    )::procrastinate_job_to_defer_v1]) AS ids
+), execution AS (
+    INSERT INTO executions (execution_id, project_id, prompt_id, version_id, model_id,
+                            execution_mode, status, environment, resolved_by, served_by,
+                            rendered_prompt, input_price_per_mtok, output_price_per_mtok,
+                            attempts, correlation_id, idempotency_key, request_hash, trace_id,
+                            job_id)
+    VALUES (%(execution_id)s, %(project_id)s, %(prompt_id)s, %(version_id)s, %(model_id)s,
+            'async', 'queued', %(environment)s, %(resolved_by)s, %(served_by)s,
+            %(rendered_prompt)s, %(input_price_per_mtok)s, %(output_price_per_mtok)s, 0,
+            %(correlation_id)s, %(idempotency_key)s, %(request_hash)s, %(trace_id)s,
+            (SELECT job_id FROM job))
+    ON CONFLICT (project_id, idempotency_key) DO NOTHING
+    RETURNING *
+), inputs AS (
+    INSERT INTO execution_inputs (execution_id, variables_json, model_config_json, params_json)
+    SELECT execution_id, %(variables)s::jsonb, %(model_config)s::jsonb, %(params)s::jsonb
+    FROM execution
+)
+SELECT * FROM execution;
 
 -- find_execution_by_key --
 -- An execution of a project by its idempotency key

@@ -86,7 +86,6 @@ async def submit(call: Call) -> Reply:
         idempotency_key=_header(call, "idempotency-key", 255),
         correlation_id=_header(call, "x-correlation-id", 100),
         trace=Trace.from_traceparent(call.request.headers.get("traceparent")),
-        defer=call.app.queue.defer_execution,
     )
     headers = {"Location": f"/v1/executions/{execution.execution_id}"}
     if replayed:

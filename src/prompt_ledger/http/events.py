@@ -50,7 +50,16 @@ class EventStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             while (chunk := await queue.get()) is not None:
+                ended = False
+                while not queue.empty():  # events already there leave in one write
+                    more = queue.get_nowait()
+                    if more is None:
+                        ended = True
+                        break
+                    chunk += more
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if ended:
+                    break
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client is gone (a server on ASGI 2.4 says so this way)
             producer.cancel()

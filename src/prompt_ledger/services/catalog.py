@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from prompt_ledger.bodies_admin import ModelBody
-from prompt_ledger.db.store import Database
+from prompt_ledger.cache import GroupCache, payload
+from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.records import Model
 from prompt_ledger.views import Page, cursor_value, page_of
 
@@ -100,8 +101,11 @@ CURATED_MODELS: list[dict[str, Any]] = [
 
 
 class Catalog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, resolutions: GroupCache[str, Any, Any] | None = None) -> None:
+        """``resolutions``: the cache whose entries hold models and prices (the prompt cache,
+        which executions' resolutions follow), cleared in every process by a model write."""
         self._db = db
+        self._resolutions = resolutions
 
     async def list(self, *, provider: str | None, limit: int, cursor: str | None) -> Page[Model]:
         async with self._db.connect() as q:
@@ -115,7 +119,7 @@ class Catalog:
         return page_of(items, limit, lambda last: f"{last.provider}/{last.model_name}")
 
     async def upsert(self, provider: str, model_name: str, body: ModelBody) -> tuple[Model, bool]:
-        async with self._db.connect() as q:
+        async with self._db.transaction() as q:
             row = await q.row(
                 "upsert_model",
                 provider=provider,
@@ -125,6 +129,8 @@ class Catalog:
                 input_price_per_mtok=_price(body.input_price_per_mtok),
                 output_price_per_mtok=_price(body.output_price_per_mtok),
             )
+            await self._notify(q)
+        self._evict()
         assert row is not None
         return Model.model_validate(row), bool(row["created"])
 
@@ -146,7 +152,20 @@ class Catalog:
                 if row is not None:
                     added += bool(row["created"])
                     updated += not row["created"]
+            if added or updated:
+                await self._notify(q)
+        self._evict()
         return CatalogLoad(curated=len(CURATED_MODELS), added=added, updated=updated)
+
+    async def _notify(self, q: Queries) -> None:
+        """Every process drops the resolutions it cached (at commit): they hold models and
+        prices. Models change seldom, so all of them, not the prompts using one model."""
+        if self._resolutions is not None:
+            await q.execute("notify_cache", payload=payload(self._resolutions.name, "*"))
+
+    def _evict(self) -> None:
+        if self._resolutions is not None:
+            self._resolutions.clear()  # this process at once (read-your-writes)
 
 
 @dataclass(frozen=True)

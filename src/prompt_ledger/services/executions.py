@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies_executions import ExecutionListQuery, RunBody
-from prompt_ledger.db.store import Database, Queries
+from prompt_ledger.db.store import Database
 from prompt_ledger.errors import Conflict, NotFound, ProviderFailed, ValidationFailed
 from prompt_ledger.providers.base import ProviderError
 from prompt_ledger.providers.catalog import Providers
@@ -25,6 +26,7 @@ from prompt_ledger.services.attempts import Attempts, RetryLater, process_label
 from prompt_ledger.services.outcomes import Attempt, Outcomes, Trace
 from prompt_ledger.services.preparation import (
     Prepared,
+    ResolveCache,
     insert_params,
     prepare,
     request_hash,
@@ -33,9 +35,19 @@ from prompt_ledger.services.preparation import (
 from prompt_ledger.settings import Settings
 from prompt_ledger.views import ExecutionDetail, Page, bad_cursor, cursor_value, page_of
 
-__all__ = ["Begun", "Executions", "RetryLater", "RunOutcome", "provider_failed"]
+__all__ = [
+    "EXECUTIONS_QUEUE",
+    "RUN_EXECUTION",
+    "Begun",
+    "Executions",
+    "RetryLater",
+    "RunOutcome",
+    "provider_failed",
+]
 
-Defer = Callable[[Queries, UUID], Awaitable[int]]
+# The queue job of a submitted execution (queue.py's task, deferred by ``submit_execution``)
+EXECUTIONS_QUEUE = "executions"
+RUN_EXECUTION = "run_execution"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +83,19 @@ def provider_failed(exc: ProviderError, execution_id: UUID) -> ProviderFailed:
 
 
 class Executions:
-    def __init__(self, db: Database, providers: Providers, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        providers: Providers,
+        settings: Settings,
+        resolutions: ResolveCache | None = None,
+    ) -> None:
+        """``resolutions``: this process's cache of what requests resolve to (following the
+        prompt cache); None resolves every request in the database."""
         self._db = db
         self._providers = providers
         self._settings = settings
+        self._resolutions = resolutions
         self.outcomes = Outcomes(db)
         self._attempts = Attempts(db, providers, settings, self.outcomes)
 
@@ -93,31 +114,33 @@ class Executions:
         (a plain or a streamed run); or the execution its idempotency key already names."""
         started = time.perf_counter()
         key = idempotency_key or body.idempotency_key
-        hashed = request_hash(body)
+        hashed: str | None = None  # what a replay of the key compares (no key: not computed)
         if key:
+            hashed = request_hash(body)
             replay = await self._replay(who, key, hashed, sync=True)
             if replay is not None:
                 return replay
-        prepared = await prepare(self._db, self._providers, self._settings, who, body)
-        async with self._db.connect() as q:
-            row = await q.row(
-                "insert_execution",
-                **insert_params(
-                    who,
-                    body,
-                    prepared,
-                    mode="sync",
-                    status="running",
-                    attempts=1,
-                    key=key,
-                    request_hash=hashed,
-                    correlation_id=correlation_id,
-                    trace=trace,
-                    worker=process_label(),
-                ),
+        async with self._db.connect() as q:  # resolve (unless cached) and insert: one checkout
+            prepared = await prepare(
+                q, self._providers, self._settings, who, body, cache=self._resolutions
             )
+            params = insert_params(
+                uuid.uuid4(),
+                who,
+                body,
+                prepared,
+                mode="sync",
+                status="running",
+                attempts=1,
+                key=key,
+                request_hash=hashed,
+                correlation_id=correlation_id,
+                trace=trace,
+                worker=process_label(),
+            )
+            row = await q.row("insert_execution", **params)
         if row is None:  # a concurrent request with the same key won the insert
-            replay = await self._replay(who, key or "", hashed, sync=True)
+            replay = await self._replay(who, key or "", hashed or "", sync=True)
             assert replay is not None
             return replay
         attempt = Attempt(
@@ -129,6 +152,7 @@ class Executions:
             prepared.model.model_name,
             prepared.served_by,
             (prepared.model.input_price_per_mtok, prepared.model.output_price_per_mtok),
+            restore=params,
         )
         return Begun(row, prepared, attempt)
 
@@ -177,40 +201,39 @@ class Executions:
         idempotency_key: str | None,
         correlation_id: str | None,
         trace: Trace,
-        defer: Defer,
     ) -> tuple[ExecutionDetail, bool]:
-        """Durably accept an execution: its row and its queue job commit together."""
+        """Durably accept an execution: its row and its queue job in one statement (one round
+        trip, one durable commit)."""
         key = idempotency_key or body.idempotency_key
-        hashed = request_hash(body)
+        hashed: str | None = None  # what a replay of the key compares (no key: not computed)
         if key:
+            hashed = request_hash(body)
             replay = await self._replay(who, key, hashed, sync=False)
             if replay is not None:
                 return replay, True
-        prepared = await prepare(self._db, self._providers, self._settings, who, body)
-        async with self._db.transaction() as q:
-            row = await q.row(
-                "insert_execution",
-                **insert_params(
-                    who,
-                    body,
-                    prepared,
-                    mode="async",
-                    status="queued",
-                    attempts=0,
-                    key=key,
-                    request_hash=hashed,
-                    correlation_id=correlation_id,
-                    trace=trace,
-                    worker=process_label(),
-                ),
+        async with self._db.connect() as q:  # resolve (unless cached) and submit: one checkout
+            prepared = await prepare(
+                q, self._providers, self._settings, who, body, cache=self._resolutions
             )
-            if row is not None:
-                job_id = await defer(q, row["execution_id"])
-                await q.execute(
-                    "set_execution_job", job_id=job_id, execution_id=row["execution_id"]
-                )
+            params = insert_params(
+                uuid.uuid4(),
+                who,
+                body,
+                prepared,
+                mode="async",
+                status="queued",
+                attempts=0,
+                key=key,
+                request_hash=hashed,
+                correlation_id=correlation_id,
+                trace=trace,
+                worker=process_label(),
+            )
+            row = await q.row(
+                "submit_execution", queue=EXECUTIONS_QUEUE, task=RUN_EXECUTION, **params
+            )
         if row is None:
-            replay = await self._replay(who, key or "", hashed, sync=False)
+            replay = await self._replay(who, key or "", hashed or "", sync=False)
             assert replay is not None
             return replay, True
         return view(row, prepared, body), False

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from prompt_ledger import metrics
-from prompt_ledger.db.store import Database
+from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import ServiceUnavailable
 from prompt_ledger.providers.base import Completion, ProviderError
 
@@ -63,6 +63,9 @@ class Attempt:
     model_name: str
     served_by: str
     prices: tuple[Decimal | None, Decimal | None]
+    restore: dict[str, Any] | None = None
+    """A sync run's ``insert_execution`` parameters: its running row (committed without waiting
+    for the disk) is written again if a database crash lost it before the outcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,7 @@ class Outcomes:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     @property
@@ -166,7 +169,7 @@ class Outcomes:
                 await self._flusher
             self._flusher = None
         await self._flush_once()
-        for params in self._pending:
+        for params, _ in self._pending:
             log.error("ledger write lost with this process: %s", _loggable(params))
         self._pending.clear()
         metrics.ledger_writes_pending.set(0)
@@ -219,16 +222,18 @@ class Outcomes:
             cost_usd=cost_usd,
             provider_seconds=provider_seconds,
         )
-        return await self._write(params, wait)
+        return await self._write(params, attempt.restore, wait)
 
-    async def _write(self, params: dict[str, Any], wait: float | None) -> Recorded:
+    async def _write(
+        self, params: dict[str, Any], restore: dict[str, Any] | None, wait: float | None
+    ) -> Recorded:
         deadline = None if wait is None else time.monotonic() + wait
         delay = 0.05
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             try:
                 async with self._db.connect(wait=None if left is None else max(left, 0.1)) as q:
-                    return Recorded(await q.row("finish_execution", **params))
+                    return Recorded(await _finish(q, params, restore))
             except ServiceUnavailable as exc:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -247,7 +252,7 @@ class Outcomes:
             params["execution_id"],
             wait,
         )
-        self._pending.append(params)
+        self._pending.append((params, restore))
         metrics.ledger_writes_pending.set(len(self._pending))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_until_empty())
@@ -262,16 +267,35 @@ class Outcomes:
 
     async def _flush_once(self) -> None:
         while self._pending:
+            params, restore = self._pending[0]
             try:
                 async with self._db.connect() as q:
-                    await q.row("finish_execution", **self._pending[0])
+                    await _finish(q, params, restore)
             except ServiceUnavailable:
                 return
             except Exception:  # refused for good (a bug): logged in full, not retried forever
-                log.exception("ledger write refused: %s", _loggable(self._pending[0]))
-            written = self._pending.pop(0)
+                log.exception("ledger write refused: %s", _loggable(params))
+            self._pending.pop(0)
             metrics.ledger_writes_pending.set(len(self._pending))
-            log.warning("wrote the held outcome of execution %s", written["execution_id"])
+            log.warning("wrote the held outcome of execution %s", params["execution_id"])
+
+
+async def _finish(
+    q: Queries, params: dict[str, Any], restore: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Write an outcome (``finish_execution``, a durable commit). When it finishes nothing and
+    the run's running row is known, that row may have been lost in a database crash (it was
+    committed without waiting for the disk): it is written again (a no-op when it is there:
+    then the outcome was already written by an earlier try) and the outcome after it, whose
+    durable commit flushes both. So the ledger keeps every answered call."""
+    row = await q.row("finish_execution", **params)
+    if row is None and restore is not None and await q.row("insert_execution", **restore):
+        log.warning(
+            "wrote again the running row of execution %s (lost by the database)",
+            params["execution_id"],
+        )
+        row = await q.row("finish_execution", **params)
+    return row
 
 
 def _loggable(params: dict[str, Any]) -> str:

@@ -7,17 +7,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from prompt_ledger import templates
 from prompt_ledger.auth import Principal
 from prompt_ledger.bodies_executions import RunBody
-from prompt_ledger.db.store import Database
+from prompt_ledger.cache import GroupCache
+from prompt_ledger.db.store import Queries
 from prompt_ledger.errors import Conflict, NotFound, ValidationFailed
 from prompt_ledger.providers.base import CompletionRequest
 from prompt_ledger.providers.catalog import Providers
 from prompt_ledger.records import Model, Prompt, Version
 from prompt_ledger.services.outcomes import Trace
 from prompt_ledger.services.registry import content_of
+from prompt_ledger.services.registry.base import group
 from prompt_ledger.settings import Settings
 from prompt_ledger.views import ExecutionDetail
 
@@ -46,54 +49,51 @@ class Prepared:
         return completion_request(self.model.model_name, self.rendered, self.params)
 
 
+ResolveKey = tuple[str | None, int | None, str | None, str | None, str | None]
+"""label, version number, environment, and the provider and model the request names."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What an execution request resolves to, before the call: as cached per process."""
+
+    prompt: Prompt
+    version: Version
+    provider: str
+    model_name: str
+    model: Model | None  # None: not in the catalogue (refused with 422)
+    resolved_by: str
+
+
+ResolveCache = GroupCache[str, ResolveKey, Resolved]
+"""Resolutions by prompt group (``project:name``), following the prompt cache: a registry write
+of the prompt evicts its group, a model or price write clears it all (``services/catalog.py``),
+in every process through LISTEN/NOTIFY and at once in the writing one."""
+
+
 async def prepare(
-    db: Database, providers: Providers, settings: Settings, who: Principal, body: RunBody
+    q: Queries,
+    providers: Providers,
+    settings: Settings,
+    who: Principal,
+    body: RunBody,
+    *,
+    cache: ResolveCache | None,
 ) -> Prepared:
     """Everything an execution needs before its row is written; refuses (404/409/422) before
-    any token is spent."""
-    provider, model_name = None, None
-    if body.model is not None:
-        provider, model_name = body.model.provider, body.model.model_name
-    async with db.connect() as q:
-        row = await q.row(
-            "resolve_for_execution",
-            project_id=who.project_id,
-            name=body.prompt_name,
-            label=body.label,
-            version_number=body.version,
-            environment=body.environment,
-            provider=provider,
-            model_name=model_name,
-        )
-        if row is None:
-            raise NotFound(f"Prompt '{body.prompt_name}' not found.")
-        if row["version"] is None:
-            if body.version is not None or body.label is not None:
-                what = f"version {body.version}" if body.version else f"label '{body.label}'"
-                raise NotFound(f"Prompt '{body.prompt_name}' has no {what}.")
-            raise Conflict(f"Prompt '{body.prompt_name}' has no active version.")
-        version = Version.model_validate(row["version"])
-        if version.status == "archived":
-            raise Conflict(
-                f"Version {version.version_number} of '{body.prompt_name}' is "
-                "archived and cannot be executed."
-            )
-        defaults = version.model_defaults
-        if body.model is None:
-            provider = str(defaults.get("provider") or settings.default_provider)
-            model_name = str(defaults.get("model_name") or settings.default_model)
-            model_row = await q.row("get_model", provider=provider, model_name=model_name)
-        else:
-            model_row = row["model"]
-    served_by = providers.serving(str(provider))  # unknown/unconfigured: 422 first
-    if model_row is None:
+    any token is spent. ``q``: the connection the execution is then written on (no query is
+    made on it when the resolution is cached)."""
+    resolved = await resolve(q, cache, settings, who, body)
+    version, model = resolved.version, resolved.model
+    served_by = providers.serving(resolved.provider)  # unknown/unconfigured: 422 first
+    if model is None:
         raise ValidationFailed(
-            f"Unknown model {provider}/{model_name}: register it with PUT "
-            f"/v1/models/{provider}/{model_name} (or run `promptledger seed-models`).",
+            f"Unknown model {resolved.provider}/{resolved.model_name}: register it with PUT "
+            f"/v1/models/{resolved.provider}/{resolved.model_name} (or run `promptledger "
+            "seed-models`).",
             errors=[{"loc": ["body", "model"], "msg": "unknown model", "type": "model"}],
         )
-    model = Model.model_validate(model_row)
-    params = merge_params(defaults.get("params"), body)
+    params = merge_params(version.model_defaults.get("params"), body)
     if model.max_tokens and params.get("max_tokens", 0) > model.max_tokens:
         raise ValidationFailed(
             f"max_tokens {params['max_tokens']} exceeds {model.model_name}'s limit of "
@@ -113,17 +113,67 @@ async def prepare(
         seconds=settings.template_render_seconds,
     )
     return Prepared(
-        Prompt.model_validate(row["prompt"]),
-        version,
-        model,
-        served_by,
-        row["resolved_by"],
-        rendered,
-        params,
+        resolved.prompt, version, model, served_by, resolved.resolved_by, rendered, params
     )
 
 
+async def resolve(
+    q: Queries, cache: ResolveCache | None, settings: Settings, who: Principal, body: RunBody
+) -> Resolved:
+    """The prompt, version and model a request runs (from the cache when it holds them)."""
+    provider, model_name = None, None
+    if body.model is not None:
+        provider, model_name = body.model.provider, body.model.model_name
+    key: ResolveKey = (body.label, body.version, body.environment, provider, model_name)
+    name = group(who, body.prompt_name)
+    if cache is not None and (cached := cache.get(name, key)) is not None:
+        return cached
+    generation = cache.generation(name) if cache is not None else 0
+    row = await q.row(
+        "resolve_for_execution",
+        project_id=who.project_id,
+        name=body.prompt_name,
+        label=body.label,
+        version_number=body.version,
+        environment=body.environment,
+        provider=provider,
+        model_name=model_name,
+    )
+    if row is None:
+        raise NotFound(f"Prompt '{body.prompt_name}' not found.")
+    if row["version"] is None:
+        if body.version is not None or body.label is not None:
+            what = f"version {body.version}" if body.version else f"label '{body.label}'"
+            raise NotFound(f"Prompt '{body.prompt_name}' has no {what}.")
+        raise Conflict(f"Prompt '{body.prompt_name}' has no active version.")
+    version = Version.model_validate(row["version"])
+    if version.status == "archived":
+        raise Conflict(
+            f"Version {version.version_number} of '{body.prompt_name}' is "
+            "archived and cannot be executed."
+        )
+    if body.model is None:
+        defaults = version.model_defaults
+        provider = str(defaults.get("provider") or settings.default_provider)
+        model_name = str(defaults.get("model_name") or settings.default_model)
+        model_row = await q.row("get_model", provider=provider, model_name=model_name)
+    else:
+        model_row = row["model"]
+    resolved = Resolved(
+        Prompt.model_validate(row["prompt"]),
+        version,
+        str(provider),
+        str(model_name),
+        None if model_row is None else Model.model_validate(model_row),
+        row["resolved_by"],
+    )
+    if cache is not None and resolved.model is not None:
+        cache.put(name, key, resolved, generation)
+    return resolved
+
+
 def insert_params(
+    execution_id: UUID,
     who: Principal,
     body: RunBody,
     prepared: Prepared,
@@ -132,14 +182,15 @@ def insert_params(
     status: str,
     attempts: int,
     key: str | None,
-    request_hash: str,
+    request_hash: str | None,
     correlation_id: str | None,
     trace: Trace,
     worker: str,
 ) -> dict[str, Any]:
-    """The parameters of ``insert_execution``."""
+    """The parameters of ``insert_execution`` (and ``submit_execution``, which needs fewer)."""
     model = prepared.model
     return {
+        "execution_id": execution_id,
         "project_id": who.project_id,
         "prompt_id": prepared.prompt.prompt_id,
         "version_id": prepared.version.version_id,
