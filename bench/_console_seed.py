@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from bench._common import err
 from psycopg import sql
 
-from bench._common import err
 from prompt_ledger.db.store import Database
 from prompt_ledger.records import DEFAULT_PROJECT_ID
 from prompt_ledger.services.analytics import Analytics
@@ -176,7 +176,7 @@ def seed(url: str, executions: int) -> dict[str, Any]:
         phases["copy"] = _lap(started)
         err.print(f"[dim]rebuilding {len(indexes)} indexes...[/dim]")
         for definition in indexes:
-            cur.execute(definition)  # type: ignore[arg-type]  # pg_get_indexdef's own text
+            cur.execute(definition)  # pg_get_indexdef: the index as created
         phases["indexes"] = _lap(started, phases)
         cur.execute("RESET session_replication_role")
     asyncio.run(_rebuild_rollups(url))
@@ -211,7 +211,9 @@ def _drop_secondary_indexes(cur: psycopg.Cursor[Any]) -> list[str]:
     )
     found = cur.fetchall()
     for schema, name, _ in found:
-        cur.execute(sql.SQL("DROP INDEX {}.{}").format(sql.Identifier(schema), sql.Identifier(name)))
+        cur.execute(
+            sql.SQL("DROP INDEX {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+        )
     return [definition for _, _, definition in found]
 
 
@@ -268,8 +270,6 @@ async def _rebuild_rollups(url: str) -> None:
         err.print(f"[dim]analytics rollups rebuilt: {rows:,} rows[/dim]")
     finally:
         await db.close()
-
-
 
 
 # --- a kept database ------------------------------------------------------------------------

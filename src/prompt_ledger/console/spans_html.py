@@ -16,6 +16,7 @@ from prompt_ledger.console.waterfall import MAX_INDENT, Bar, Waterfall
 from prompt_ledger.console.web import money, number, pretty, when
 from prompt_ledger.records import SpanView
 
+
 def _e(value: object) -> str:
     return str(escape(value))
 
