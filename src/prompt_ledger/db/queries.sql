@@ -539,7 +539,10 @@ LEFT JOIN execution_inputs i ON i.execution_id = e.execution_id
 WHERE e.project_id = %(project_id)s AND e.execution_id = %(execution_id)s;
 
 -- list_executions --
--- A project's executions, newest first, filtered, before a (created_at, id) cursor
+-- A project's executions, newest first, filtered, before a (created_at, id) cursor.
+-- Planned per call: a generic plan cannot tell which filters are set, estimates one row and
+-- sorts every execution in range (25 s at 1,000,000); planned for its values, it walks
+-- ix_executions_project_created newest first until the page is full.
 SELECT e.*, p.name AS prompt_name, v.version_number, m.provider, m.model_name,
        NULL::jsonb AS variables, NULL::jsonb AS model_config, NULL::jsonb AS params
 FROM executions e
