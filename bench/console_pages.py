@@ -17,12 +17,14 @@ on a loaded 2-vCPU machine). To seed once and measure many times (on $DATABASE_U
 
 - ``--keep-db NAME [--seed-only]``: seed into a new database NAME and leave it in place (what the
   pages are pointed at, the volume and the schema revision are stored in its comment);
-- ``--reuse-db NAME``: measure on it again; it is migrated to this checkout's head first, and
-  when that moved the schema on, the analytics rollups are rebuilt from the ledger. The data is
-  dated from its seeding: reuse within days, the windows (1, 7, 30 days) slide over it.
+- ``--reuse-db NAME``: measure on it again; it is migrated to this checkout's head first (a
+  migration that derives its own data, e.g. from the rollups, does so then). Add
+  ``--rebuild-rollups`` when a migration changed the rollups without deriving them (that
+  rebuild is most of a 1M seed's time). The data is dated from its seeding: reuse it within
+  days, the windows (1, 7, 30 days) slide over it.
 
 Run: ``.venv/bin/python bench/console_pages.py [--samples 40] [--executions 1000000] [--json]
-[--keep-db NAME [--seed-only] | --reuse-db NAME]``
+[--keep-db NAME [--seed-only] | --reuse-db NAME [--rebuild-rollups]]``
 """
 
 from __future__ import annotations
@@ -180,9 +182,16 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--seed-only", action="store_true", help="with --keep-db: seed, keep, do not measure"
     )
+    parser.add_argument(
+        "--rebuild-rollups",
+        action="store_true",
+        help="with --reuse-db: recompute the analytics rollups after migrating (long at 1M)",
+    )
     args = parser.parse_args()
     if args.seed_only and not args.keep_db:
         parser.error("--seed-only needs --keep-db NAME")
+    if args.rebuild_rollups and not args.reuse_db:
+        parser.error("--rebuild-rollups needs --reuse-db NAME")
     if args.reuse_db and args.executions is not None:
         parser.error("--executions is the reused database's own (set when it was seeded)")
     return args
@@ -193,7 +202,7 @@ def _prepare(stack: ExitStack, args: argparse.Namespace) -> tuple[str, str, dict
     if args.reuse_db:
         url, origin = stack.enter_context(kept_database(args.reuse_db, reuse=True))
         try:
-            meta = refresh_after_migrations(url, read_meta(url))
+            meta = refresh_after_migrations(url, read_meta(url), rebuild=args.rebuild_rollups)
         except ValueError as error:
             raise BenchError(str(error)) from error
         err.print(
