@@ -49,6 +49,7 @@ async def test_the_prompt_list_filters_by_search_owner_label_and_mode(
     # empty form fields are no filter at all; the choices come from the project's prompts
     everything = await visitor.get("/prompts?search=&owner_team=&label=&mode=")
     assert len(names(everything)) == 3
+
     def options(select: str) -> list[str]:
         found = re.search(rf'<select id="{select}".*?</select>', everything.text, re.S)
         assert found is not None
