@@ -215,14 +215,14 @@ def _prepare(stack: ExitStack, args: argparse.Namespace) -> tuple[str, str, dict
         url, origin = stack.enter_context(kept_database(args.keep_db, reuse=False))
     else:
         url, origin = stack.enter_context(bench_database())
-    started = time.perf_counter()
+    started, began = time.perf_counter(), datetime.now(UTC)
     target = seed(url, executions)
     meta = {
         "target": target,
         "executions": executions,
         "prompts": PROMPTS,
         "seed_seconds": round(time.perf_counter() - started, 1),
-        "seeded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seeded_at": began.isoformat(timespec="seconds"),  # the data is dated from then
         "revision": schema_revision(url),
     }
     if args.keep_db:
