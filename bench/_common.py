@@ -99,6 +99,29 @@ def bench_database() -> Iterator[tuple[str, str]]:
         yield url, origin
 
 
+@contextmanager
+def kept_database(name: str, *, reuse: bool) -> Iterator[tuple[str, str]]:
+    """$DATABASE_URL's database ``name``, left in place at the end: created and migrated (it
+    must not exist yet), or with ``reuse`` an existing one, migrated to this checkout's head so
+    that newer migrations apply. Answers (its URL, where the server came from)."""
+    given = os.environ.get("DATABASE_URL")
+    if not given:
+        raise BenchError("a kept database needs DATABASE_URL (a PostgreSQL server of yours)")
+    server_url = libpq_url(given)
+    with _admin(server_url) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if reuse and not exists:
+        raise BenchError(f"no database {name!r} to reuse: seed it first with --keep-db {name}")
+    if not reuse and exists:
+        raise BenchError(f"database {name!r} exists: reuse it with --reuse-db {name}, or drop it")
+    url = with_database(server_url, name)
+    if not reuse:
+        with _admin(server_url) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    migrate.upgrade(url)
+    yield url, "DATABASE_URL"
+
+
 # --- servers ----------------------------------------------------------------------------------
 
 

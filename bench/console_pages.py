@@ -11,22 +11,29 @@ entry, i.e. what the server spent on the page, independent of the client.
 
 Target: p95 <= 150 ms for every page (pagination and indexes, not full scans).
 
-The database is $DATABASE_URL's server, or an embedded PostgreSQL; either way a fresh database
-is created, migrated, seeded and dropped at the end (seeding takes a minute or two).
+The database is $DATABASE_URL's server, or an embedded PostgreSQL; by default a fresh database
+is created, migrated, seeded and dropped at the end (1,000,000 executions take about 25 minutes
+on a loaded 2-vCPU machine). To seed once and measure many times (on $DATABASE_URL's server):
 
-Run: ``.venv/bin/python bench/console_pages.py [--samples 40] [--executions 1000000] [--json]``
+- ``--keep-db NAME [--seed-only]``: seed into a new database NAME and leave it in place (what the
+  pages are pointed at, the volume and the schema revision are stored in its comment);
+- ``--reuse-db NAME``: measure on it again; it is migrated to this checkout's head first (a
+  migration that derives its own data, e.g. from the rollups, does so then). Add
+  ``--rebuild-rollups`` when a migration changed the rollups without deriving them (that
+  rebuild is most of a 1M seed's time). The data is dated from its seeding: reuse it within
+  days, the windows (1, 7, 30 days) slide over it.
+
+Run: ``.venv/bin/python bench/console_pages.py [--samples 40] [--executions 1000000] [--json]
+[--keep-db NAME [--seed-only] | --reuse-db NAME [--rebuild-rollups]]``
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import random
 import re
 import sys
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,12 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from rich.table import Table
 
-from prompt_ledger.db.store import Database
 from prompt_ledger.records import DEFAULT_PROJECT_ID
-from prompt_ledger.services.analytics import Analytics
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
@@ -52,6 +56,7 @@ from bench._common import (
     environment_line,
     err,
     fmt,
+    kept_database,
     percentile,
     record,
     report_console,
@@ -63,212 +68,16 @@ from bench._common import (
 from bench._common import (
     target as goal,
 )
-
-TARGET_P95_MS = 150.0
-PROMPTS = 10_000
-TEAMS = 25
-STATUSES = ["succeeded"] * 96 + ["failed"] * 3 + ["queued", "running"]
-BATCH = 50_000
-APP_TRACES = 2_000  # small traces an application sent (3 spans each)
-BIG_TRACE_SPANS = 200  # one trace of nested spans around an execution (the waterfall)
-
-
-def _copy(cur: psycopg.Cursor[Any], table: str, columns: str, lines: list[str]) -> None:
-    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        copy.write("".join(lines))
-
-
-def seed(url: str, executions: int) -> dict[str, Any]:
-    """COPY the data set; returns what the pages are pointed at."""
-    rng = random.Random(42)
-    now = datetime.now(UTC)
-    project = DEFAULT_PROJECT_ID
-    with psycopg.connect(url, autocommit=True) as conn, conn.cursor() as cur:
-        # a bulk load: no per-row triggers (the analytics rollups are rebuilt afterwards)
-        cur.execute("SET session_replication_role = replica")
-        model_id = uuid.uuid4()
-        cur.execute(
-            "INSERT INTO models (model_id, provider, model_name, input_price_per_mtok, "
-            "output_price_per_mtok) VALUES (%s, 'openai', 'gpt-4o-mini', 0.15, 0.6)",
-            (model_id,),
-        )
-        prompts, versions, labels, history = [], [], [], []
-        prompt_ids, version_ids = [], []
-        for i in range(PROMPTS):
-            prompt_id, v1, v2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-            created = now - timedelta(days=60, minutes=i)
-            prompts.append(
-                f"{prompt_id}\t{project}\tprompt_{i:05d}\tfull\tPrompt number {i}\t"
-                f"team-{i % TEAMS}\t{v2}\t{created.isoformat()}\t{created.isoformat()}\n"
-            )
-            for number, version_id, status in ((1, v1, "draft"), (2, v2, "active")):
-                body = f"Version {number} of prompt {i}:\\n{{{{text}}}} for {{{{audience}}}}"
-                versions.append(
-                    f"{version_id}\t{prompt_id}\t{number}\ttext\t{body}\t{{}}\t"
-                    f"{{text,audience}}\t{uuid.uuid4().hex}{uuid.uuid4().hex}\t{status}\t"
-                    f"{created.isoformat()}\n"
-                )
-            if i % 2 == 0:
-                labels.append(f"{prompt_id}\tproduction\t{v1}\tbench\n")
-                history.append(f"{prompt_id}\tproduction\t\\N\t{v1}\tbench\tfirst release\n")
-            prompt_ids.append(prompt_id)
-            version_ids.append((v1, v2))
-        # prompts.active_version_id references versions: load them with the check deferred
-        cur.execute("ALTER TABLE prompts DROP CONSTRAINT fk_prompts_active_version")
-        _copy(
-            cur,
-            "prompts",
-            "prompt_id, project_id, name, mode, description, owner_team, "
-            "active_version_id, created_at, updated_at",
-            prompts,
-        )
-        _copy(
-            cur,
-            "prompt_versions",
-            "version_id, prompt_id, version_number, kind, "
-            "template_source, model_defaults, variables, checksum_hash, status, created_at",
-            versions,
-        )
-        cur.execute(
-            "ALTER TABLE prompts ADD CONSTRAINT fk_prompts_active_version FOREIGN KEY "
-            "(active_version_id) REFERENCES prompt_versions (version_id) ON DELETE SET NULL"
-        )
-        _copy(cur, "prompt_labels", "prompt_id, label, version_id, updated_by", labels)
-        _copy(
-            cur,
-            "label_history",
-            "prompt_id, label, from_version_id, to_version_id, actor, reason",
-            history,
-        )
-        err.print(f"[dim]{PROMPTS:,} prompts copied; copying {executions:,} executions...[/dim]")
-        sample_id, sample_trace, sample_start = None, "", now
-        for start in range(0, executions, BATCH):
-            rows, inputs, spans = [], [], []
-            for _ in range(min(BATCH, executions - start)):
-                execution_id = uuid.uuid4()
-                p = rng.randrange(PROMPTS)
-                status = rng.choice(STATUSES)
-                created = now - timedelta(seconds=rng.randrange(30 * 86400))
-                done = status in ("succeeded", "failed")
-                tokens_in, tokens_out = rng.randrange(50, 2000), rng.randrange(20, 800)
-                latency = rng.randrange(200, 4000)
-                cost = (tokens_in * 0.15 + tokens_out * 0.6) / 1e6
-                trace = uuid.uuid4().hex
-                finished = (created + timedelta(milliseconds=latency)).isoformat()
-                rows.append(
-                    f"{execution_id}\t{project}\t{prompt_ids[p]}\t{version_ids[p][1]}\t"
-                    f"{model_id}\tsync\t{status}\tproduction\tversion:2\topenai\t"
-                    f"Version 2 of prompt {p}: some text for readers\t"
-                    f"{'A response.' if status == 'succeeded' else chr(92) + 'N'}\t"
-                    f"{tokens_in if done else chr(92) + 'N'}\t"
-                    f"{tokens_out if status == 'succeeded' else chr(92) + 'N'}\t"
-                    f"{latency if done else chr(92) + 'N'}\t0.15\t0.6\t"
-                    f"{cost if status == 'succeeded' else 0}\t"
-                    f"{'timeout' if status == 'failed' else chr(92) + 'N'}\t1\t"
-                    f"req-{rng.randrange(10**9)}\t{trace}\t{created.isoformat()}\t"
-                    f"{created.isoformat()}\t{finished if done else chr(92) + 'N'}\n"
-                )
-                inputs.append(
-                    f'{execution_id}\t{{"text": "doc", "audience": "all"}}\t'
-                    f'{{"provider": "openai", "model_name": "gpt-4o-mini"}}\t{{}}\n'
-                )
-                if done:
-                    spans.append(
-                        f"{project}\t{trace}\t{execution_id}\tllm.completion\tllm\t"
-                        f"{created.isoformat()}\t{finished}\t{latency}\t"
-                        f"{'ok' if status == 'succeeded' else 'error'}\tgpt-4o-mini\n"
-                    )
-                if sample_id is None and done:
-                    sample_id, sample_trace, sample_start = execution_id, trace, created
-            _copy(
-                cur,
-                "executions",
-                "execution_id, project_id, prompt_id, version_id, model_id, "
-                "execution_mode, status, environment, resolved_by, served_by, rendered_prompt, "
-                "response_text, prompt_tokens, response_tokens, latency_ms, "
-                "input_price_per_mtok, output_price_per_mtok, cost_usd, error_type, attempts, "
-                "correlation_id, trace_id, created_at, started_at, completed_at",
-                rows,
-            )
-            _copy(
-                cur,
-                "execution_inputs",
-                "execution_id, variables_json, model_config_json, params_json",
-                inputs,
-            )
-            _copy(
-                cur,
-                "spans",
-                "project_id, trace_id, execution_id, name, kind, start_time, "
-                "end_time, duration_ms, status, model",
-                spans,
-            )
-            err.print(f"[dim]  {start + len(rows):,} executions[/dim]")
-        _copy(cur, "spans", SPAN_COLUMNS, app_spans(rng, project, now, sample_trace, sample_start))
-        cur.execute("RESET session_replication_role")
-    asyncio.run(_rebuild_rollups(url))
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    return {
-        "execution_id": str(sample_id),
-        "prompt": f"prompt_{PROMPTS // 2:05d}",
-        "trace": sample_trace,
-    }
-
-
-SPAN_COLUMNS = (
-    "project_id, trace_id, span_id, parent_span_id, name, kind, service_name, start_time, "
-    "end_time, duration_ms, status, error_message"
+from bench._console_seed import (
+    PROMPTS,
+    read_meta,
+    refresh_after_migrations,
+    schema_revision,
+    seed,
+    write_meta,
 )
 
-
-def app_spans(
-    rng: random.Random, project: str, now: datetime, big_trace: str, big_start: datetime
-) -> list[str]:
-    """Spans applications sent: a request of BIG_TRACE_SPANS nested spans joined by the sample
-    execution (its llm span's trace), and APP_TRACES small traces (a few failed)."""
-
-    def line(
-        trace: str,
-        span: str,
-        parent: str | None,
-        name: str,
-        start: datetime,
-        ms: int,
-        service: str,
-        failed: bool = False,
-    ) -> str:
-        end = start + timedelta(milliseconds=ms)
-        return (
-            f"{project}\t{trace}\t{span}\t{parent or chr(92) + 'N'}\t{name}\tchain\t{service}\t"
-            f"{start.isoformat()}\t{end.isoformat()}\t{ms}\t{'error' if failed else 'ok'}\t"
-            f"{'timeout' if failed else chr(92) + 'N'}\n"
-        )
-
-    root = big_start - timedelta(milliseconds=500)
-    lines = [line(big_trace, "root", None, "POST /batch", root, 6000, "checkout")]
-    for i in range(BIG_TRACE_SPANS - 1):
-        parent = "root" if i < 20 else f"s{i % 20}"
-        offset = timedelta(milliseconds=rng.randrange(0, 5000))
-        lines.append(line(big_trace, f"s{i}", parent, f"step {i}", root + offset, 200, "checkout"))
-    for t in range(APP_TRACES):
-        trace = uuid.uuid4().hex
-        start = now - timedelta(seconds=rng.randrange(30 * 86400))
-        failed = t % 50 == 0
-        lines.append(line(trace, "a", None, "GET /cart", start, rng.randrange(50, 4000), "shop"))
-        lines.append(line(trace, "b", "a", "load cart", start, 30, "shop"))
-        lines.append(line(trace, "c", "a", "price", start, 20, "shop", failed))
-    return lines
-
-
-async def _rebuild_rollups(url: str) -> None:
-    db = Database(url, min_size=1, max_size=2)
-    await db.open()
-    try:
-        rows = await Analytics(db).rebuild()
-        err.print(f"[dim]analytics rollups rebuilt: {rows:,} rows[/dim]")
-    finally:
-        await db.close()
+TARGET_P95_MS = 150.0
 
 
 @dataclass
@@ -352,18 +161,84 @@ def measure_page(client: httpx.Client, name: str, path: str, samples: int) -> Pa
     )
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=40)
-    parser.add_argument("--executions", type=int, default=1_000_000)
+    parser.add_argument(
+        "--executions", type=int, default=None, help="executions to seed (default 1,000,000)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument(
+        "--keep-db",
+        metavar="NAME",
+        help="seed into database NAME on $DATABASE_URL's server and keep it (for --reuse-db)",
+    )
+    kept.add_argument(
+        "--reuse-db",
+        metavar="NAME",
+        help="measure on database NAME seeded earlier with --keep-db (migrated to head first)",
+    )
+    parser.add_argument(
+        "--seed-only", action="store_true", help="with --keep-db: seed, keep, do not measure"
+    )
+    parser.add_argument(
+        "--rebuild-rollups",
+        action="store_true",
+        help="with --reuse-db: recompute the analytics rollups after migrating (long at 1M)",
+    )
     args = parser.parse_args()
-    with ExitStack() as stack:
+    if args.seed_only and not args.keep_db:
+        parser.error("--seed-only needs --keep-db NAME")
+    if args.rebuild_rollups and not args.reuse_db:
+        parser.error("--rebuild-rollups needs --reuse-db NAME")
+    if args.reuse_db and args.executions is not None:
+        parser.error("--executions is the reused database's own (set when it was seeded)")
+    return args
+
+
+def _prepare(stack: ExitStack, args: argparse.Namespace) -> tuple[str, str, dict[str, Any]]:
+    """The database to measure on: (URL, origin, what the seed stored: target, volume...)."""
+    if args.reuse_db:
+        url, origin = stack.enter_context(kept_database(args.reuse_db, reuse=True))
+        try:
+            meta = refresh_after_migrations(url, read_meta(url), rebuild=args.rebuild_rollups)
+        except ValueError as error:
+            raise BenchError(str(error)) from error
+        err.print(
+            f"[dim]reusing {args.reuse_db}: {meta['executions']:,} executions seeded "
+            f"{meta['seeded_at']}[/dim]"
+        )
+        return url, origin, meta
+    executions = args.executions if args.executions is not None else 1_000_000
+    if args.keep_db:
+        url, origin = stack.enter_context(kept_database(args.keep_db, reuse=False))
+    else:
         url, origin = stack.enter_context(bench_database())
-        started = time.perf_counter()
-        target = seed(url, args.executions)
-        seeded = time.perf_counter() - started
-        err.print(f"[dim]seeded in {seeded:.0f} s; starting the gateway...[/dim]")
+    started, began = time.perf_counter(), datetime.now(UTC)
+    target = seed(url, executions)
+    meta = {
+        "target": target,
+        "executions": executions,
+        "prompts": PROMPTS,
+        "seed_seconds": round(time.perf_counter() - started, 1),
+        "seeded_at": began.isoformat(timespec="seconds"),  # the data is dated from then
+        "revision": schema_revision(url),
+    }
+    if args.keep_db:
+        write_meta(url, meta)
+        err.print(f"[dim]kept as {args.keep_db}: reuse it with --reuse-db {args.keep_db}[/dim]")
+    return url, origin, meta
+
+
+def main() -> int:
+    args = _arguments()
+    with ExitStack() as stack:
+        url, origin, meta = _prepare(stack, args)
+        if args.seed_only:
+            return 0
+        target, seeded, executions = meta["target"], meta["seed_seconds"], meta["executions"]
+        err.print("[dim]starting the gateway...[/dim]")
         gateway = start_server(
             stack, "gateway", "gateway_app", "/health", {"DATABASE_URL": url, "API_KEY": API_KEY}
         )
@@ -395,7 +270,7 @@ def main() -> int:
         [
             summary_row(
                 "console_pages",
-                baseline=f"{args.executions:,} executions, {PROMPTS:,} prompts",
+                baseline=f"{executions:,} executions, {PROMPTS:,} prompts",
                 ours=f"worst page {worst.page}: server p95 {fmt(worst.server_p95_ms, '.1f')} ms",
                 outcome=f"{sum(r.passed for r in results)}/{len(results)} pages within target",
                 checks=[goal(r.server_p95_ms, "<=", TARGET_P95_MS) for r in results],
@@ -405,9 +280,11 @@ def main() -> int:
     report = {
         "benchmark": "console_pages",
         "prompts": PROMPTS,
-        "executions": args.executions,
+        "executions": executions,
         "samples_per_page": args.samples,
         "seed_seconds": round(seeded, 1),
+        "database": args.reuse_db or args.keep_db,  # None: a fresh one, dropped
+        "seeded_at": meta["seeded_at"],
         "target_p95_ms": TARGET_P95_MS,
         "pages": [asdict(r) for r in results],
         "passed": all(r.passed for r in results),
@@ -416,7 +293,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0 if report["passed"] else 1
-    table = Table(title=f"Console pages: {PROMPTS:,} prompts, {args.executions:,} executions")
+    table = Table(title=f"Console pages: {PROMPTS:,} prompts, {executions:,} executions")
     for column in (
         "page",
         "server p50 ms",
@@ -437,7 +314,9 @@ def main() -> int:
         )
     console = report_console()
     console.print(table)
-    console.print(f"[dim]{environment_line(env)}; seeded in {seeded:.0f} s[/dim]")
+    source = f"reused {args.reuse_db}, " if args.reuse_db else ""
+    seeding = f"{source}seeded {meta['seeded_at']} in {seeded:.0f} s"
+    console.print(f"[dim]{environment_line(env)}; {seeding}[/dim]")
     return 0 if report["passed"] else 1
 
 

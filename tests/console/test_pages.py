@@ -28,6 +28,8 @@ async def test_the_prompt_list_filters_by_search_owner_label_and_mode(
     await put_prompt(client, "support_reply", "Reply to {{ticket}}", owner_team="support")
     await put_prompt(client, "doc_summarizer", "Summarize {{text}}", owner_team="ai-platform")
     await client.put("/v1/prompts/doc_summarizer/labels/production", json={"version": 1})
+    await client.put("/v1/prompts/support_reply/labels/canary", json={"version": 1})
+    await client.put("/v1/prompts/doc_summarizer/labels/canary", json={"version": 1})
     registered = await client.post(
         "/v1/prompts:register", json={"prompts": [{"name": "code_hint", "template": "Hint"}]}
     )
@@ -47,8 +49,15 @@ async def test_the_prompt_list_filters_by_search_owner_label_and_mode(
     # empty form fields are no filter at all; the choices come from the project's prompts
     everything = await visitor.get("/prompts?search=&owner_team=&label=&mode=")
     assert len(names(everything)) == 3
-    assert "<option>ai-platform</option>" in everything.text
-    assert "<option>production</option>" in everything.text
+
+    def options(select: str) -> list[str]:
+        found = re.search(rf'<select id="{select}".*?</select>', everything.text, re.S)
+        assert found is not None
+        return re.findall(r"<option>([^<]+)</option>", found.group(0))
+
+    # each name once, in order (read a step of the index at a time)
+    assert options("f-owner") == ["ai-platform", "support"]
+    assert options("f-label") == ["canary", "production"]
 
 
 async def test_the_prompt_list_pages_with_a_cursor(

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import httpx
+from markupsafe import escape
 
 from tests.console.conftest import Visitor, VisitorFactory, make_key, put_prompt, seed_model
 from tests.console.sample_traces import TRACE, TRACEPARENT, checkout_trace, seed_trace
@@ -113,6 +114,41 @@ async def test_the_waterfall_nests_the_execution_under_the_callers_span(
     # the execution's page links back to its trace
     execution = await visitor.get(f"/executions/{execution_id}")
     assert f'href="/traces/{TRACE}"' in execution.text
+
+
+async def test_what_an_application_sent_is_escaped_in_the_waterfall(
+    visitor: Visitor, client: httpx.AsyncClient
+) -> None:
+    """Every value of a span reaches the page escaped: rows and details are built in Python."""
+    mark = '"><img src=x onerror=alert(1)>'
+    body = {
+        "trace_id": "t-escape",
+        "service_name": f"svc{mark}",
+        "spans": [
+            {
+                "span_id": f"s{mark}",
+                "parent_span_id": f"p{mark}",
+                "name": f"op{mark}",
+                "started_at": "2026-03-01T12:00:00Z",
+                "ended_at": "2026-03-01T12:00:00.250Z",
+                "status": "ERROR",
+                "error_message": f"boom{mark}",
+                "attributes": {"k": f"v{mark}"},
+                "events": [{"name": f"e{mark}"}],
+                "model": f"m{mark}",
+            }
+        ],
+    }
+    await send(client, body)
+    page = await visitor.get("/traces/t-escape")
+    assert page.status_code == 200
+    assert "<img" not in page.text
+    shown = str(escape(mark))  # as the templates' autoescape writes it
+    for value in (f"op{shown}", f"svc{shown}", f"s{shown}", f"p{shown}", f"boom{shown}"):
+        assert value in page.text, value
+    assert "parent not received" in page.text
+    assert '<details class="panel span-detail" id="span-1" open>' in page.text
+    assert re.search(r'<rect class="bar k-[^"]* error" x="0.0%" width="100.0%"', page.text)
 
 
 async def test_an_unknown_trace_is_a_404_page(visitor: Visitor) -> None:

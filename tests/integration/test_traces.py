@@ -144,6 +144,23 @@ async def test_a_child_may_arrive_before_its_parent(client: httpx.AsyncClient) -
     assert tree["name"] == "op-root"
 
 
+async def test_a_parent_cycle_lists_each_span_once(client: httpx.AsyncClient) -> None:
+    """Spans naming each other (or themselves) as parent: no root reaches them, yet each is
+    listed once: the roots first, then each cycle from its earliest span, as a root (the
+    console's waterfall draws this order)."""
+    body = {
+        "trace_id": "t-cycle",
+        "spans": [
+            span("a", "b", started_at="2026-03-01T12:00:00Z"),
+            span("b", "a", started_at="2026-03-01T12:00:00.01Z"),
+            span("c", "c", started_at="2026-03-01T12:00:00.005Z"),
+        ],
+    }
+    assert (await client.post("/v1/traces", json=body)).status_code == 202
+    tree = (await client.get("/v1/traces/t-cycle")).json()
+    assert [(s["span_id"], s["depth"]) for s in tree["spans"]] == [("c", 0), ("a", 0), ("b", 1)]
+
+
 async def test_unknown_fields_and_genai_conventions(client: httpx.AsyncClient) -> None:
     body = {
         "trace_id": "t-genai",

@@ -1,4 +1,5 @@
-"""The waterfall layout of one trace's spans."""
+"""The waterfall layout of one trace's spans (in the traces service's order: depth first, each
+with its depth)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ class Span:
     start_time: datetime
     end_time: datetime | None = None
     duration_ms: int | None = None
+    depth: int = 0
 
 
 def span(
-    span_id: str, parent: str | None, start: int, end: int | None, duration: int | None = None
+    span_id: str,
+    parent: str | None,
+    start: int,
+    end: int | None,
+    duration: int | None = None,
+    depth: int = 0,
 ) -> Span:
     return Span(
         span_id,
@@ -28,6 +35,7 @@ def span(
         T0 + timedelta(milliseconds=start),
         None if end is None else T0 + timedelta(milliseconds=end),
         duration,
+        depth,
     )
 
 
@@ -35,14 +43,14 @@ def rows(w: Waterfall[Span]) -> list[tuple[str, int]]:
     return [(bar.span.span_id, bar.depth) for bar in w.bars]
 
 
-def test_children_nest_under_their_parent_in_start_order() -> None:
+def test_bars_keep_the_spans_order_and_depth_on_one_axis() -> None:
     w = layout(
         [
-            span("db", "handler", 600, 900),
-            span("llm", "handler", 100, 500),
-            span("handler", "root", 50, 950),
             span("root", None, 0, 1000),
-            span("render", "llm", 120, 130),
+            span("handler", "root", 50, 950, depth=1),
+            span("llm", "handler", 100, 500, depth=2),
+            span("render", "llm", 120, 130, depth=3),
+            span("db", "handler", 600, 900, depth=2),
         ]
     )
     assert rows(w) == [("root", 0), ("handler", 1), ("llm", 2), ("render", 3), ("db", 2)]
@@ -51,8 +59,20 @@ def test_children_nest_under_their_parent_in_start_order() -> None:
     by_id = {bar.span.span_id: bar for bar in w.bars}
     assert (by_id["llm"].offset, by_id["llm"].width) == (10.0, 40.0)
     assert (by_id["db"].start_ms, by_id["db"].duration_ms) == (600.0, 300.0)
-    assert by_id["handler"].children == 2
-    assert by_id["render"].children == 0
+    assert (by_id["db"].start_label, by_id["db"].duration_label) == ("600 ms", "300 ms")
+    assert (by_id["root"].start_label, by_id["root"].duration_label) == ("0 ms", "1 s")
+
+
+def test_the_trace_starts_at_its_earliest_span_wherever_it_is_listed() -> None:
+    w = layout([span("root", None, 100, 300), span("early", "root", 0, 50, depth=1)])
+    assert w.start == T0
+    assert [(bar.start_ms, round(bar.offset, 2)) for bar in w.bars] == [(100.0, 33.33), (0.0, 0.0)]
+
+
+def test_deep_spans_are_indented_at_most_twelve_levels() -> None:
+    w = layout([span(f"s{d}", f"s{d - 1}" if d else None, d, 100, depth=d) for d in range(15)])
+    assert [bar.indent for bar in w.bars] == [*range(13), 12, 12]
+    assert [bar.depth for bar in w.bars] == list(range(15))
 
 
 def test_a_span_whose_parent_has_not_arrived_is_a_marked_root() -> None:
@@ -61,10 +81,10 @@ def test_a_span_whose_parent_has_not_arrived_is_a_marked_root() -> None:
     assert [bar.orphan for bar in w.bars] == [False, True]
 
 
-def test_a_parent_cycle_shows_each_span_once() -> None:
-    w = layout([span("a", "b", 0, 100), span("b", "a", 10, 50), span("c", "c", 5, 6)])
-    assert sorted(rows(w)) == [("a", 0), ("b", 1), ("c", 0)]
-    assert len(w.bars) == 3
+def test_spans_naming_each_other_as_parent_are_not_orphans() -> None:
+    w = layout([span("a", "b", 0, 100), span("b", "a", 10, 50, depth=1), span("c", "c", 5, 6)])
+    assert rows(w) == [("a", 0), ("b", 1), ("c", 0)]
+    assert [bar.orphan for bar in w.bars] == [False, False, False]
 
 
 def test_repeated_span_ids_are_each_shown() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from prompt_ledger.auth import Scope
 from prompt_ledger.bodies_traces import TraceListQuery
+from prompt_ledger.console import spans_html
 from prompt_ledger.console.waterfall import duration_label, layout
 from prompt_ledger.console.web import Visit, endpoint, page, query_of
 from prompt_ledger.errors import NotFound
@@ -28,8 +29,14 @@ async def trace_page(visit: Visit) -> Reply:
     if not 1 <= len(trace_id) <= 100:
         raise NotFound(f"Trace '{trace_id[:100]}' not found.")
     trace = await visit.call.app.traces.get(visit.principal, trace_id)
+    waterfall = layout(trace.spans[:SHOWN])
     return visit.page(
-        "trace.html", trace=trace, waterfall=layout(trace.spans[:SHOWN]), took=duration_label
+        "trace.html",
+        trace=trace,
+        waterfall=waterfall,
+        rows=spans_html.rows(waterfall),
+        details=spans_html.details(waterfall),
+        took=duration_label,
     )
 
 

@@ -1,10 +1,12 @@
 """The waterfall of one trace: its spans as bars on a shared time axis, nested by parent.
 
-A pure layout: spans in, rows out (depth, where the bar starts and how wide it is, as percents
-of the trace's duration), plus the axis ticks. Spans arrive from any application, so nothing is
-assumed: a span whose parent has not arrived (or is in another trace) is shown as a root and
-marked orphaned, a parent cycle is broken where it is first met, a span without an end lasts its
-``duration_ms`` (or nothing), and a zero-length span still gets a visible sliver."""
+A pure layout in one pass over the spans as the traces service answers them: depth first (each
+span before its children, siblings by start time), each with its depth (0 for a root). Spans
+arrive from any application, so nothing else is assumed: a span whose parent has not arrived (or
+is in another trace) is marked orphaned (the service made it a root), a span without an end lasts
+its ``duration_ms`` (or nothing), and a zero-length span still gets a visible sliver. What the
+page prints of a bar (its labels, its indent) is computed here once, not per span in the
+template."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from typing import Generic, Protocol, TypeVar
 
 MIN_WIDTH = 0.5  # percent: a 0-ms span stays visible (and clickable)
 MAX_TICKS = 6
+MAX_INDENT = 12  # deeper spans are indented as much as this (the page's depth-12 class)
+MS = timedelta(milliseconds=1)
 
 
 class Timed(Protocol):
@@ -25,6 +29,8 @@ class Timed(Protocol):
     def span_id(self) -> Hashable: ...
     @property
     def parent_span_id(self) -> Hashable | None: ...
+    @property
+    def depth(self) -> int: ...
     @property
     def start_time(self) -> datetime: ...
     @property
@@ -44,8 +50,13 @@ class Bar(Generic[S]):
     duration_ms: float
     offset: float  # percent of the axis where the bar starts
     width: float  # percent of the axis the bar covers (at least MIN_WIDTH)
-    children: int  # direct children shown under it
     orphan: bool  # its parent is named but not in this trace (yet)
+    start_label: str  # start_ms as the page shows it ("250 ms")
+    duration_label: str  # duration_ms as the page shows it
+
+    @property
+    def indent(self) -> int:
+        return min(self.depth, MAX_INDENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,70 +73,46 @@ class Waterfall(Generic[S]):
     ticks: list[Tick]
 
 
-def _end(span: Timed) -> datetime:
-    if span.end_time is not None and span.end_time >= span.start_time:
-        return span.end_time
+def _ms(span: Timed, origin: datetime) -> tuple[float, float]:
+    """Where the span starts (ms from ``origin``) and how long it lasts."""
+    begin = (span.start_time - origin) / MS
+    end = span.end_time
+    if end is not None and end >= span.start_time:
+        return begin, (end - span.start_time) / MS
     if span.duration_ms is not None and span.duration_ms > 0:
-        return span.start_time + timedelta(milliseconds=float(span.duration_ms))
-    return span.start_time
-
-
-def _ms(delta: timedelta) -> float:
-    return delta / timedelta(milliseconds=1)
+        return begin, float(span.duration_ms)
+    return begin, 0.0
 
 
 def layout(spans: Sequence[S]) -> Waterfall[S]:
-    """Depth-first from the roots, siblings by start time; every span appears exactly once."""
+    """Bars in the spans' order (depth first, as the traces service answers them)."""
     if not spans:
         return Waterfall([], None, 0.0, [])
-    start = min(s.start_time for s in spans)
-    total = max(_ms(_end(s) - start) for s in spans)
+    origin = min(s.start_time for s in spans)
+    timing = [_ms(s, origin) for s in spans]
+    total = max(begin + length for begin, length in timing)
     ids = {s.span_id for s in spans}
-    children: dict[Hashable, list[S]] = {}
-    roots: list[S] = []
-    for span in spans:
-        parent = span.parent_span_id
-        if parent is None or parent not in ids or parent == span.span_id:
-            roots.append(span)
-        else:
-            children.setdefault(parent, []).append(span)
+    labels: dict[float, str] = {}  # spans share starts and lengths: label each value once
 
-    def order(group: list[S]) -> list[S]:
-        return sorted(group, key=lambda s: (s.start_time, _end(s), str(s.span_id)))
+    def label(ms: float) -> str:
+        text = labels.get(ms)
+        if text is None:
+            text = labels[ms] = duration_label(ms)
+        return text
 
     bars: list[Bar[S]] = []
-    placed: set[int] = set()  # by object identity: ids may repeat in what an application sent
-
-    def visit(first: S, first_depth: int) -> None:
-        stack = [(first, first_depth)]
-        while stack:
-            span, depth = stack.pop()
-            if id(span) in placed:
-                continue  # a cycle (a → b → a): each span once
-            placed.add(id(span))
-            kids = [k for k in order(children.get(span.span_id, [])) if id(k) not in placed]
-            parent = span.parent_span_id
-            orphan = parent is not None and parent != span.span_id and parent not in ids
-            bars.append(_bar(span, depth, start, total, kids=len(kids), orphan=orphan))
-            stack.extend((kid, depth + 1) for kid in reversed(kids))
-
-    for root in order(roots):
-        visit(root, 0)
-    for span in order(list(spans)):  # only in a parent cycle: none of them is a root
-        if id(span) not in placed:
-            visit(span, 0)
-    return Waterfall(bars, start, total, ticks(total))
-
-
-def _bar(span: S, depth: int, start: datetime, total: float, *, kids: int, orphan: bool) -> Bar[S]:
-    begin = _ms(span.start_time - start)
-    length = _ms(_end(span) - span.start_time)
-    if total <= 0:
-        offset, width = 0.0, 100.0
-    else:
-        width = max(length / total * 100, MIN_WIDTH)
-        offset = min(begin / total * 100, 100 - width)
-    return Bar(span, depth, begin, length, offset, width, kids, orphan)
+    for span, (begin, length) in zip(spans, timing, strict=True):
+        if total <= 0:
+            offset, width = 0.0, 100.0
+        else:
+            width = max(length / total * 100, MIN_WIDTH)
+            offset = min(begin / total * 100, 100 - width)
+        parent = span.parent_span_id
+        orphan = parent is not None and parent != span.span_id and parent not in ids
+        bars.append(
+            Bar(span, span.depth, begin, length, offset, width, orphan, label(begin), label(length))
+        )
+    return Waterfall(bars, origin, total, ticks(total))
 
 
 def ticks(total_ms: float) -> list[Tick]:

@@ -76,7 +76,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=_when, money=_money, pretty=_pretty, number=_number)
+    env.filters.update(when=when, money=money, pretty=pretty, number=number)
     env.globals.update(
         Scope=Scope,
         query=_query,
@@ -89,19 +89,19 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _money(value: Decimal | None) -> str:
+def money(value: Decimal | None) -> str:
     return "—" if value is None else f"${value:.6f}"
 
 
-def _number(value: int | None) -> str:
+def number(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
-def _pretty(value: Any) -> str:
+def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 

@@ -539,7 +539,10 @@ LEFT JOIN execution_inputs i ON i.execution_id = e.execution_id
 WHERE e.project_id = %(project_id)s AND e.execution_id = %(execution_id)s;
 
 -- list_executions --
--- A project's executions, newest first, filtered, before a (created_at, id) cursor
+-- A project's executions, newest first, filtered, before a (created_at, id) cursor.
+-- Planned per call: a generic plan cannot tell which filters are set, estimates one row and
+-- sorts every execution in range (25 s at 1,000,000); planned for its values, it walks
+-- ix_executions_project_created newest first until the page is full.
 SELECT e.*, p.name AS prompt_name, v.version_number, m.provider, m.model_name,
        NULL::jsonb AS variables, NULL::jsonb AS model_config, NULL::jsonb AS params
 FROM executions e
@@ -684,16 +687,35 @@ DELETE FROM console_sessions WHERE session_hash = %(session_hash)s;
 DELETE FROM console_sessions WHERE expires_at <= now();
 
 -- prompt_owner_teams --
--- The owner teams of a project's prompts, for the prompt list's filter (index-only scan)
-SELECT DISTINCT owner_team FROM prompts
-WHERE project_id = %(project_id)s AND owner_team IS NOT NULL
-ORDER BY owner_team LIMIT 200;
+-- The owner teams of a project's prompts, for the prompt list's filter: a skip scan of
+-- ix_prompts_project_owner_team (one index probe per team, not a read of every prompt)
+WITH RECURSIVE teams AS (
+    (SELECT owner_team FROM prompts
+     WHERE project_id = %(project_id)s AND owner_team IS NOT NULL
+     ORDER BY owner_team LIMIT 1)
+    UNION ALL
+    SELECT (SELECT p.owner_team FROM prompts p
+            WHERE p.project_id = %(project_id)s AND p.owner_team > t.owner_team
+            ORDER BY p.owner_team LIMIT 1)
+    FROM teams t WHERE t.owner_team IS NOT NULL
+)
+SELECT owner_team FROM teams WHERE owner_team IS NOT NULL LIMIT 200;
 
 -- prompt_label_names --
--- The label names used by a project's prompts, for the prompt list's filter
-SELECT DISTINCT l.label FROM prompt_labels l JOIN prompts p ON p.prompt_id = l.prompt_id
-WHERE p.project_id = %(project_id)s
-ORDER BY l.label LIMIT 200;
+-- The label names used by a project's prompts, for the prompt list's filter: a skip scan of
+-- ix_prompt_labels_label, each step the next label held by a prompt of the project (not a
+-- join of every label to every prompt)
+WITH RECURSIVE names AS (
+    (SELECT l.label FROM prompt_labels l JOIN prompts p ON p.prompt_id = l.prompt_id
+     WHERE p.project_id = %(project_id)s
+     ORDER BY l.label LIMIT 1)
+    UNION ALL
+    SELECT (SELECT l.label FROM prompt_labels l JOIN prompts p ON p.prompt_id = l.prompt_id
+            WHERE p.project_id = %(project_id)s AND l.label > n.label
+            ORDER BY l.label LIMIT 1)
+    FROM names n WHERE n.label IS NOT NULL
+)
+SELECT label FROM names WHERE label IS NOT NULL LIMIT 200;
 
 -- --- deploy (0003): catalogue loading and the stored operator key ---------------------------
 

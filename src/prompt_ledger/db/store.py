@@ -45,7 +45,8 @@ class Queries:
     async def _run(self, name: str, params: Mapping[str, Any]) -> psycopg.AsyncCursor[Any]:
         """Send a query; in a pipeline, also wait for the answers of every query sent so far,
         since its result is about to be read."""
-        cursor = await self.connection.execute(*_statement(name, params))
+        statement, values, prepare = _statement(name, params)
+        cursor = await self.connection.execute(statement, values, prepare=prepare)
         if self._pipeline is not None:
             await self._pipeline.sync()
         return cursor
@@ -66,31 +67,40 @@ class Queries:
         return [record.model_validate(found) for found in await self.rows(name, **params)]
 
     async def execute(self, name: str, /, **params: Any) -> int:
-        cursor = await self.connection.execute(*_statement(name, params))
+        statement, values, prepare = _statement(name, params)
+        cursor = await self.connection.execute(statement, values, prepare=prepare)
         return cursor.rowcount
 
 
 _JSONB_PARAMETER = re.compile(r"%\((\w+)\)s::jsonb\b")
+# A query whose comment says so is planned for its values at every call, never prepared: its
+# optional filters (``%(x)s IS NULL OR ...``) make a generic plan unusable (a sort of every row)
+_PER_CALL = re.compile(r"^-- Planned per call\b", re.MULTILINE)
 
 
 @cache
-def _compiled(name: str) -> tuple[sql.SQL, frozenset[str]]:
-    """A named query and its jsonb parameters: those the SQL casts, ``%(name)s::jsonb``."""
+def _compiled(name: str) -> tuple[sql.SQL, frozenset[str], bool | None]:
+    """A named query, its jsonb parameters (those the SQL casts, ``%(name)s::jsonb``) and
+    whether psycopg may prepare it (None: after a few calls, as it does by default)."""
     text = query(name)
-    return sql.SQL(cast(Any, text)), frozenset(_JSONB_PARAMETER.findall(text))
+    prepare = False if _PER_CALL.search(text) else None
+    return sql.SQL(cast(Any, text)), frozenset(_JSONB_PARAMETER.findall(text)), prepare
 
 
-def _statement(name: str, params: Mapping[str, Any]) -> tuple[sql.SQL, Mapping[str, Any]]:
-    """The query and its parameters as psycopg takes them: services pass plain dicts and lists
-    for jsonb parameters (a JSON document already serialised, a str, is passed as it is), and
-    the driver's Jsonb wrapper stays in this layer."""
-    statement, jsonb = _compiled(name)
+def _statement(
+    name: str, params: Mapping[str, Any]
+) -> tuple[sql.SQL, Mapping[str, Any], bool | None]:
+    """The query, its parameters as psycopg takes them, and whether it may be prepared: services
+    pass plain dicts and lists for jsonb parameters (a JSON document already serialised, a str,
+    is passed as it is), and the driver's Jsonb wrapper stays in this layer."""
+    statement, jsonb, prepare = _compiled(name)
     if not jsonb:
-        return statement, params
-    return statement, {
+        return statement, params, prepare
+    values = {
         key: Jsonb(value) if key in jsonb and isinstance(value, dict | list) else value
         for key, value in params.items()
     }
+    return statement, values, prepare
 
 
 class Database:
