@@ -192,6 +192,26 @@ async def test_retry_after_a_429_waits_as_told(
     assert len(done["spans"]) == 1
 
 
+async def test_a_retry_is_scheduled_in_absolute_time_whatever_the_session_timezone(
+    database_url: str, stub: StubLLM
+) -> None:
+    """The worker's own pool keeps the options of the database URL (here the session's time
+    zone, UTC+9) beside its synchronous_commit, and a Retry-After still waits as told there."""
+    tokyo = f"{database_url}?options=-c%20TimeZone%3DAsia/Tokyo"
+    stub.script(Reply(status=429, retry_after=2))
+    async with gateway(stub_settings(tokyo, stub, max_attempts=3)) as (container, api):
+        await seed(api)
+        execution_id = await submit(api)
+        async with running_worker(container):
+            done = await wait_for_status(api, execution_id, "succeeded", "failed")
+        async with relaxed_pool(container.db, max_size=1) as pool, pool.connection() as connection:
+            shown = await (await connection.execute("SHOW TimeZone")).fetchone()
+            assert shown == {"TimeZone": "Asia/Tokyo"}
+    assert (done["status"], done["attempts"]) == ("succeeded", 2)
+    completed = dt.datetime.fromisoformat(done["completed_at"])
+    assert completed - dt.datetime.fromisoformat(done["started_at"]) >= dt.timedelta(seconds=2)
+
+
 async def test_a_5xx_is_retried(
     api: httpx.AsyncClient, container: Container, stub: StubLLM
 ) -> None:
