@@ -19,8 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from prompt_ledger.auth import Authenticator, Principal
 from prompt_ledger.bodies import encode_cursor
+from prompt_ledger.cache import GroupCache
 from prompt_ledger.container import Container
+from prompt_ledger.db.store import Database
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.http.dispatch import HttpFunction
 from prompt_ledger.http.endpoint import Call, Endpoint, Reply
@@ -177,6 +180,79 @@ async def test_revoked_key_is_401(client: httpx.AsyncClient) -> None:
         response = await send_without_key(client, "GET", "/v1/prompts", headers=headers)
         problem = assert_problem(response, 401)
         assert "revoked" in problem["detail"]
+
+
+async def test_a_key_longer_than_512_characters_is_refused_unread(
+    client: httpx.AsyncClient,
+) -> None:
+    """Up to 512 characters a key is looked up (and not found); past that it is refused at once,
+    hashed and read from no database."""
+    details = []
+    for length in (512, 513):
+        response = await client.get("/v1/prompts", headers={"X-API-Key": "k" * length})
+        details.append(assert_problem(response, 401)["detail"])
+    assert details == ["Invalid or revoked API key.", "Invalid API key."]
+
+
+async def test_spaces_around_a_key_are_not_part_of_it(client: httpx.AsyncClient) -> None:
+    for headers in (
+        {"X-API-Key": f"  {DEFAULT_API_KEY} "},
+        {"Authorization": f"Bearer   {DEFAULT_API_KEY}"},
+    ):
+        response = await send_without_key(client, "GET", "/v1/prompts", headers=headers)
+        assert response.status_code == 200, (headers, response.text)
+
+
+async def test_a_stored_key_is_its_project_scopes_and_limits_and_its_use_is_recorded(
+    client: httpx.AsyncClient, container: Container, database_url: str
+) -> None:
+    """The principal of a stored key; its last use is written on first use, then at most once a
+    minute (an authenticator with no cache, so every call reads the key)."""
+    created = await client.post(
+        f"/v1/projects/{DEFAULT_PROJECT_ID}/keys",
+        json={
+            "name": "limited",
+            "scopes": ["prompts:read", "execute"],
+            "requests_per_minute": 7,
+            "executions_per_minute": 3,
+        },
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()
+    uncached = Authenticator(container.db, DEFAULT_API_KEY, GroupCache("keys", 0))
+
+    async def last_used() -> Any:
+        async with await psycopg.AsyncConnection.connect(database_url) as connection:
+            cursor = await connection.execute(
+                "SELECT last_used_at FROM api_keys WHERE key_id = %s", [key["key_id"]]
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            return row[0]
+
+    assert await last_used() is None
+    principal = await uncached.authenticate(key["key"])
+    assert principal == Principal(
+        uuid.UUID(DEFAULT_PROJECT_ID),
+        frozenset({"prompts:read", "execute"}),
+        uuid.UUID(key["key_id"]),
+        7,
+        3,
+    )
+    first = await last_used()
+    assert first is not None
+    assert await uncached.authenticate(key["key"]) == principal
+    assert await last_used() == first  # within the minute: not written again
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
+        await connection.execute(
+            "UPDATE api_keys SET last_used_at = last_used_at - interval '2 minutes' "
+            "WHERE key_id = %s",
+            [key["key_id"]],
+        )
+    aged = await last_used()
+    await uncached.authenticate(key["key"])
+    assert await last_used() > aged  # a minute later: written again
 
 
 # --- 403 ---------------------------------------------------------------------------------------
@@ -1189,3 +1265,29 @@ async def test_a_database_not_migrated_is_503_saying_so(server_url: str) -> None
     finally:
         await container.aclose()
         drop_database(server_url, name)
+
+
+async def test_a_pooled_connection_the_server_ended_is_replaced_not_an_error(
+    database_url: str,
+) -> None:
+    """A connection idle in the pool while the server ended it (a restart, an administrator)
+    has the server's farewell on its socket: the next checkout replaces it, no request fails."""
+    db = Database(database_url, min_size=1, max_size=1)
+
+    async def backend() -> int:
+        async with db.connect() as q:
+            row = await (await q.connection.execute("SELECT pg_backend_pid() AS pid")).fetchone()
+            assert row is not None
+            return int(row["pid"])
+
+    try:
+        first = await backend()
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+            # waits (up to 10 s) until that backend is gone, its farewell sent
+            ended = await admin.execute("SELECT pg_terminate_backend(%s, 10000)", [first])
+            assert await ended.fetchone() == (True,)
+        second = await backend()
+        assert second != first
+        assert await backend() == second  # a live connection is kept
+    finally:
+        await db.close()

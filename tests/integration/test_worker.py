@@ -11,9 +11,11 @@ from uuid import UUID
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from prompt_ledger.container import Container
 from prompt_ledger.db.store import Database, relaxed_pool
+from prompt_ledger.queue import RUN_EXECUTION
 from prompt_ledger.testing.stub_llm import Reply, StubLLM
 from tests.execution_fixtures import (
     SEED_RUN,
@@ -190,6 +192,26 @@ async def test_retry_after_a_429_waits_as_told(
     assert len(done["spans"]) == 1
 
 
+async def test_a_retry_is_scheduled_in_absolute_time_whatever_the_session_timezone(
+    database_url: str, stub: StubLLM
+) -> None:
+    """The worker's own pool keeps the options of the database URL (here the session's time
+    zone, UTC+9) beside its synchronous_commit, and a Retry-After still waits as told there."""
+    tokyo = f"{database_url}?options=-c%20TimeZone%3DAsia/Tokyo"
+    stub.script(Reply(status=429, retry_after=2))
+    async with gateway(stub_settings(tokyo, stub, max_attempts=3)) as (container, api):
+        await seed(api)
+        execution_id = await submit(api)
+        async with running_worker(container):
+            done = await wait_for_status(api, execution_id, "succeeded", "failed")
+        async with relaxed_pool(container.db, max_size=1) as pool, pool.connection() as connection:
+            shown = await (await connection.execute("SHOW TimeZone")).fetchone()
+            assert shown == {"TimeZone": "Asia/Tokyo"}
+    assert (done["status"], done["attempts"]) == ("succeeded", 2)
+    completed = dt.datetime.fromisoformat(done["completed_at"])
+    assert completed - dt.datetime.fromisoformat(done["started_at"]) >= dt.timedelta(seconds=2)
+
+
 async def test_a_5xx_is_retried(
     api: httpx.AsyncClient, container: Container, stub: StubLLM
 ) -> None:
@@ -205,6 +227,59 @@ async def test_a_5xx_is_retried(
         (3, "succeeded"),
     ]
     assert [a["error_type"] for a in attempts] == ["http_500", "http_503", None]
+
+
+def job_metrics() -> dict[str, float]:
+    """The worker's job metrics (queue.measure_job) for the execution task."""
+    task = {"task": RUN_EXECUTION}
+    samples = {
+        **{
+            status: ("promptledger_jobs_total", {**task, "status": status})
+            for status in ("succeeded", "retried", "failed")
+        },
+        "raised": ("promptledger_jobs_failed_total", task),
+        "timed": ("promptledger_jobs_duration_seconds_count", task),
+        "slow": ("promptledger_jobs_duration_seconds_bucket", {**task, "le": "+Inf"}),
+        "fast": ("promptledger_jobs_duration_seconds_bucket", {**task, "le": "30.0"}),
+        "running": ("promptledger_active_jobs", task),
+    }
+    return {key: REGISTRY.get_sample_value(*sample) or 0.0 for key, sample in samples.items()}
+
+
+async def test_the_worker_counts_its_jobs_by_outcome(
+    api: httpx.AsyncClient, container: Container, stub: StubLLM, database_url: str
+) -> None:
+    """Each job is counted once by how it ended (a RetryLater is 'retried', anything else it
+    raises 'failed'), timed, and the gauge of running jobs goes back to zero."""
+    before = job_metrics()
+    stub.script(Reply(status=500))
+    execution_id = await submit(api)
+    await container.queue.open()
+    broken = await container.queue.app.tasks[RUN_EXECUTION].defer_async(execution_id="nope")
+    async with running_worker(container):
+        done = await wait_for_status(api, execution_id, "succeeded", "failed")
+
+        async def broken_job_failed() -> list[dict[str, Any]]:
+            return await sql_rows(
+                database_url,
+                "SELECT id FROM procrastinate_jobs WHERE id = %s AND status = 'failed'",
+                broken,
+            )
+
+        await wait_until(broken_job_failed, "the job with a bad argument to fail")
+    assert (done["status"], done["attempts"]) == ("succeeded", 2)
+    after = job_metrics()
+    moved = {key: after[key] - before[key] for key in after}
+    assert moved == {
+        "succeeded": 1,
+        "retried": 1,
+        "failed": 1,
+        "raised": 1,
+        "timed": 3,
+        "slow": 3,
+        "fast": 3,  # each well under 30 s (a start time added, not subtracted, is decades)
+        "running": 0,
+    }
 
 
 async def test_a_permanent_failure_fails_at_once(
@@ -539,20 +614,25 @@ async def test_a_queued_execution_is_charged_at_the_prices_of_its_submission(
 async def test_prune_deletes_old_finished_jobs_and_past_rate_counts(
     api: httpx.AsyncClient, container: Container, database_url: str
 ) -> None:
-    old, recent, waiting = [await submit(api) for _ in range(3)]
-    jobs = {e: (await job_of(database_url, e))["id"] for e in (old, recent, waiting)}
-    await sql_rows(
-        database_url,
-        "UPDATE procrastinate_jobs SET status = 'failed' WHERE id = ANY(%s) RETURNING id",
-        [jobs[old], jobs[recent]],
-    )
+    # every final state goes once past the retention period: failed, cancelled, aborted
+    finished = {status: await submit(api) for status in ("failed", "cancelled", "aborted")}
+    recent, waiting = [await submit(api) for _ in range(2)]
+    executions = [*finished.values(), recent, waiting]
+    jobs = {e: (await job_of(database_url, e))["id"] for e in executions}
+    for status, execution_id in [*finished.items(), ("failed", recent)]:
+        await sql_rows(
+            database_url,
+            "UPDATE procrastinate_jobs SET status = %s WHERE id = %s RETURNING id",
+            status,
+            jobs[execution_id],
+        )
     retention = container.settings.job_retention_hours
     await sql_rows(
         database_url,
         "UPDATE procrastinate_events SET at = now() - make_interval(hours => %s + 1) "
-        "WHERE job_id = %s RETURNING id",
+        "WHERE job_id = ANY(%s) RETURNING id",
         retention,
-        jobs[old],
+        [jobs[e] for e in finished.values()],
     )
     key = await api.post(
         "/v1/projects/00000000-0000-0000-0000-000000000001/keys",
@@ -577,5 +657,5 @@ async def test_prune_deletes_old_finished_jobs_and_past_rate_counts(
     counts = await sql_rows(database_url, "SELECT count FROM rate_limit_counts")
     assert [r["count"] for r in counts] == [3]  # this minute's count stays
     # The ledger keeps every execution, pruned job or not.
-    for execution_id in (old, recent, waiting):
+    for execution_id in executions:
         assert (await api.get(f"/v1/executions/{execution_id}")).status_code == 200
