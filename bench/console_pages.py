@@ -120,6 +120,7 @@ def pages(target: dict[str, Any], project: str, since: str) -> list[tuple[str, s
         ("traces, min duration", "/traces?min_duration_ms=3500"),
         ("trace, 200 spans", f"/traces/{target['trace']}"),
         ("analytics", "/analytics"),
+        ("analytics, 24 hours", "/analytics?window=24h"),
         ("analytics, 30 days", "/analytics?window=30d"),
         ("prompt analytics", f"/analytics/prompts/{p}"),
         ("prompt analytics, 30 days by hour", f"/analytics/prompts/{p}?window=30d&interval=hour"),

@@ -18,12 +18,11 @@ all-time totals; it stops once no prompt not yet met can reach the N-th best win
 This revision derives both from the prompt-level hour rollup rows (the executions folded so far;
 the fold adds the rest).
 
-It also makes the write path's trigger cheaper: ``analytics_enqueue`` inserts the finished
-execution's id without ``ON CONFLICT DO NOTHING`` (a speculative insertion: about a quarter of
-the trigger's time, measured by bench/analytics.py). The id is always new there: the triggers
-fire once per execution (when it is inserted finished, or when its status first becomes
-succeeded or failed; no code path takes a finished execution back to queued or running), and a
-rebuild enqueues only executions already finished, whose trigger has run.
+(An earlier draft of this revision dropped ``ON CONFLICT DO NOTHING`` from the write path's
+trigger ``analytics_enqueue`` to save its speculative insertion, about 1.5 % of an execution's
+statement time. It stays: an execution finished a second time (a row taken back to running by
+hand, or a future path that does) must not have its ledger write refused by the analytics
+queue's key.)
 
 Revision ID: 0013
 Revises: 0010
@@ -58,17 +57,6 @@ BACKFILL = [
     GROUP BY project_id, prompt_id
     """,
 ]
-
-
-ENQUEUE = """
-CREATE OR REPLACE FUNCTION analytics_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO analytics_pending (execution_id, project_id)
-    VALUES (NEW.execution_id, NEW.project_id){conflict};
-    RETURN NULL;
-END
-$$
-"""
 
 
 def upgrade() -> None:
@@ -106,11 +94,9 @@ def upgrade() -> None:
         )
     for statement in BACKFILL:
         op.execute(statement)
-    op.execute(ENQUEUE.format(conflict=""))
 
 
 def downgrade() -> None:
-    op.execute(ENQUEUE.format(conflict=" ON CONFLICT DO NOTHING"))
     for column in ("executions", "cost_usd"):
         op.drop_index(f"ix_execution_rollups_prompt_{column}", table_name="execution_rollups")
     op.drop_table("prompt_totals")

@@ -33,9 +33,12 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 async def test_http_counters_move(client: httpx.AsyncClient) -> None:
     before = (await client.get("/metrics")).text
-    await client.put("/v1/prompts/m", json={"template_source": "x"})
-    await client.get("/v1/prompts/m")
-    await client.get("/v1/prompts/nope")
+    answered = [
+        (await client.put("/v1/prompts/m", json={"template_source": "x"})).status_code,
+        (await client.get("/v1/prompts/m")).status_code,
+        (await client.get("/v1/prompts/nope")).status_code,
+    ]
+    assert answered == [201, 200, 404]
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

@@ -197,7 +197,8 @@ async def test_a_retry_is_scheduled_in_absolute_time_whatever_the_session_timezo
 ) -> None:
     """The worker's own pool keeps the options of the database URL (here the session's time
     zone, UTC+9) beside its synchronous_commit, and a Retry-After still waits as told there."""
-    tokyo = f"{database_url}?options=-c%20TimeZone%3DAsia/Tokyo"
+    separator = "&" if "?" in database_url else "?"  # an embedded server's URL has a query
+    tokyo = f"{database_url}{separator}options=-c%20TimeZone%3DAsia/Tokyo"
     stub.script(Reply(status=429, retry_after=2))
     async with gateway(stub_settings(tokyo, stub, max_attempts=3)) as (container, api):
         await seed(api)

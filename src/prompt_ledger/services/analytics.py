@@ -247,13 +247,15 @@ async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) ->
     ``top``-th best window total met. When the busy prompts of the window are the busy prompts
     of its buckets, that is a page of each list, whatever the number of prompts."""
     lists = ranking_lists(period)
-    page = max(2 * top, 25)
     window: dict[UUID, dict[str, Any]] = {}  # exact window totals of the prompts met
     found: dict[UUID, None] = {}
     for name, value, order in _ORDERS:
         keys: list[tuple[Any, UUID]] = [(_FIRST[name], _LAST_UUID)] * len(lists)
         last: list[Any] = [None] * len(lists)  # last value read; None: list read to its end
         live = list(range(len(lists)))
+        # pages double as a list goes deeper: when many prompts are alike (a flat
+        # distribution, many ties), the reading ends in a few round trips, not one per page
+        page = max(2 * top, 25)
         while True:
             met: set[UUID] = set()
             for j in live:
@@ -271,6 +273,7 @@ async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) ->
                 if rows:
                     keys[j] = (rows[-1]["bound"], rows[-1]["prompt_id"])
                 last[j] = rows[-1]["bound"] if len(rows) == page else None
+            page = min(2 * page, _MAX_PAGE)
             if met:
                 for r in await q.rows(
                     "analytics_window_totals",
@@ -308,6 +311,7 @@ def _grain(step: timedelta) -> str:
 
 
 _LAST_UUID = UUID(int=2**128 - 1)
+_MAX_PAGE = 3200
 _FIRST: dict[str, int | Decimal] = {
     "analytics_top_by_volume": 2**63 - 1,
     "analytics_top_by_cost": Decimal("1e13"),  # above any numeric(20, 8)
