@@ -939,6 +939,30 @@ LEFT JOIN prompts p ON p.prompt_id = c.prompt_id
 LEFT JOIN prompt_versions v ON v.version_id = c.version_id
 LEFT JOIN models m ON m.model_id = c.model_id;
 
+-- analytics_top_in_window --
+-- The ids of a short window's first top prompts by volume and by cost (the answer's orders:
+-- ties by name, in code-point order as Python sorts), summed straight from the prompt-level
+-- rollup rows of the window's cover (services/analytics.py: top_prompts): a few rows per
+-- prompt, however evenly the executions are spread over the prompts
+WITH sums AS (
+    SELECT r.prompt_id, sum(r.executions) AS executions, sum(r.cost_usd) AS cost_usd
+    FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+         AS w(grain, start_at, end_at)
+    CROSS JOIN LATERAL (  -- index ranges per grain, never a scan (fenced: OFFSET 0)
+        SELECT x.prompt_id, x.executions, x.cost_usd FROM execution_rollups x
+        WHERE x.project_id = %(project_id)s AND x.level = 'prompt' AND x.grain = w.grain
+          AND x.bucket_start >= w.start_at AND x.bucket_start < w.end_at
+        OFFSET 0) r
+    GROUP BY r.prompt_id
+), named AS (
+    SELECT s.prompt_id, s.executions, s.cost_usd, p.name COLLATE "C" AS name
+    FROM sums s JOIN prompts p ON p.prompt_id = s.prompt_id
+    WHERE s.executions > 0
+)
+(SELECT prompt_id FROM named ORDER BY executions DESC, name LIMIT %(top)s)
+UNION
+(SELECT prompt_id FROM named ORDER BY cost_usd DESC, executions DESC, name LIMIT %(top)s);
+
 -- analytics_top_by_volume --
 -- A page of one of the ranking's lists (services/analytics.py: top_prompts), largest first,
 -- after the key (after, after_id): the prompt-level rollup rows of one bucket (grain, bucket)

@@ -237,7 +237,8 @@ class Analytics:
 
 async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) -> list[UUID]:
     """The ids of the window's first ``top`` prompts by volume and by cost (ties as the answer
-    sorts them), without reading every prompt (a threshold algorithm over sorted lists).
+    sorts them). A window of up to two days sums its cover's prompt rows (a few a prompt); a
+    longer one is ranked without reading every prompt (a threshold algorithm over sorted lists).
 
     The lists (``ranking_lists``): the prompt rollup rows of the few buckets that cover the
     window, or the prompts' all-time totals; a prompt's window total is at most the sum of its
@@ -246,6 +247,11 @@ async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) ->
     stops once the sum of the last values read (the most an unmet prompt can have) is below the
     ``top``-th best window total met. When the busy prompts of the window are the busy prompts
     of its buckets, that is a page of each list, whatever the number of prompts."""
+    if period.until - period.since <= _SUMMED:
+        found_rows = await q.rows(
+            "analytics_top_in_window", project_id=project_id, top=top, **period.cover()
+        )
+        return [r["prompt_id"] for r in found_rows]
     lists = ranking_lists(period)
     window: dict[UUID, dict[str, Any]] = {}  # exact window totals of the prompts met
     found: dict[UUID, None] = {}
@@ -310,6 +316,11 @@ def _grain(step: timedelta) -> str:
     return next(name for name, size in GRAINS if size == step)
 
 
+_SUMMED = timedelta(days=2)
+"""Windows up to this long are ranked by summing their cover's prompt rows (a few a prompt):
+the threshold reading, made for longer windows, meets most prompts of a day when their
+executions are spread evenly (measured at 1M executions over 10,000 prompts: 24 h in 280-520 ms
+by the lists, 25-50 ms summed)."""
 _LAST_UUID = UUID(int=2**128 - 1)
 _MAX_PAGE = 3200
 _FIRST: dict[str, int | Decimal] = {
