@@ -214,15 +214,34 @@ def test_the_worker_outlives_the_database_going_away_in_one_line(database_url: s
             stderr=subprocess.PIPE,
             text=True,
         )
+        out: list[str] = []
+        err: list[str] = []
+        readers = [  # read as it comes: the restart line is awaited, not slept for
+            threading.Thread(target=lambda s=s, into=into: into.extend(iter(s.readline, "")))
+            for s, into in ((worker.stdout, out), (worker.stderr, err))
+        ]
+        for reader in readers:
+            reader.start()
         try:
             _wait_for(lambda: _registered_workers(database_url) > 0, worker, "the worker")
             proxy.down()
-            time.sleep(5)  # the worker of issue #11 exited 2.6 s after its database stopped
-            assert worker.poll() is None, worker.communicate()
+            deadline = time.monotonic() + 60
+            while not any("starting it again in 1 s" in line for line in err):
+                assert worker.poll() is None, "".join(err)
+                assert time.monotonic() < deadline, "".join(err)
+                time.sleep(0.1)
+            time.sleep(3)  # the worker of issue #11 exited 2.6 s after its database stopped
+            assert worker.poll() is None, "".join(err)
             worker.send_signal(signal.SIGTERM)
-            stdout, stderr = worker.communicate(timeout=60)
+            worker.wait(timeout=60)
         finally:
             worker.kill()
+            for reader in readers:
+                reader.join(timeout=10)
+            for pipe in (worker.stdout, worker.stderr):
+                if pipe is not None:
+                    pipe.close()
+    stdout, stderr = "".join(out), "".join(err)
     assert worker.returncode == 0, stderr
     assert "Traceback" not in stdout + stderr
     assert "starting it again in 1 s" in stderr
