@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.execution_fixtures import (
     sql_rows,
     stub_settings,
 )
+from tests.waiting import eventually
 
 RUN = "/v1/executions:run"
 SUBMIT = "/v1/executions:submit"
@@ -55,14 +56,6 @@ async def second(exec_settings: Settings) -> AsyncIterator[tuple[Container, http
     async with gateway(exec_settings) as pair:
         await listening(pair[0])
         yield pair
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def listening(container: Container) -> None:
