@@ -21,7 +21,7 @@ from prompt_ledger.records import DEFAULT_PROJECT_ID
 from tests.execution_fixtures import put_model, sql_rows
 
 SUMMARY = "/v1/analytics/summary"
-PROMPTS = 130  # more than a page of the ranking (services/analytics.py: _PAGE)
+PROMPTS = 130  # more than a page of the ranking (services/analytics_ranking.py: top_prompts)
 
 RUNNING = "SELECT * FROM prompt_running_totals ORDER BY project_id, prompt_id, hour"
 TOTALS = "SELECT * FROM prompt_totals ORDER BY project_id, prompt_id"

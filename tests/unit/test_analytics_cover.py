@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from prompt_ledger.services.analytics import GRAINS, Period, cover, ranking_lists
+from prompt_ledger.services.analytics_ranking import ranking_lists
+from prompt_ledger.services.analytics_windows import GRAINS, Period, cover
 
 HOUR = timedelta(hours=1)
 STEP = dict(GRAINS)

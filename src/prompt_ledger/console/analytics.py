@@ -14,7 +14,7 @@ from prompt_ledger.console.web import Visit, endpoint, page, query_of
 from prompt_ledger.errors import ValidationFailed
 from prompt_ledger.handlers.common import prompt_name
 from prompt_ledger.http.endpoint import Reply
-from prompt_ledger.services.analytics import period_of
+from prompt_ledger.services.analytics_windows import period_of
 
 WINDOWS = ("24h", "7d", "30d", "90d")
 MAX_HOURLY_CHART = timedelta(days=7)

@@ -942,7 +942,7 @@ LEFT JOIN models m ON m.model_id = c.model_id;
 -- analytics_top_in_window --
 -- The ids of a short window's first top prompts by volume and by cost (the answer's orders:
 -- ties by name, in code-point order as Python sorts), summed straight from the prompt-level
--- rollup rows of the window's cover (services/analytics.py: top_prompts): a few rows per
+-- rollup rows of the window's cover (services/analytics_ranking.py: top_prompts): a few rows per
 -- prompt, however evenly the executions are spread over the prompts
 WITH sums AS (
     SELECT r.prompt_id, sum(r.executions) AS executions, sum(r.cost_usd) AS cost_usd
@@ -964,7 +964,7 @@ UNION
 (SELECT prompt_id FROM named ORDER BY cost_usd DESC, executions DESC, name LIMIT %(top)s);
 
 -- analytics_top_by_volume --
--- A page of one of the ranking's lists (services/analytics.py: top_prompts), largest first,
+-- A page of one of the ranking's lists (services/analytics_ranking.py: top_prompts), largest first,
 -- after the key (after, after_id): the prompt-level rollup rows of one bucket (grain, bucket)
 -- by executions, or, without a grain, the prompts' all-time totals (schema/versions/0013)
 SELECT prompt_id, executions AS bound FROM (
