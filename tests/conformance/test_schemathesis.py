@@ -68,6 +68,7 @@ def schemathesis_run(url: str, workdir: Path) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.timeout(BUDGET + 120)  # schemathesis's own budget, then the server's start and stop
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_the_function_does_what_its_openapi_document_says(
     function: str, database_url: str, tmp_path: Path
