@@ -147,7 +147,7 @@ class Executions:
             row["execution_id"],
             1,
             started,
-            trace,
+            trace.parent_span,
             prepared.model.provider,
             prepared.model.model_name,
             prepared.served_by,
