@@ -9,8 +9,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from prompt_ledger.asks import TraceFilter
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies_traces import TraceListQuery
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import NotFound, PayloadTooLarge
 from prompt_ledger.records import SpanView, TraceSummary, TraceTree
@@ -56,7 +56,7 @@ class Traces:
 
     # --- reading -------------------------------------------------------------------------
 
-    async def list(self, who: Principal, query: TraceListQuery) -> TracePage:
+    async def list(self, who: Principal, query: TraceFilter) -> TracePage:
         before_started, before_id = _cursor(query.cursor)
         params: dict[str, Any] = {
             "project_id": who.project_id,
