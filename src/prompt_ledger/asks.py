@@ -1,9 +1,10 @@
 """What callers ask of the services: plain frozen dataclasses, knowing neither pydantic nor HTTP.
 
 The HTTP edge (handlers, the console) validates a request body or query string with its model
-in ``bodies*.py`` (wire names, aliases, bounds, OpenAPI examples), then converts it once with
-the model's ``asked()``; services take only these. A field here holds an already valid value:
-nothing is checked again. The analytics window is
+in ``bodies*.py`` (the wire's names and aliases, bounds, OpenAPI examples), then converts it
+once with the model's ``asked()``; services take only these, named as the ledger names things
+(``version_number``, ``template_source``, ``max_tokens``). A field here holds an already valid
+value: nothing is checked again. The analytics window is
 :class:`~prompt_ledger.records_analytics.WindowAsked`."""
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class ModelChoice:
 @dataclass(frozen=True, slots=True)
 class RunAsked:
     """One execution to run or submit: a prompt (its active version; ``environment``'s label
-    when it has one; or pinned to ``version`` or ``label``), its variables, the model (None: the
-    version's stored one, then the server's) and generation parameters."""
+    when it has one; or pinned to ``version_number`` or ``label``), its variables, the model
+    (None: the version's stored one, then the server's) and generation parameters."""
 
     prompt_name: str
     variables: dict[str, Any] = field(default_factory=dict)
@@ -39,7 +40,7 @@ class RunAsked:
     params: dict[str, Any] | None = None
     """The generation parameters given, those not null, by their own names (``max_tokens``,
     whatever alias was sent); None when none were given (unlike ``{}``)."""
-    version: int | None = None
+    version_number: int | None = None
     label: str | None = None
     correlation_id: str | None = None
     idempotency_key: str | None = None
@@ -52,7 +53,7 @@ class ExecutionFilter:
     limit: int
     cursor: str | None = None
     prompt_name: str | None = None
-    version: int | None = None
+    version_number: int | None = None
     status: ExecutionStatus | None = None
     provider: str | None = None
     model_name: str | None = None
@@ -71,7 +72,7 @@ class TraceFilter:
 
     limit: int
     cursor: str | None = None
-    service: str | None = None
+    service_name: str | None = None
     status: Literal["ok", "error"] | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -117,7 +118,7 @@ class PromptRef:
 
     name: str
     label: str | None = None
-    version: int | None = None
+    version_number: int | None = None
 
 
 # --- administration --------------------------------------------------------------------------

@@ -211,7 +211,7 @@ class ResolveItem(Body):
     version: int | None = Field(default=None, ge=1, le=MAX_INT)
 
     def asked(self) -> PromptRef:
-        return PromptRef(name=self.name, label=self.label, version=self.version)
+        return PromptRef(name=self.name, label=self.label, version_number=self.version)
 
 
 class ResolveBody(Body):

@@ -173,7 +173,7 @@ class TraceListQuery(PageQuery):
         return TraceFilter(
             limit=self.limit,
             cursor=self.cursor,
-            service=self.service,
+            service_name=self.service,
             status=self.status,
             since=self.since,
             until=self.until,

@@ -21,6 +21,9 @@ from prompt_ledger.json_types import BODY
 from prompt_ledger.services.preparation import request_hash
 from prompt_ledger.templates import ChatMessage
 
+RENAMED = {"version": "version_number", "service": "service_name"}
+"""A request's field by the ledger's name for it (the wire says ``version``)."""
+
 RUNS: list[dict[str, Any]] = [
     {"prompt_name": "p"},
     {"prompt_name": "p", "params": {}},
@@ -91,12 +94,13 @@ def test_a_run_carries_every_field_but_stream() -> None:
             "frequency_penalty": 0.25,
             "seed": -7,
         },
-        version=None,
+        version_number=None,
         label="production",
         correlation_id=None,
         idempotency_key="k1",
     )
-    assert {f.name for f in dataclasses.fields(RunAsked)} == set(RunBody.model_fields) - {"stream"}
+    wire = set(RunBody.model_fields) - {"stream"}
+    assert {f.name for f in dataclasses.fields(RunAsked)} == {RENAMED.get(n, n) for n in wire}
     assert RunBody.model_validate({"prompt_name": "p"}).asked().params is None
     assert RunBody.model_validate({"prompt_name": "p", "params": {}}).asked().params == {}
 
@@ -108,12 +112,17 @@ def test_a_run_carries_every_field_but_stream() -> None:
 )
 def test_a_list_query_passes_every_filter(query: type[Body], asked: type[Any]) -> None:
     """A filter added to the query reaches the service (or this fails)."""
-    names = {f.name for f in dataclasses.fields(asked)}
-    assert names == set(query.model_fields)
-    given = query.model_validate({"limit": 7, "cursor": "abc", "prompt_name": "p"})
+    wire = set(query.model_fields)
+    assert {f.name for f in dataclasses.fields(asked)} == {RENAMED.get(n, n) for n in wire}
+    given = query.model_validate(
+        {"limit": 7, "cursor": "abc", "prompt_name": "p", "since": "2026-01-31T12:00:00Z"}
+        | ({"version": 3} if "version" in wire else {"service": "api"})
+    )
     converted = given.asked()  # type: ignore[attr-defined]
+    assert all(getattr(converted, RENAMED.get(n, n)) == getattr(given, n) for n in wire)
     assert (converted.limit, converted.cursor, converted.prompt_name) == (7, "abc", "p")
-    assert all(getattr(converted, n) == getattr(given, n) for n in names)
+    renamed = "version_number" if "version" in wire else "service_name"
+    assert getattr(converted, renamed) in {3, "api"}
 
 
 def test_registry_writes() -> None:
@@ -141,7 +150,7 @@ def test_registry_writes() -> None:
     assert code.asked().template_source == "Hi {{x}}"  # template is template_source's alias
     assert code.asked().messages is None
     ref = ResolveItem.model_validate({"name": "n", "label": "prod", "version": 2}).asked()
-    assert (ref.name, ref.label, ref.version) == ("n", "prod", 2)
+    assert (ref.name, ref.label, ref.version_number) == ("n", "prod", 2)
 
 
 def test_admin_writes() -> None:

@@ -244,7 +244,7 @@ class Executions:
                 Execution,
                 project_id=who.project_id,
                 prompt_name=query.prompt_name,
-                version_number=query.version,
+                version_number=query.version_number,
                 status=query.status,
                 provider=query.provider,
                 model_name=query.model_name,

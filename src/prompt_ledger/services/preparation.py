@@ -124,7 +124,7 @@ async def resolve(
     provider, model_name = None, None
     if asked.model is not None:
         provider, model_name = asked.model.provider, asked.model.model_name
-    key: ResolveKey = (asked.label, asked.version, asked.environment, provider, model_name)
+    key: ResolveKey = (asked.label, asked.version_number, asked.environment, provider, model_name)
     name = group(who, asked.prompt_name)
     if cache is not None and (cached := cache.get(name, key)) is not None:
         return cached
@@ -134,7 +134,7 @@ async def resolve(
         project_id=who.project_id,
         name=asked.prompt_name,
         label=asked.label,
-        version_number=asked.version,
+        version_number=asked.version_number,
         environment=asked.environment,
         provider=provider,
         model_name=model_name,
@@ -142,8 +142,12 @@ async def resolve(
     if row is None:
         raise NotFound(f"Prompt '{asked.prompt_name}' not found.")
     if row["version"] is None:
-        if asked.version is not None or asked.label is not None:
-            what = f"version {asked.version}" if asked.version else f"label '{asked.label}'"
+        if asked.version_number is not None or asked.label is not None:
+            what = (
+                f"version {asked.version_number}"
+                if asked.version_number
+                else f"label '{asked.label}'"
+            )
             raise NotFound(f"Prompt '{asked.prompt_name}' has no {what}.")
         raise Conflict(f"Prompt '{asked.prompt_name}' has no active version.")
     version = Version.model_validate(row["version"])
@@ -245,8 +249,8 @@ def request_hash(asked: RunAsked) -> str:
         data["model"] = {"provider": asked.model.provider, "model_name": asked.model.model_name}
     if asked.params is not None:
         data["params"] = asked.params
-    if asked.version is not None:
-        data["version"] = asked.version
+    if asked.version_number is not None:
+        data["version"] = asked.version_number
     if asked.label is not None:
         data["label"] = asked.label
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

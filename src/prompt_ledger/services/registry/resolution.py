@@ -79,7 +79,7 @@ class Resolution(RegistryBase):
             try:
                 results.append(
                     await self.get_prompt(
-                        who, item.name, label=item.label, version_number=item.version
+                        who, item.name, label=item.label, version_number=item.version_number
                     )
                 )
             except NotFound as exc:
