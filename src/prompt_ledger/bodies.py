@@ -16,8 +16,10 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from prompt_ledger.asks import PromptRef, PromptWrite, TrackedPrompt
 from prompt_ledger.json_types import BODY, refuse_coercion
 from prompt_ledger.records import MAX_INT, Label, LabelEvent, Message, PromptSummary, Version
+from prompt_ledger.templates import ChatMessage
 from prompt_ledger.views import (
     DiffResponse,
     Page,
@@ -96,6 +98,10 @@ class Body(BaseModel):
         return value
 
 
+def _chat(messages: list[Message] | None) -> tuple[ChatMessage, ...] | None:
+    return None if messages is None else tuple(ChatMessage(m.role, m.content) for m in messages)
+
+
 def _given(name: str) -> JsonDict:
     """JSON Schema: the field is present and not null."""
     return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
@@ -149,6 +155,19 @@ class PutPromptBody(PromptContentBody):
     commit_message: str | None = Field(default=None, max_length=2000)
     set_active: bool = Field(default=True, description="Make the (new or existing) version active.")
 
+    def asked(self) -> PromptWrite:
+        """What the registry takes (converted here, at the HTTP edge)."""
+        return PromptWrite(
+            template_source=self.template_source,
+            messages=_chat(self.messages),
+            model_defaults=self.model_defaults,
+            description=self.description,
+            owner_team=self.owner_team,
+            created_by=self.created_by,
+            commit_message=self.commit_message,
+            set_active=self.set_active,
+        )
+
 
 class CodePrompt(Body):
     model_config = ConfigDict(
@@ -169,9 +188,16 @@ class CodePrompt(Body):
             raise ValueError("give exactly one of template (or template_source) or messages")
         return self
 
-    @property
-    def source(self) -> str | None:
-        return self.template_source if self.template_source is not None else self.template
+    def asked(self) -> TrackedPrompt:
+        """What the registry takes: ``template`` is ``template_source``'s alias."""
+        source = self.template_source if self.template_source is not None else self.template
+        return TrackedPrompt(
+            name=self.name,
+            template_source=source,
+            messages=_chat(self.messages),
+            description=self.description,
+            owner_team=self.owner_team,
+        )
 
 
 class RegisterBody(Body):
@@ -183,6 +209,9 @@ class ResolveItem(Body):
     name: str = Field(pattern=NAME_PATTERN)
     label: str | None = Field(default=None, pattern=LABEL_PATTERN)
     version: int | None = Field(default=None, ge=1, le=MAX_INT)
+
+    def asked(self) -> PromptRef:
+        return PromptRef(name=self.name, label=self.label, version_number=self.version)
 
 
 class ResolveBody(Body):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from prompt_ledger.asks import ModelSpec, NewKey
 from prompt_ledger.auth import Scope
 from prompt_ledger.bodies import (
     MAX_INT,
@@ -13,6 +14,9 @@ from prompt_ledger.bodies import (
     Body,
     PageQuery,
 )
+from prompt_ledger.views import CreatedKey
+
+__all__ = ["CreatedKey"]  # (views, what the access service answers) + the bodies below
 
 
 class ModelBody(Body):
@@ -24,6 +28,15 @@ class ModelBody(Body):
     output_price_per_mtok: float | None = Field(
         default=None, ge=0, le=MAX_PRICE, description="USD per 1M output tokens."
     )
+
+    def asked(self) -> ModelSpec:
+        """What the catalogue takes (converted here, at the HTTP edge)."""
+        return ModelSpec(
+            max_tokens=self.max_tokens,
+            supports_streaming=self.supports_streaming,
+            input_price_per_mtok=self.input_price_per_mtok,
+            output_price_per_mtok=self.output_price_per_mtok,
+        )
 
 
 class ModelQuery(PageQuery):
@@ -58,13 +71,11 @@ class KeyBody(Body):
         "instance default RATE_LIMIT_EXECUTIONS_PER_MINUTE; 0: no limit.",
     )
 
-
-class CreatedKey(BaseModel):
-    key: str = Field(description="The secret. Shown once: it is stored hashed.")
-    key_id: str
-    project_id: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    requests_per_minute: int | None = None
-    executions_per_minute: int | None = None
+    def asked(self) -> NewKey:
+        """What the access service takes (converted here, at the HTTP edge)."""
+        return NewKey(
+            name=self.name,
+            scopes=frozenset(self.scopes),
+            requests_per_minute=self.requests_per_minute,
+            executions_per_minute=self.executions_per_minute,
+        )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
+from prompt_ledger.asks import ExecutionFilter, ModelChoice, RunAsked
 from prompt_ledger.bodies import (
     LABEL_PATTERN,
     MAX_INT,
@@ -117,6 +118,22 @@ class RunBody(Body):
             raise ValueError("pin a version or a label, not both")
         return self
 
+    def asked(self) -> RunAsked:
+        """What the executions service takes (converted here, at the HTTP edge): no second
+        validation, the values as they are (``stream`` is the edge's own)."""
+        model, params = self.model, self.params
+        return RunAsked(
+            prompt_name=self.prompt_name,
+            variables=self.variables,
+            environment=self.environment,
+            model=None if model is None else ModelChoice(model.provider, model.model_name),
+            params=None if params is None else params.model_dump(exclude_none=True),
+            version_number=self.version,
+            label=self.label,
+            correlation_id=self.correlation_id,
+            idempotency_key=self.idempotency_key,
+        )
+
 
 class ExecutionListQuery(PageQuery):
     prompt_name: str | None = Field(default=None, max_length=255)
@@ -134,6 +151,21 @@ class ExecutionListQuery(PageQuery):
         description="Only executions with at least this many provider attempts (2: the ones "
         "that called the provider more than once).",
     )
+
+    def asked(self) -> ExecutionFilter:
+        return ExecutionFilter(
+            limit=self.limit,
+            cursor=self.cursor,
+            prompt_name=self.prompt_name,
+            version_number=self.version,
+            status=self.status,
+            provider=self.provider,
+            model_name=self.model_name,
+            correlation_id=self.correlation_id,
+            since=self.since,
+            until=self.until,
+            min_attempts=self.min_attempts,
+        )
 
 
 ExecutionPage = Page[Execution]

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from prompt_ledger.asks import TraceFilter
 from prompt_ledger.bodies import MAX_INT, MAX_TEMPLATE_CHARS, Body, PageQuery
 from prompt_ledger.bodies_executions import Timestamp
 from prompt_ledger.records import SpanView, TraceSummary, TraceTree
@@ -167,3 +168,16 @@ class TraceListQuery(PageQuery):
     )
     min_duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
     has_error: bool | None = None
+
+    def asked(self) -> TraceFilter:
+        return TraceFilter(
+            limit=self.limit,
+            cursor=self.cursor,
+            service_name=self.service,
+            status=self.status,
+            since=self.since,
+            until=self.until,
+            prompt_name=self.prompt_name,
+            min_duration_ms=self.min_duration_ms,
+            has_error=self.has_error,
+        )

@@ -76,6 +76,17 @@ class ExecutionDetail(Execution):
 TracePage = Page[TraceSummary]
 
 
+class CreatedKey(BaseModel):
+    key: str = Field(description="The secret. Shown once: it is stored hashed.")
+    key_id: str
+    project_id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    requests_per_minute: int | None = None
+    executions_per_minute: int | None = None
+
+
 # --- cursors: opaque to clients, a JSON value to us -----------------------------------------
 
 

@@ -56,7 +56,7 @@ async def create_key(visit: Visit) -> Reply:
     access = visit.call.app.access
     project = await access.get_project(visit.principal, _project_id(visit))  # 404 first
     body = form_as(KeyBody, {"name": visit.value("name"), "scopes": visit.form.getlist("scopes")})
-    created = await access.create_key(visit.principal, project.project_id, body)
+    created = await access.create_key(visit.principal, project.project_id, body.asked())
     return visit.page("key_created.html", status=201, project=project, created=created)
 
 

@@ -16,7 +16,7 @@ POLL_SECONDS = 2
 @page(Scope.PROMPTS_READ)
 async def execution_list(visit: Visit) -> Reply:
     q = query_of(visit.request, ExecutionListQuery)
-    found = await visit.call.app.executions.list(visit.principal, q)
+    found = await visit.call.app.executions.list(visit.principal, q.asked())
     return visit.page("executions.html", found=found, q=q)
 
 

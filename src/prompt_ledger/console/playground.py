@@ -102,7 +102,7 @@ async def run(visit: Visit) -> Reply:
     )
     outcome = await visit.call.app.executions.run(
         visit.principal,
-        body,
+        body.asked(),
         idempotency_key=None,
         correlation_id=None,
         trace=Trace.from_traceparent(None),

@@ -19,7 +19,7 @@ SHOWN = 1000  # spans drawn in one page (a runaway trace still renders quickly)
 @page(READ)
 async def trace_list(visit: Visit) -> Reply:
     q = query_of(visit.request, TraceListQuery)
-    found = await visit.call.app.traces.list(visit.principal, q)
+    found = await visit.call.app.traces.list(visit.principal, q.asked())
     return visit.page("traces.html", found=found, q=q, took=duration_label)
 
 

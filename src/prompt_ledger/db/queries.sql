@@ -5,10 +5,6 @@
 -- tests/integration/test_migrations.py (test_every_named_query_prepares) prepares each one
 -- against the migrated schema, so a query and the schema can never drift apart unnoticed.
 
--- ping --
--- Cheapest round trip that proves the database answers
-SELECT 1 AS ok;
-
 -- notify_cache --
 -- Tell every process to evict a cache group (delivered when the transaction commits)
 SELECT pg_notify('promptledger_cache', %(payload)s);
@@ -484,7 +480,7 @@ WHERE e.execution_id = %(execution_id)s
                                WHERE j.id = e.job_id AND j.status = 'doing'))))
   AND i.execution_id = e.execution_id AND v.version_id = e.version_id
   AND p.prompt_id = e.prompt_id AND m.model_id = e.model_id
-RETURNING e.execution_id, e.project_id, e.attempts, e.trace_id, e.rendered_prompt, e.served_by,
+RETURNING e.execution_id, e.project_id, e.attempts, e.rendered_prompt, e.served_by,
           e.input_price_per_mtok, e.output_price_per_mtok, e.created_at,
           i.variables_json, i.model_config_json, i.params_json,
           to_jsonb(v) AS version, p.name AS prompt_name, m.provider, m.model_name

@@ -198,10 +198,6 @@ class Database:
             async with connection.pipeline() as pipeline, connection.transaction():
                 yield Queries(connection, pipeline)
 
-    async def ping(self) -> None:
-        async with self.connect() as queries:
-            await queries.row("ping")
-
 
 def relaxed_pool(db: Database, *, max_size: int) -> psycopg_pool.AsyncConnectionPool[Any]:
     """A pool (unopened) to ``db``'s database whose commits do not wait for the disk

@@ -20,7 +20,9 @@ async def put_model(call: Call) -> Reply:
     provider = path_text(call, "provider", "provider")
     model_name = path_text(call, "model_name", "model name")
     call.principal.require_operator("manages the shared model catalogue")
-    model, created = await call.app.catalog.upsert(provider, model_name, call.body_as(ModelBody))
+    model, created = await call.app.catalog.upsert(
+        provider, model_name, call.body_as(ModelBody).asked()
+    )
     return Reply(model, status=201 if created else 200)
 
 
@@ -38,7 +40,7 @@ async def list_projects(call: Call) -> Reply:
 
 async def create_key(call: Call) -> Reply:
     created = await call.app.access.create_key(
-        call.principal, path_uuid(call, "project_id", "Project"), call.body_as(KeyBody)
+        call.principal, path_uuid(call, "project_id", "Project"), call.body_as(KeyBody).asked()
     )
     return Reply(created, status=201)
 

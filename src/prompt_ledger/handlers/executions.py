@@ -38,11 +38,12 @@ def _header(call: Call, name: str, limit: int) -> str | None:
 
 
 async def run(call: Call) -> Reply:
-    if call.body_as(RunBody).stream:
-        return await run_streamed(call)
+    body = call.body_as(RunBody)
+    if body.stream:
+        return await run_streamed(call, body)
     outcome = await call.app.executions.run(
         call.principal,
-        call.body_as(RunBody),
+        body.asked(),
         idempotency_key=_header(call, "idempotency-key", 255),
         correlation_id=_header(call, "x-correlation-id", 100),
         trace=Trace.from_traceparent(call.request.headers.get("traceparent")),
@@ -54,12 +55,12 @@ async def run(call: Call) -> Reply:
     return Reply(outcome.execution, headers=headers)
 
 
-async def run_streamed(call: Call) -> Reply:
+async def run_streamed(call: Call, body: RunBody) -> Reply:
     """Server-Sent Events: ``started``, ``delta``s, then ``done`` (the execution) or ``error``;
     a replayed Idempotency-Key answers its finished execution as one ``done`` event."""
     live = await call.app.streams.start(
         call.principal,
-        call.body_as(RunBody),
+        body.asked(),
         idempotency_key=_header(call, "idempotency-key", 255),
         correlation_id=_header(call, "x-correlation-id", 100),
         trace=Trace.from_traceparent(call.request.headers.get("traceparent")),
@@ -75,14 +76,15 @@ async def run_streamed(call: Call) -> Reply:
 
 
 async def submit(call: Call) -> Reply:
-    if call.body_as(RunBody).stream:
+    body = call.body_as(RunBody)
+    if body.stream:
         raise ValidationFailed(
             "Only POST /v1/executions:run streams; a submitted execution is polled.",
             errors=[{"loc": ["body", "stream"], "msg": "not with :submit", "type": "stream"}],
         )
     execution, replayed = await call.app.executions.submit(
         call.principal,
-        call.body_as(RunBody),
+        body.asked(),
         idempotency_key=_header(call, "idempotency-key", 255),
         correlation_id=_header(call, "x-correlation-id", 100),
         trace=Trace.from_traceparent(call.request.headers.get("traceparent")),
@@ -100,7 +102,9 @@ async def get(call: Call) -> Reply:
 
 
 async def list_executions(call: Call) -> Reply:
-    return Reply(await call.app.executions.list(call.principal, call.query_as(ExecutionListQuery)))
+    return Reply(
+        await call.app.executions.list(call.principal, call.query_as(ExecutionListQuery).asked())
+    )
 
 
 async def cancel(call: Call) -> Reply:

@@ -34,7 +34,7 @@ from prompt_ledger.records import Version
 
 async def put_prompt(call: Call) -> Reply:
     result = await call.app.registry.put_prompt(
-        call.principal, prompt_name(call), call.body_as(PutPromptBody)
+        call.principal, prompt_name(call), call.body_as(PutPromptBody).asked()
     )
     return Reply(result, status=201 if result.created else 200)
 
@@ -131,14 +131,16 @@ async def label_history(call: Call) -> Reply:
 
 async def register(call: Call) -> Reply:
     body = call.body_as(RegisterBody)
-    results = await call.app.registry.register(call.principal, body.prompts, body.created_by)
+    results = await call.app.registry.register(
+        call.principal, [item.asked() for item in body.prompts], body.created_by
+    )
     return Reply(RegisterResponse(prompts=results))
 
 
 async def resolve(call: Call) -> Reply:
-    body = call.body_as(ResolveBody)
+    refs = [item.asked() for item in call.body_as(ResolveBody).prompts]
     return Reply(
-        ResolveResponse(prompts=await call.app.registry.resolve_many(call.principal, body.prompts))
+        ResolveResponse(prompts=await call.app.registry.resolve_many(call.principal, refs))
     )
 
 

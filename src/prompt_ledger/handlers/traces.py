@@ -71,7 +71,7 @@ async def ingest_otlp(call: Call) -> Reply:
 
 
 async def list_traces(call: Call) -> Reply:
-    return Reply(await call.app.traces.list(call.principal, call.query_as(TraceListQuery)))
+    return Reply(await call.app.traces.list(call.principal, call.query_as(TraceListQuery).asked()))
 
 
 async def get_trace(call: Call) -> Reply:

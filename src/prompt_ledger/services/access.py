@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from prompt_ledger.asks import NewKey
 from prompt_ledger.auth import KeyCache, Principal, Scope, hash_key, new_key
-from prompt_ledger.bodies_admin import CreatedKey, KeyBody
 from prompt_ledger.cache import payload
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import Conflict, Forbidden, NotFound
 from prompt_ledger.records import ApiKey, Project
-from prompt_ledger.views import Page, cursor_value, page_of
+from prompt_ledger.views import CreatedKey, Page, cursor_value, page_of
 
 
 class Access:
@@ -47,9 +47,9 @@ class Access:
             raise NotFound(f"Project {project_id} not found.")
         return found
 
-    async def create_key(self, who: Principal, project_id: UUID, body: KeyBody) -> CreatedKey:
+    async def create_key(self, who: Principal, project_id: UUID, new: NewKey) -> CreatedKey:
         who.require_project(project_id)
-        if Scope.OPERATOR in body.scopes:
+        if Scope.OPERATOR in new.scopes:
             who.require_operator("grants the 'operator' scope")
         secret, prefix = new_key()
         async with self._db.connect() as q:
@@ -58,12 +58,12 @@ class Access:
                 "insert_api_key",
                 ApiKey,
                 project_id=project_id,
-                name=body.name,
+                name=new.name,
                 prefix=prefix,
                 key_hash=hash_key(secret),
-                scopes=sorted({s.value for s in body.scopes}),
-                requests_per_minute=body.requests_per_minute,
-                executions_per_minute=body.executions_per_minute,
+                scopes=sorted(s.value for s in new.scopes),
+                requests_per_minute=new.requests_per_minute,
+                executions_per_minute=new.executions_per_minute,
             )
         assert key is not None
         return CreatedKey(

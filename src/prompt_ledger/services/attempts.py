@@ -18,7 +18,7 @@ from prompt_ledger.errors import ValidationFailed
 from prompt_ledger.providers.base import Completion, CompletionRequest, ProviderError
 from prompt_ledger.providers.catalog import Providers
 from prompt_ledger.records import Version
-from prompt_ledger.services.outcomes import Attempt, Outcomes, Trace
+from prompt_ledger.services.outcomes import Attempt, Outcomes
 from prompt_ledger.services.preparation import completion_request
 from prompt_ledger.services.registry import content_of
 from prompt_ledger.settings import Settings
@@ -92,7 +92,7 @@ class Attempts:
             execution_id,
             None if exhausted else row["attempts"],
             started,
-            Trace(row["trace_id"] or secrets.token_hex(16)),
+            None,  # a worker's call has no parent span (its trace is the execution's)
             row["provider"],
             row["model_name"],
             row["served_by"],

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from prompt_ledger.bodies_admin import ModelBody
+from prompt_ledger.asks import ModelSpec
 from prompt_ledger.cache import GroupCache, payload
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.records import Model
@@ -118,16 +118,16 @@ class Catalog:
             )
         return page_of(items, limit, lambda last: f"{last.provider}/{last.model_name}")
 
-    async def upsert(self, provider: str, model_name: str, body: ModelBody) -> tuple[Model, bool]:
+    async def upsert(self, provider: str, model_name: str, spec: ModelSpec) -> tuple[Model, bool]:
         async with self._db.transaction() as q:
             row = await q.row(
                 "upsert_model",
                 provider=provider,
                 model_name=model_name,
-                max_tokens=body.max_tokens,
-                supports_streaming=body.supports_streaming,
-                input_price_per_mtok=_price(body.input_price_per_mtok),
-                output_price_per_mtok=_price(body.output_price_per_mtok),
+                max_tokens=spec.max_tokens,
+                supports_streaming=spec.supports_streaming,
+                input_price_per_mtok=_price(spec.input_price_per_mtok),
+                output_price_per_mtok=_price(spec.output_price_per_mtok),
             )
             await self._notify(q)
         self._evict()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from prompt_ledger.asks import ExecutionFilter, RunAsked
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies_executions import ExecutionListQuery, RunBody
 from prompt_ledger.db.store import Database
 from prompt_ledger.errors import Conflict, NotFound, ProviderFailed, ValidationFailed
 from prompt_ledger.providers.base import ProviderError
@@ -69,6 +69,16 @@ class Begun:
     attempt: Attempt
 
 
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """An execution just written: its row, what it was prepared with, and the parameters of
+    its insert."""
+
+    row: dict[str, Any]
+    prepared: Prepared
+    params: dict[str, Any]
+
+
 def provider_failed(exc: ProviderError, execution_id: UUID) -> ProviderFailed:
     """The problem a sync run answers when its provider call failed (the execution recorded)."""
     headers = {"Retry-After": str(int(exc.retry_after or 1))} if exc.transient else {}
@@ -104,7 +114,7 @@ class Executions:
     async def begin_sync(
         self,
         who: Principal,
-        body: RunBody,
+        asked: RunAsked,
         *,
         idempotency_key: str | None,
         correlation_id: str | None,
@@ -113,60 +123,41 @@ class Executions:
         """Prepare a sync execution and write it, running with its attempt 1, before the call
         (a plain or a streamed run); or the execution its idempotency key already names."""
         started = time.perf_counter()
-        key = idempotency_key or body.idempotency_key
-        hashed: str | None = None  # what a replay of the key compares (no key: not computed)
-        if key:
-            hashed = request_hash(body)
-            replay = await self._replay(who, key, hashed, sync=True)
-            if replay is not None:
-                return replay
-        async with self._db.connect() as q:  # resolve (unless cached) and insert: one checkout
-            prepared = await prepare(
-                q, self._providers, self._settings, who, body, cache=self._resolutions
-            )
-            params = insert_params(
-                uuid.uuid4(),
-                who,
-                body,
-                prepared,
-                mode="sync",
-                status="running",
-                attempts=1,
-                key=key,
-                request_hash=hashed,
-                correlation_id=correlation_id,
-                trace=trace,
-                worker=process_label(),
-            )
-            row = await q.row("insert_execution", **params)
-        if row is None:  # a concurrent request with the same key won the insert
-            replay = await self._replay(who, key or "", hashed or "", sync=True)
-            assert replay is not None
-            return replay
+        written = await self._write(
+            who,
+            asked,
+            sync=True,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            trace=trace,
+        )
+        if isinstance(written, ExecutionDetail):
+            return written
+        row, prepared = written.row, written.prepared
         attempt = Attempt(
             row["execution_id"],
             1,
             started,
-            trace,
+            trace.parent_span,
             prepared.model.provider,
             prepared.model.model_name,
             prepared.served_by,
             (prepared.model.input_price_per_mtok, prepared.model.output_price_per_mtok),
-            restore=params,
+            restore=written.params,
         )
         return Begun(row, prepared, attempt)
 
     async def run(
         self,
         who: Principal,
-        body: RunBody,
+        asked: RunAsked,
         *,
         idempotency_key: str | None,
         correlation_id: str | None,
         trace: Trace,
     ) -> RunOutcome:
         begun = await self.begin_sync(
-            who, body, idempotency_key=idempotency_key, correlation_id=correlation_id, trace=trace
+            who, asked, idempotency_key=idempotency_key, correlation_id=correlation_id, trace=trace
         )
         if not isinstance(begun, Begun):
             return RunOutcome(begun, 0.0, replayed=True)
@@ -186,57 +177,35 @@ class Executions:
         recorded = await self.outcomes.succeeded(attempt, completion, provider_seconds, wait=wait)
         if recorded.pending:
             held = _held(row, recorded.held or {})
-            return RunOutcome(view(held, prepared, body), provider_seconds, ledger_pending=True)
+            return RunOutcome(view(held, prepared, asked), provider_seconds, ledger_pending=True)
         if recorded.row is None:  # finished by an earlier try of the same write
             return RunOutcome(await self.get(who, execution_id), provider_seconds)
-        return RunOutcome(view(recorded.row, prepared, body), provider_seconds)
+        return RunOutcome(view(recorded.row, prepared, asked), provider_seconds)
 
     # --- async -----------------------------------------------------------------------------
 
     async def submit(
         self,
         who: Principal,
-        body: RunBody,
+        asked: RunAsked,
         *,
         idempotency_key: str | None,
         correlation_id: str | None,
         trace: Trace,
     ) -> tuple[ExecutionDetail, bool]:
         """Durably accept an execution: its row and its queue job in one statement (one round
-        trip, one durable commit)."""
-        key = idempotency_key or body.idempotency_key
-        hashed: str | None = None  # what a replay of the key compares (no key: not computed)
-        if key:
-            hashed = request_hash(body)
-            replay = await self._replay(who, key, hashed, sync=False)
-            if replay is not None:
-                return replay, True
-        async with self._db.connect() as q:  # resolve (unless cached) and submit: one checkout
-            prepared = await prepare(
-                q, self._providers, self._settings, who, body, cache=self._resolutions
-            )
-            params = insert_params(
-                uuid.uuid4(),
-                who,
-                body,
-                prepared,
-                mode="async",
-                status="queued",
-                attempts=0,
-                key=key,
-                request_hash=hashed,
-                correlation_id=correlation_id,
-                trace=trace,
-                worker=process_label(),
-            )
-            row = await q.row(
-                "submit_execution", queue=EXECUTIONS_QUEUE, task=RUN_EXECUTION, **params
-            )
-        if row is None:
-            replay = await self._replay(who, key or "", hashed or "", sync=False)
-            assert replay is not None
-            return replay, True
-        return view(row, prepared, body), False
+        trip, one durable commit). Answers it and whether it is an idempotent replay."""
+        written = await self._write(
+            who,
+            asked,
+            sync=False,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            trace=trace,
+        )
+        if isinstance(written, ExecutionDetail):
+            return written, True
+        return view(written.row, written.prepared, asked), False
 
     async def attempt(self, execution_id: UUID, *, job_id: int | None) -> None:
         """One worker attempt by queue job ``job_id`` (raises RetryLater to retry)."""
@@ -262,7 +231,7 @@ class Executions:
             {**row, "spans": spans, "provider_attempts": attempts}
         )
 
-    async def list(self, who: Principal, query: ExecutionListQuery) -> Page[Execution]:
+    async def list(self, who: Principal, query: ExecutionFilter) -> Page[Execution]:
         cursor = cursor_value(query.cursor, str)
         before_created, before_id = None, None
         if cursor is not None:
@@ -275,7 +244,7 @@ class Executions:
                 Execution,
                 project_id=who.project_id,
                 prompt_name=query.prompt_name,
-                version_number=query.version,
+                version_number=query.version_number,
                 status=query.status,
                 provider=query.provider,
                 model_name=query.model_name,
@@ -310,6 +279,56 @@ class Executions:
         return await self.get(who, execution_id)
 
     # --- internals -----------------------------------------------------------------------------
+
+    async def _write(
+        self,
+        who: Principal,
+        asked: RunAsked,
+        *,
+        sync: bool,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+        trace: Trace,
+    ) -> _Written | ExecutionDetail:
+        """Prepare an execution and write it: sync, running with its attempt 1; async, queued
+        with its queue job. Or the execution its idempotency key already names (a concurrent
+        request with the same key may win the insert)."""
+        key = idempotency_key or asked.idempotency_key
+        hashed: str | None = None  # what a replay of the key compares (no key: not computed)
+        if key:
+            hashed = request_hash(asked)
+            replay = await self._replay(who, key, hashed, sync=sync)
+            if replay is not None:
+                return replay
+        async with self._db.connect() as q:  # resolve (unless cached) and write: one checkout
+            prepared = await prepare(
+                q, self._providers, self._settings, who, asked, cache=self._resolutions
+            )
+            params = insert_params(
+                uuid.uuid4(),
+                who,
+                asked,
+                prepared,
+                mode="sync" if sync else "async",
+                status="running" if sync else "queued",
+                attempts=1 if sync else 0,
+                key=key,
+                request_hash=hashed,
+                correlation_id=correlation_id,
+                trace=trace,
+                worker=process_label(),
+            )
+            if sync:
+                row = await q.row("insert_execution", **params)
+            else:
+                row = await q.row(
+                    "submit_execution", queue=EXECUTIONS_QUEUE, task=RUN_EXECUTION, **params
+                )
+        if row is None:  # the concurrent request won: its execution
+            replay = await self._replay(who, key or "", hashed or "", sync=sync)
+            assert replay is not None
+            return replay
+        return _Written(row, prepared, params)
 
     async def _replay(
         self, who: Principal, key: str, request_hash: str, *, sync: bool

@@ -58,7 +58,8 @@ class Attempt:
     execution_id: UUID
     number: int | None
     started: float
-    trace: Trace
+    parent_span: str | None
+    """The span the execution's ``llm`` span is a child of (a sync run's traceparent)."""
     provider: str
     model_name: str
     served_by: str
@@ -190,8 +191,8 @@ class Outcomes:
         attributes: dict[str, Any],
     ) -> Recorded:
         latency_ms = round((time.perf_counter() - attempt.started) * 1000)
-        if attempt.trace.parent_span:
-            attributes = {**attributes, "parent_span_id": attempt.trace.parent_span}
+        if attempt.parent_span:
+            attributes = {**attributes, "parent_span_id": attempt.parent_span}
         params = {
             "execution_id": attempt.execution_id,
             "attempt_number": attempt.number,
@@ -206,7 +207,7 @@ class Outcomes:
             "error_type": error.kind if error else None,
             "error_message": error.message[:2000] if error else None,
             "span_name": "llm.completion",
-            "parent_span_id": attempt.trace.parent_span,
+            "parent_span_id": attempt.parent_span,
             "span_input": None,
             "span_output": None,
             "span_model": f"{attempt.provider}/{attempt.model_name}",

@@ -10,8 +10,8 @@ from typing import Any
 from uuid import UUID
 
 from prompt_ledger import templates
+from prompt_ledger.asks import RunAsked
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies_executions import RunBody
 from prompt_ledger.cache import GroupCache
 from prompt_ledger.db.store import Queries
 from prompt_ledger.errors import Conflict, NotFound, ValidationFailed
@@ -76,14 +76,14 @@ async def prepare(
     providers: Providers,
     settings: Settings,
     who: Principal,
-    body: RunBody,
+    asked: RunAsked,
     *,
     cache: ResolveCache | None,
 ) -> Prepared:
     """Everything an execution needs before its row is written; refuses (404/409/422) before
     any token is spent. ``q``: the connection the execution is then written on (no query is
     made on it when the resolution is cached)."""
-    resolved = await resolve(q, cache, settings, who, body)
+    resolved = await resolve(q, cache, settings, who, asked)
     version, model = resolved.version, resolved.model
     served_by = providers.serving(resolved.provider)  # unknown/unconfigured: 422 first
     if model is None:
@@ -93,7 +93,7 @@ async def prepare(
             "seed-models`).",
             errors=[{"loc": ["body", "model"], "msg": "unknown model", "type": "model"}],
         )
-    params = merge_params(version.model_defaults.get("params"), body)
+    params = merge_params(version.model_defaults.get("params"), asked)
     if model.max_tokens and params.get("max_tokens", 0) > model.max_tokens:
         raise ValidationFailed(
             f"max_tokens {params['max_tokens']} exceeds {model.model_name}'s limit of "
@@ -108,7 +108,7 @@ async def prepare(
         )
     rendered = await templates.render_off_loop(
         content_of(version),
-        body.variables,
+        asked.variables,
         version.variables,
         seconds=settings.template_render_seconds,
     )
@@ -118,41 +118,45 @@ async def prepare(
 
 
 async def resolve(
-    q: Queries, cache: ResolveCache | None, settings: Settings, who: Principal, body: RunBody
+    q: Queries, cache: ResolveCache | None, settings: Settings, who: Principal, asked: RunAsked
 ) -> Resolved:
     """The prompt, version and model a request runs (from the cache when it holds them)."""
     provider, model_name = None, None
-    if body.model is not None:
-        provider, model_name = body.model.provider, body.model.model_name
-    key: ResolveKey = (body.label, body.version, body.environment, provider, model_name)
-    name = group(who, body.prompt_name)
+    if asked.model is not None:
+        provider, model_name = asked.model.provider, asked.model.model_name
+    key: ResolveKey = (asked.label, asked.version_number, asked.environment, provider, model_name)
+    name = group(who, asked.prompt_name)
     if cache is not None and (cached := cache.get(name, key)) is not None:
         return cached
     generation = cache.generation(name) if cache is not None else 0
     row = await q.row(
         "resolve_for_execution",
         project_id=who.project_id,
-        name=body.prompt_name,
-        label=body.label,
-        version_number=body.version,
-        environment=body.environment,
+        name=asked.prompt_name,
+        label=asked.label,
+        version_number=asked.version_number,
+        environment=asked.environment,
         provider=provider,
         model_name=model_name,
     )
     if row is None:
-        raise NotFound(f"Prompt '{body.prompt_name}' not found.")
+        raise NotFound(f"Prompt '{asked.prompt_name}' not found.")
     if row["version"] is None:
-        if body.version is not None or body.label is not None:
-            what = f"version {body.version}" if body.version else f"label '{body.label}'"
-            raise NotFound(f"Prompt '{body.prompt_name}' has no {what}.")
-        raise Conflict(f"Prompt '{body.prompt_name}' has no active version.")
+        if asked.version_number is not None or asked.label is not None:
+            what = (
+                f"version {asked.version_number}"
+                if asked.version_number
+                else f"label '{asked.label}'"
+            )
+            raise NotFound(f"Prompt '{asked.prompt_name}' has no {what}.")
+        raise Conflict(f"Prompt '{asked.prompt_name}' has no active version.")
     version = Version.model_validate(row["version"])
     if version.status == "archived":
         raise Conflict(
-            f"Version {version.version_number} of '{body.prompt_name}' is "
+            f"Version {version.version_number} of '{asked.prompt_name}' is "
             "archived and cannot be executed."
         )
-    if body.model is None:
+    if asked.model is None:
         defaults = version.model_defaults
         provider = str(defaults.get("provider") or settings.default_provider)
         model_name = str(defaults.get("model_name") or settings.default_model)
@@ -175,7 +179,7 @@ async def resolve(
 def insert_params(
     execution_id: UUID,
     who: Principal,
-    body: RunBody,
+    asked: RunAsked,
     prepared: Prepared,
     *,
     mode: str,
@@ -197,25 +201,25 @@ def insert_params(
         "model_id": model.model_id,
         "execution_mode": mode,
         "status": status,
-        "environment": body.environment,
+        "environment": asked.environment,
         "resolved_by": prepared.resolved_by,
         "served_by": prepared.served_by,
         "rendered_prompt": prepared.rendered.as_text(),
         "input_price_per_mtok": model.input_price_per_mtok,
         "output_price_per_mtok": model.output_price_per_mtok,
         "attempts": attempts,
-        "correlation_id": correlation_id or body.correlation_id,
+        "correlation_id": correlation_id or asked.correlation_id,
         "idempotency_key": key,
         "request_hash": request_hash,
         "trace_id": trace.trace_id,
-        "variables": body.variables,
+        "variables": asked.variables,
         "model_config": {"provider": model.provider, "model_name": model.model_name},
         "params": prepared.params,
         "worker": worker,
     }
 
 
-def view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> ExecutionDetail:
+def view(row: dict[str, Any], prepared: Prepared, asked: RunAsked) -> ExecutionDetail:
     """The execution as just written (with its spans once finished), without reading it back."""
     return ExecutionDetail.model_validate(
         {
@@ -224,7 +228,7 @@ def view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> ExecutionDet
             "version_number": prepared.version.version_number,
             "provider": prepared.model.provider,
             "model_name": prepared.model.model_name,
-            "variables": body.variables,
+            "variables": asked.variables,
             "model_config": {
                 "provider": prepared.model.provider,
                 "model_name": prepared.model.model_name,
@@ -234,21 +238,32 @@ def view(row: dict[str, Any], prepared: Prepared, body: RunBody) -> ExecutionDet
     )
 
 
-def request_hash(body: RunBody) -> str:
-    data = body.model_dump(
-        mode="json", exclude={"idempotency_key", "correlation_id", "stream"}, exclude_none=True
-    )
+def request_hash(asked: RunAsked) -> str:
+    """What a replay of an Idempotency-Key compares: the request without its key and
+    correlation id, as JSON by the API's field names, unset ones left out (the digest the
+    request body itself gave before: a key stored by an earlier release still replays)."""
+    data: dict[str, Any] = {"prompt_name": asked.prompt_name, "variables": asked.variables}
+    if asked.environment is not None:
+        data["environment"] = asked.environment
+    if asked.model is not None:
+        data["model"] = {"provider": asked.model.provider, "model_name": asked.model.model_name}
+    if asked.params is not None:
+        data["params"] = asked.params
+    if asked.version_number is not None:
+        data["version"] = asked.version_number
+    if asked.label is not None:
+        data["label"] = asked.label
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def merge_params(defaults: Any, body: RunBody) -> dict[str, Any]:
+def merge_params(defaults: Any, asked: RunAsked) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     if isinstance(defaults, dict):
         merged.update({k: v for k, v in defaults.items() if k in GENERATION_KEYS})
         if "max_new_tokens" in defaults and "max_tokens" not in merged:
             merged["max_tokens"] = defaults["max_new_tokens"]
-    if body.params is not None:
-        merged.update(body.params.model_dump(exclude_none=True))
+    if asked.params is not None:
+        merged.update(asked.params)
     return merged
 
 

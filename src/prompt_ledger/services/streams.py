@@ -27,8 +27,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from prompt_ledger.asks import RunAsked
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies_executions import ExecutionDetail, RunBody
 from prompt_ledger.db.store import Database
 from prompt_ledger.errors import ProviderFailed
 from prompt_ledger.providers.base import Completion, ProviderError, StreamPiece
@@ -37,6 +37,7 @@ from prompt_ledger.services.executions import Begun, Executions, _held, provider
 from prompt_ledger.services.outcomes import Attempt, Outcomes, Recorded, Trace
 from prompt_ledger.services.preparation import Prepared, view
 from prompt_ledger.settings import Settings
+from prompt_ledger.views import ExecutionDetail
 
 log = logging.getLogger("prompt_ledger.streams")
 T = TypeVar("T")
@@ -92,7 +93,7 @@ class Live:
         streams: Streams,
         *,
         who: Principal,
-        body: RunBody,
+        asked: RunAsked,
         prepared: Prepared,
         row: dict[str, Any],
         attempt: Attempt,
@@ -102,7 +103,7 @@ class Live:
     ) -> None:
         self._streams = streams
         self._who = who
-        self._body = body
+        self._asked = asked
         self._prepared = prepared
         self._row = row
         self._attempt = attempt
@@ -194,10 +195,10 @@ class Live:
 
     async def _view(self, recorded: Recorded) -> ExecutionDetail:
         if recorded.pending:
-            return view(_held(self._row, recorded.held or {}), self._prepared, self._body)
+            return view(_held(self._row, recorded.held or {}), self._prepared, self._asked)
         if recorded.row is None:  # finished by an earlier try of the same write
             return await self._streams.executions.get(self._who, self.execution_id)
-        return view(recorded.row, self._prepared, self._body)
+        return view(recorded.row, self._prepared, self._asked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,7 @@ class Streams:
     async def start(
         self,
         who: Principal,
-        body: RunBody,
+        asked: RunAsked,
         *,
         idempotency_key: str | None,
         correlation_id: str | None,
@@ -230,7 +231,7 @@ class Streams:
         """Prepare and write the execution, and open the provider's stream (its first piece
         read). Raises what a sync run raises before its answer, ProviderFailed included."""
         begun = await self.executions.begin_sync(
-            who, body, idempotency_key=idempotency_key, correlation_id=correlation_id, trace=trace
+            who, asked, idempotency_key=idempotency_key, correlation_id=correlation_id, trace=trace
         )
         if not isinstance(begun, Begun):
             return Replayed(begun)
@@ -249,7 +250,7 @@ class Streams:
         return Live(
             self,
             who=who,
-            body=body,
+            asked=asked,
             prepared=prepared,
             row=row,
             attempt=attempt,

@@ -9,8 +9,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from prompt_ledger.asks import TraceFilter
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies_traces import TraceListQuery
 from prompt_ledger.db.store import Database, Queries
 from prompt_ledger.errors import NotFound, PayloadTooLarge
 from prompt_ledger.records import SpanView, TraceSummary, TraceTree
@@ -56,11 +56,11 @@ class Traces:
 
     # --- reading -------------------------------------------------------------------------
 
-    async def list(self, who: Principal, query: TraceListQuery) -> TracePage:
+    async def list(self, who: Principal, query: TraceFilter) -> TracePage:
         before_started, before_id = _cursor(query.cursor)
         params: dict[str, Any] = {
             "project_id": who.project_id,
-            "service": query.service,
+            "service": query.service_name,
             "status": query.status,
             "since": query.since,
             "until": query.until,
@@ -74,7 +74,7 @@ class Traces:
         async with self._db.connect() as q:
             if query.prompt_name:  # a prompt's traces are found from its executions
                 rows = await q.rows("list_traces_of_prompt", **params)
-            elif query.service:  # a service's from its spans (the latest first, then further)
+            elif query.service_name:  # a service's from its spans (the latest first, then further)
                 rows = await _of_service(q, params)
             else:  # others by walking the project's spans
                 rows = await q.rows("list_traces", **params)

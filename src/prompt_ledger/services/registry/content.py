@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prompt_ledger import templates
-from prompt_ledger.records import Message, Version
+from prompt_ledger.records import Version
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +25,12 @@ class NewContent:
     def of(
         cls,
         template_source: str | None,
-        messages: Sequence[Message] | None,
+        messages: Sequence[templates.ChatMessage] | None,
         model_defaults: dict[str, Any] | None,
     ) -> NewContent:
         content = templates.PromptContent(
             template_source=template_source,
-            messages=None
-            if messages is None
-            else tuple(templates.ChatMessage(m.role, m.content) for m in messages),
+            messages=None if messages is None else tuple(messages),
             model_defaults=model_defaults or {},
         )
         return cls(content, templates.declared_variables(content), content.checksum())

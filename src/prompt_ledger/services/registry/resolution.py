@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from prompt_ledger import templates
+from prompt_ledger.asks import PromptRef
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import ResolveItem
 from prompt_ledger.errors import Conflict, NotFound
 from prompt_ledger.records import MAX_INT, Prompt, PromptSummary, Version
 from prompt_ledger.services.registry.base import RegistryBase, group, version_of
@@ -71,7 +71,7 @@ class Resolution(RegistryBase):
         return body
 
     async def resolve_many(
-        self, who: Principal, items: Sequence[ResolveItem]
+        self, who: Principal, items: Sequence[PromptRef]
     ) -> list[PromptView | ResolveFailure]:
         """Each item resolved (from the cache when possible), failures reported per item."""
         results: list[PromptView | ResolveFailure] = []
@@ -79,7 +79,7 @@ class Resolution(RegistryBase):
             try:
                 results.append(
                     await self.get_prompt(
-                        who, item.name, label=item.label, version_number=item.version
+                        who, item.name, label=item.label, version_number=item.version_number
                     )
                 )
             except NotFound as exc:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prompt_ledger import templates
+from prompt_ledger.asks import PromptWrite, TrackedPrompt
 from prompt_ledger.auth import Principal
-from prompt_ledger.bodies import CodePrompt, PutPromptBody
 from prompt_ledger.cache import payload
 from prompt_ledger.db.store import Queries
 from prompt_ledger.errors import Conflict, ValidationFailed
@@ -21,12 +21,12 @@ from prompt_ledger.views import PutPromptResult, RegisterResult
 class Versions(Resolution):
     """Writing content: new versions, through the API or from code."""
 
-    async def put_prompt(self, who: Principal, name: str, body: PutPromptBody) -> PutPromptResult:
-        new = NewContent.of(body.template_source, body.messages, body.model_defaults)
+    async def put_prompt(self, who: Principal, name: str, write: PromptWrite) -> PutPromptResult:
+        new = NewContent.of(write.template_source, write.messages, write.model_defaults)
         await templates.vet(new.content, new.variables, seconds=self._render_seconds)
         async with self._write(who, name, notify=False) as q:  # add_version notifies
             prompt = await self._upsert(
-                q, who, name, "full", description=body.description, owner_team=body.owner_team
+                q, who, name, "full", description=write.description, owner_team=write.owner_team
             )
             if prompt.mode == "tracking":
                 raise Conflict(
@@ -38,11 +38,11 @@ class Versions(Resolution):
                 q,
                 prompt,
                 new,
-                body.created_by,
-                body.commit_message,
+                write.created_by,
+                write.commit_message,
                 notify=payload(self._cache.name, group(who, name)),
             )
-            if body.set_active and prompt.active_version_id != version.version_id:
+            if write.set_active and prompt.active_version_id != version.version_id:
                 if version.status == "archived":
                     raise Conflict(
                         f"Version {version.version_number} is archived and cannot be activated."
@@ -58,13 +58,15 @@ class Versions(Resolution):
         return PutPromptResult(**view.model_dump(), created=created)
 
     async def register(
-        self, who: Principal, items: Sequence[CodePrompt], created_by: str | None
+        self, who: Principal, items: Sequence[TrackedPrompt], created_by: str | None
     ) -> list[RegisterResult]:
         """Code-based tracking: register (name, template) pairs; changed content becomes active."""
         names = [item.name for item in items]
         if len(set(names)) != len(names):
             raise ValidationFailed("Each prompt name may appear once per registration.")
-        prepared = [(item, NewContent.of(item.source, item.messages, None)) for item in items]
+        prepared = [
+            (item, NewContent.of(item.template_source, item.messages, None)) for item in items
+        ]
         for _, new in prepared:
             await templates.vet(new.content, new.variables, seconds=self._render_seconds)
         results: list[RegisterResult] = []
