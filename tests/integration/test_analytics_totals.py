@@ -1,7 +1,8 @@
-"""Per-prompt running totals (schema/versions/0013): exactly what the ledger says at every hour,
-however the fold's batches fall (executions folded out of order, late ones), the same after a
-rebuild or the migration's backfill; the summary's top prompts, ranked from them without reading
-every prompt, are the ranking of a direct aggregate over the executions, per project."""
+"""Per-prompt running totals (schema/versions/0013) and 8-day totals (0014): exactly what the
+ledger says at every hour and day, however the fold's batches fall (executions folded out of
+order, late ones), the same after a rebuild or the migrations' backfills; the summary's top
+prompts, ranked from them without reading every prompt, are the ranking of a direct aggregate
+over the executions, per project."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ PROMPTS = 130  # more than a page of the ranking (services/analytics_ranking.py:
 
 RUNNING = "SELECT * FROM prompt_running_totals ORDER BY project_id, prompt_id, hour"
 TOTALS = "SELECT * FROM prompt_totals ORDER BY project_id, prompt_id"
+EIGHT_DAYS = "SELECT * FROM prompt_eight_day_totals ORDER BY project_id, day, prompt_id"
 
 # Each running total, as the ledger says: the prompt's finished executions before the end of
 # that hour; and each hour in which a prompt ran has its row.
@@ -40,6 +42,16 @@ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 TOTALS_TRUTH = """
 SELECT project_id, prompt_id, count(*) AS executions, COALESCE(sum(cost_usd), 0) AS cost_usd
 FROM executions WHERE status IN ('succeeded', 'failed') GROUP BY 1, 2 ORDER BY 1, 2
+"""
+# Each 8-day total, as the ledger says: the prompt's finished executions in the 8 days from the
+# start of that UTC day; a row for each day in which the prompt ran and the 7 before.
+EIGHT_DAYS_TRUTH = """
+SELECT e.project_id, d.day, e.prompt_id, count(*) AS executions,
+       COALESCE(sum(e.cost_usd), 0) AS cost_usd
+FROM executions e
+CROSS JOIN LATERAL generate_series(date_trunc('day', e.created_at, 'UTC') - interval '7 days',
+                                   date_trunc('day', e.created_at, 'UTC'), interval '1 day') d(day)
+WHERE e.status IN ('succeeded', 'failed') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """
 
 
@@ -142,6 +154,8 @@ async def test_running_totals_are_the_ledgers_at_every_hour(
     await container.analytics.fold_all(batch=97)
     assert await sql_rows(database_url, RUNNING) == await sql_rows(database_url, RUNNING_TRUTH)
     assert await sql_rows(database_url, TOTALS) == await sql_rows(database_url, TOTALS_TRUTH)
+    eight_days = await sql_rows(database_url, EIGHT_DAYS)
+    assert eight_days == await sql_rows(database_url, EIGHT_DAYS_TRUTH)
 
     # a late execution (finished now, created 15 days ago) moves every later running total
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -161,37 +175,64 @@ async def test_running_totals_are_the_ledgers_at_every_hour(
     folded = await sql_rows(database_url, RUNNING)
     assert folded == await sql_rows(database_url, RUNNING_TRUTH)
     assert await sql_rows(database_url, TOTALS) == await sql_rows(database_url, TOTALS_TRUTH)
+    folded_eight_days = await sql_rows(database_url, EIGHT_DAYS)
+    assert folded_eight_days == await sql_rows(database_url, EIGHT_DAYS_TRUTH)
+    assert folded_eight_days != eight_days  # the late executions' day and the 7 before
 
     await container.analytics.rebuild()
     assert await sql_rows(database_url, RUNNING) == folded
     assert await sql_rows(database_url, TOTALS) == await sql_rows(database_url, TOTALS_TRUTH)
+    assert await sql_rows(database_url, EIGHT_DAYS) == folded_eight_days
 
 
-async def test_the_0013_backfill_derives_what_the_fold_writes(
-    client: httpx.AsyncClient, container: Container, database_url: str
+@pytest.mark.parametrize(
+    ("revision", "tables"),
+    [
+        ("0013_prompt_running_totals", ["prompt_running_totals", "prompt_totals"]),
+        ("0014_prompt_eight_day_totals", ["prompt_eight_day_totals"]),
+    ],
+)
+async def test_a_backfill_derives_what_the_fold_writes(
+    client: httpx.AsyncClient,
+    container: Container,
+    database_url: str,
+    revision: str,
+    tables: list[str],
 ) -> None:
     await put_model(client)
     await prompts_with_traffic(database_url, DEFAULT_PROJECT_ID, shift=3)
     await container.analytics.fold_all()
-    running, totals = await sql_rows(database_url, RUNNING), await sql_rows(database_url, TOTALS)
-    path = Path(__file__).parents[2] / "schema" / "versions" / "0013_prompt_running_totals.py"
-    spec = importlib.util.spec_from_file_location("running_totals", path)
+    queries = [RUNNING, TOTALS, EIGHT_DAYS]
+    folded = [await sql_rows(database_url, query) for query in queries]
+    assert all(folded)
+    path = Path(__file__).parents[2] / "schema" / "versions" / f"{revision}.py"
+    spec = importlib.util.spec_from_file_location(revision, path)
     assert spec is not None
     assert spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute("DELETE FROM prompt_running_totals")
-        await conn.execute("DELETE FROM prompt_totals")
+        for table in tables:
+            await conn.execute(f"DELETE FROM {table}")
         for statement in migration.BACKFILL:
             await conn.execute(statement)
-    assert await sql_rows(database_url, RUNNING) == running
-    assert await sql_rows(database_url, TOTALS) == totals
+    assert [await sql_rows(database_url, query) for query in queries] == folded
 
 
 @pytest.mark.parametrize(
     ("window", "top"),
-    [("24h", 5), ("7d", 3), ("30d", 5), ("30d", 1), ("16d-9d", 4), ("400d", 12)],
+    [
+        ("24h", 5),
+        ("3d", 2),
+        ("7d", 3),
+        ("7d", 10),
+        ("8d", 6),
+        ("30d", 5),
+        ("30d", 1),
+        ("16d-9d", 4),
+        ("13d-6d", 7),
+        ("400d", 12),
+    ],
 )
 async def test_top_prompts_are_a_direct_rankings_per_project(
     client: httpx.AsyncClient,

@@ -54,8 +54,9 @@ def test_long_windows_read_few_buckets(days: int) -> None:
 
 
 def test_the_rankings_lists_cover_the_window_with_few_buckets() -> None:
-    """The top prompts' lists: aligned buckets of one grain covering the window, the finest
-    grain of which at most 4 do (16-day buckets up to 8), else the all-time totals."""
+    """The top prompts' lists: the 8-day totals of the day the window starts in when they cover
+    it (any window of up to a week), else aligned buckets of one grain covering the window, the
+    finest grain of which at most 4 do (16-day buckets up to 8), else the all-time totals."""
     rng = random.Random(11)
     base = datetime(2026, 11, 26, 17, tzinfo=UTC)
     seen: set[str | None] = set()
@@ -63,6 +64,15 @@ def test_the_rankings_lists_cover_the_window_with_few_buckets() -> None:
         until = base - rng.randrange(0, 24 * 40) * HOUR
         since = until - rng.randrange(1, 24 * 400) * HOUR
         lists = ranking_lists(Period(since, until, "day"))
+        day = since - (since - EPOCH) % STEP["day"]
+        if until - since <= 7 * 24 * HOUR:
+            assert lists == [("8d", day)]
+        if lists[0][0] == "8d":
+            assert lists == [("8d", day)]
+            assert until <= day + 8 * STEP["day"]
+            seen.add("8d")
+            continue
+        assert until > day + 8 * STEP["day"]  # the 8-day totals would not have covered it
         if lists == [(None, None)]:
             assert until - since > 7 * STEP["16d"]
             seen.add(None)
@@ -84,4 +94,4 @@ def test_the_rankings_lists_cover_the_window_with_few_buckets() -> None:
         if finer and len(lists) <= 4:  # no finer grain would have done with at most 4
             first = since - (since - EPOCH) % finer[-1]
             assert -(-(until - first) // finer[-1]) > 4
-    assert seen >= {"day", "4d", "16d", None}
+    assert seen == {"8d", "4d", "16d", None}

@@ -762,7 +762,9 @@ RETURNING prefix, created_at;
 -- total grows by the batch's; each hour in which the batch ran it, and each stored hour after
 -- the batch's earliest of that prompt, is rewritten as the stored total up to that hour plus
 -- the batch's up to it (the running sum of the batch's hours). Those absolute values are read
--- from the statement's snapshot: the caller holds lock_folds first (one fold at a time).
+-- from the statement's snapshot: the caller holds lock_folds first (one fold at a time). And
+-- each prompt's 8-day totals (schema/versions/0014): the batch's executions of a day add to
+-- that day's row and to those of the 7 days before (each row: the 8 days from its day).
 WITH batch AS (
     DELETE FROM analytics_pending
     WHERE execution_id IN (
@@ -787,6 +789,15 @@ WITH batch AS (
     ON CONFLICT (project_id, prompt_id) DO UPDATE
     SET executions = t.executions + EXCLUDED.executions,
         cost_usd = t.cost_usd + EXCLUDED.cost_usd
+), eight_days_written AS (
+    INSERT INTO prompt_eight_day_totals AS s (project_id, day, prompt_id, executions, cost_usd)
+    SELECT project_id, date_trunc('day', hour, 'UTC') - k.days * interval '1 day', prompt_id,
+           sum(executions), sum(cost_usd)
+    FROM deltas CROSS JOIN generate_series(0, 7) AS k(days)
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (project_id, day, prompt_id) DO UPDATE
+    SET executions = s.executions + EXCLUDED.executions,
+        cost_usd = s.cost_usd + EXCLUDED.cost_usd
 ), changed AS (
     SELECT project_id, prompt_id, hour, executions, cost_usd FROM deltas
     UNION ALL
@@ -962,13 +973,20 @@ UNION
 -- analytics_top_by_volume --
 -- A page of one of the ranking's lists (services/analytics_ranking.py: top_prompts), largest first,
 -- after the key (after, after_id): the prompt-level rollup rows of one bucket (grain, bucket)
--- by executions, or, without a grain, the prompts' all-time totals (schema/versions/0013)
+-- by executions, or, with the grain '8d', the prompts' totals of the 8 days from the day
+-- bucket (schema/versions/0014), or, without a grain, their all-time totals (0013)
 SELECT prompt_id, executions AS bound FROM (
     SELECT prompt_id, executions FROM execution_rollups
-    WHERE %(grain)s::text IS NOT NULL AND project_id = %(project_id)s AND level = 'prompt'
+    WHERE %(grain)s::text <> '8d' AND project_id = %(project_id)s AND level = 'prompt'
       AND grain = %(grain)s::text AND bucket_start = %(bucket)s
       AND (executions, prompt_id) < (%(after)s::bigint, %(after_id)s::uuid)
     ORDER BY executions DESC, prompt_id DESC LIMIT %(page)s) b
+UNION ALL
+SELECT prompt_id, executions FROM (
+    SELECT prompt_id, executions FROM prompt_eight_day_totals
+    WHERE %(grain)s::text = '8d' AND project_id = %(project_id)s AND day = %(bucket)s
+      AND (executions, prompt_id) < (%(after)s::bigint, %(after_id)s::uuid)
+    ORDER BY executions DESC, prompt_id DESC LIMIT %(page)s) e
 UNION ALL
 SELECT prompt_id, executions FROM (
     SELECT prompt_id, executions FROM prompt_totals
@@ -981,10 +999,16 @@ ORDER BY bound DESC, prompt_id DESC;
 -- The same lists by cost
 SELECT prompt_id, cost_usd AS bound FROM (
     SELECT prompt_id, cost_usd FROM execution_rollups
-    WHERE %(grain)s::text IS NOT NULL AND project_id = %(project_id)s AND level = 'prompt'
+    WHERE %(grain)s::text <> '8d' AND project_id = %(project_id)s AND level = 'prompt'
       AND grain = %(grain)s::text AND bucket_start = %(bucket)s
       AND (cost_usd, prompt_id) < (%(after)s::numeric, %(after_id)s::uuid)
     ORDER BY cost_usd DESC, prompt_id DESC LIMIT %(page)s) b
+UNION ALL
+SELECT prompt_id, cost_usd FROM (
+    SELECT prompt_id, cost_usd FROM prompt_eight_day_totals
+    WHERE %(grain)s::text = '8d' AND project_id = %(project_id)s AND day = %(bucket)s
+      AND (cost_usd, prompt_id) < (%(after)s::numeric, %(after_id)s::uuid)
+    ORDER BY cost_usd DESC, prompt_id DESC LIMIT %(page)s) e
 UNION ALL
 SELECT prompt_id, cost_usd FROM (
     SELECT prompt_id, cost_usd FROM prompt_totals
@@ -1024,7 +1048,8 @@ LOCK TABLE execution_rollups IN EXCLUSIVE MODE;
 
 -- delete_rollups --
 -- Forget every rollup row and running total, before a rebuild
-WITH running AS (DELETE FROM prompt_running_totals), totals AS (DELETE FROM prompt_totals)
+WITH running AS (DELETE FROM prompt_running_totals), totals AS (DELETE FROM prompt_totals),
+     eight_days AS (DELETE FROM prompt_eight_day_totals)
 DELETE FROM execution_rollups;
 
 -- enqueue_all_finished --

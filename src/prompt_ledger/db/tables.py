@@ -292,3 +292,25 @@ prompt_totals = sa.Table(
     sa.Index("ix_prompt_totals_executions", "project_id", "executions", "prompt_id"),
     sa.Index("ix_prompt_totals_cost", "project_id", "cost_usd", "prompt_id"),
 )
+
+# --- per-prompt totals of 8 days (0014): a week's top prompts from one sorted list ----------------
+
+prompt_eight_day_totals = sa.Table(
+    "prompt_eight_day_totals",
+    metadata,
+    # Per prompt and UTC day: its executions and cost in the 8 days from that day's start (a
+    # row for each day in which it ran and the 7 before), read largest first within a day by the
+    # ranking of a window of up to a week that starts in that day. Kept by the fold.
+    sa.Column(
+        "project_id",
+        UUID,
+        sa.ForeignKey("projects.project_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("day", TS, primary_key=True),
+    sa.Column("prompt_id", UUID, primary_key=True),
+    sa.Column("executions", sa.BigInteger(), nullable=False),
+    sa.Column("cost_usd", sa.Numeric(20, 8), nullable=False),
+    sa.Index("ix_prompt_eight_day_totals_executions", "project_id", "day", "executions", "prompt_id"),
+    sa.Index("ix_prompt_eight_day_totals_cost_usd", "project_id", "day", "cost_usd", "prompt_id"),
+)

@@ -2,7 +2,8 @@
 
 A window of up to two days sums its cover's prompt rows; a longer one is ranked by a threshold
 algorithm over sorted lists (``top_prompts``) whose values bound a prompt's window total: the
-prompt rows of the few buckets that cover the window, or the prompts' all-time totals."""
+prompts' totals of the 8 days from the day the window starts in (a week), the prompt rows of
+the few buckets that cover the window, or the prompts' all-time totals."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from prompt_ledger.db.store import Queries
-from prompt_ledger.services.analytics_windows import GRAINS, Period, floor_to
+from prompt_ledger.services.analytics_windows import DAY, GRAINS, Period, floor_to
 
 
 async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) -> list[UUID]:
@@ -21,9 +22,10 @@ async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) ->
     sorts them). A window of up to two days sums its cover's prompt rows (a few a prompt); a
     longer one is ranked without reading every prompt (a threshold algorithm over sorted lists).
 
-    The lists (``ranking_lists``): the prompt rollup rows of the few buckets that cover the
-    window, or the prompts' all-time totals; a prompt's window total is at most the sum of its
-    values in the lists. The lists are read largest first, a page at a time, and each prompt
+    The lists (``ranking_lists``): the prompts' totals of the 8 days from the day the window
+    starts in, the prompt rollup rows of the few buckets that cover the window, or the
+    prompts' all-time totals; a prompt's window total is at most the sum of its values in the
+    lists. The lists are read largest first, a page at a time, and each prompt
     met gets its exact window total from the running totals (schema/versions/0013); the reading
     stops once the sum of the last values read (the most an unmet prompt can have) is below the
     ``top``-th best window total met. When the busy prompts of the window are the busy prompts
@@ -81,9 +83,14 @@ async def top_prompts(q: Queries, project_id: UUID, period: Period, top: int) ->
 
 def ranking_lists(period: Period) -> list[tuple[str | None, datetime | None]]:
     """The lists whose values bound a prompt's window total, as (grain, bucket start): the
-    buckets of the finest grain of which at most 4 cover the window (a day's two days, a
-    week's two or three 4-day buckets, a month's 16-day ones); else 16-day buckets if at most
-    8 do; else the all-time totals, (None, None)."""
+    8-day totals of the day the window starts in, when they cover it (any window of up to a
+    week: one list, whose bounds exceed the window totals by at most a day's executions, where
+    two or three 4-day buckets exceeded them by up to 5 days'); else the buckets of the finest
+    grain of which at most 4 cover the window (a month's 16-day ones); else 16-day buckets if
+    at most 8 do; else the all-time totals, (None, None)."""
+    day = floor_to(period.since, DAY)
+    if period.until <= day + EIGHT_DAYS:
+        return [("8d", day)]
     for limit, ladder in ((4, GRAINS), (8, GRAINS[-1:])):
         for _, step in ladder:
             first = floor_to(period.since, step)
@@ -97,6 +104,8 @@ def _grain(step: timedelta) -> str:
     return next(name for name, size in GRAINS if size == step)
 
 
+EIGHT_DAYS = timedelta(days=8)
+"""The span of a prompt's 8-day totals (schema/versions/0014), from each UTC day's start."""
 _SUMMED = timedelta(days=2)
 """Windows up to this long are ranked by summing their cover's prompt rows (a few a prompt):
 the threshold reading, made for longer windows, meets most prompts of a day when their
