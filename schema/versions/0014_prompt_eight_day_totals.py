@@ -64,6 +64,10 @@ def upgrade() -> None:
             "prompt_eight_day_totals",
             ["project_id", "day", column, "prompt_id"],
         )
+    # statistics now, not at autovacuum's next pass: without them a day's page is planned as a
+    # bitmap scan and sort of all the day's rows (10,000 at 1M: 115 ms) instead of the index read
+    # backwards, its first 25 entries
+    op.execute("ANALYZE prompt_eight_day_totals")
 
 
 def downgrade() -> None:
