@@ -311,6 +311,8 @@ prompt_eight_day_totals = sa.Table(
     sa.Column("prompt_id", UUID, primary_key=True),
     sa.Column("executions", sa.BigInteger(), nullable=False),
     sa.Column("cost_usd", sa.Numeric(20, 8), nullable=False),
-    sa.Index("ix_prompt_eight_day_totals_executions", "project_id", "day", "executions", "prompt_id"),
+    sa.Index(
+        "ix_prompt_eight_day_totals_executions", "project_id", "day", "executions", "prompt_id"
+    ),
     sa.Index("ix_prompt_eight_day_totals_cost_usd", "project_id", "day", "cost_usd", "prompt_id"),
 )
