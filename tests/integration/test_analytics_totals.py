@@ -267,3 +267,58 @@ async def test_top_prompts_are_a_direct_rankings_per_project(
         assert answered(body["top_prompts_by_volume"]) == by_volume
         assert answered(body["top_prompts_by_cost"]) == by_cost
         assert len(by_volume) == top
+
+
+async def test_a_weeks_top_prompts_are_read_from_its_first_days_eight_day_totals(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """A week starting at noon is ranked from the 8-day totals of its first day: prompts busy
+    that morning (before the window) lead the list but not the answer, a prompt busy only that
+    afternoon (the window's first hours) is met on the first page, and the reading stops there
+    (30 of the 50 quiet prompts never read): the answer is the direct ranking's."""
+    await put_model(client)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=20)
+    since, until = day + timedelta(hours=12), day + timedelta(days=7, hours=12)
+    # (name, executions, hours after the day's start): the window is [12 h, 180 h)
+    traffic = [
+        ("morning", 30, 2),  # before the window, in its list: the list's first
+        ("afternoon", 20, 13),  # the window's first hours (a list of the next day misses it)
+        *((f"late{i}", 10 + i, 170) for i in range(3)),  # the window's last day
+        *((f"quiet{i:02d}", 5, 100) for i in range(50)),
+    ]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for name, executions, hours in traffic:
+            await conn.execute(
+                """
+                WITH p AS (
+                    INSERT INTO prompts (prompt_id, project_id, name)
+                    VALUES (gen_random_uuid(), %(project)s, %(name)s) RETURNING prompt_id
+                ), v AS (
+                    INSERT INTO prompt_versions (version_id, prompt_id, version_number,
+                                                 template_source, checksum_hash, status)
+                    SELECT gen_random_uuid(), prompt_id, 1, 'x', md5(%(name)s), 'active' FROM p
+                    RETURNING prompt_id, version_id
+                )
+                INSERT INTO executions (project_id, prompt_id, version_id, model_id,
+                                        execution_mode, status, resolved_by, latency_ms,
+                                        cost_usd, created_at, attempts)
+                SELECT %(project)s, v.prompt_id, v.version_id,
+                       (SELECT model_id FROM models LIMIT 1), 'sync', 'succeeded', 'active',
+                       100, 0.001, %(at)s, 1
+                FROM v CROSS JOIN generate_series(1, %(n)s)
+                """,
+                {
+                    "project": DEFAULT_PROJECT_ID,
+                    "name": name,
+                    "n": executions,
+                    "at": day + timedelta(hours=hours),
+                },
+            )
+    params = {"since": since.isoformat(), "until": until.isoformat(), "top": 3}
+    response = await client.get(SUMMARY, params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    by_volume, by_cost = await ranking(database_url, DEFAULT_PROJECT_ID, since, until, 3)
+    assert answered(body["top_prompts_by_volume"]) == by_volume
+    assert answered(body["top_prompts_by_cost"]) == by_cost
+    assert [name for name, _, _ in by_volume] == ["afternoon", "late2", "late1"]
