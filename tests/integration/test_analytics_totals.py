@@ -314,7 +314,11 @@ async def test_a_weeks_top_prompts_are_read_from_its_first_days_eight_day_totals
                     "at": day + timedelta(hours=hours),
                 },
             )
-    params = {"since": since.isoformat(), "until": until.isoformat(), "top": 3}
+    params: dict[str, str | int] = {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "top": 3,
+    }
     response = await client.get(SUMMARY, params=params)
     assert response.status_code == 200, response.text
     body = response.json()
