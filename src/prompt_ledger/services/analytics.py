@@ -199,10 +199,8 @@ def _percentiles(row: dict[str, Any]) -> list[float | None]:
     """A group's latency percentiles, from its one rollup row's histogram or the sum of its
     rows' packed histograms (analytics_groups)."""
     if row.get("packed") is not None:
-        slots, counts = histogram.unpacked(row["packed"])
-    else:
-        slots, counts = row.get("slots") or [], row.get("counts") or []
-    return histogram.sorted_percentiles(slots, counts, QUANTILES)
+        return histogram.sorted_percentiles(*histogram.unpacked(row["packed"]), QUANTILES)
+    return histogram.sorted_percentiles(row.get("slots") or [], row.get("counts") or [], QUANTILES)
 
 
 def _ratio(part: int, whole: int) -> float | None:
