@@ -439,6 +439,7 @@ def main() -> int:
                 "endpoint": name,
                 "p95_ms_small": small[name]["p95_ms"],
                 "p95_ms_large": large[name]["p95_ms"],
+                "p50_ms_small": small[name]["p50_ms"],
                 "p50_ms_large": large[name]["p50_ms"],
                 "executions_in_window_large": large[name]["executions"],
                 "p95": target(large[name]["p95_ms"], "<=", TARGET_P95_MS),
@@ -476,7 +477,8 @@ def main() -> int:
         return 0 if passed else 1
     console = report_console()
     table = Table(title=f"Analytics: {sizes[0]:,} -> {sizes[1]:,} executions over 30 days")
-    for column in ("endpoint", "p95 ms @100k", "p95 ms @1M", "p50 ms @1M", "1M/100k", "verdict"):
+    columns = ("endpoint", "p95 ms @100k", "p95 ms @1M", "p50 ms @100k", "p50 ms @1M", "1M/100k")
+    for column in (*columns, "verdict"):
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     for r in rows:
         ok = r["p95"]["pass"] and r["flat"]["pass"]
@@ -484,6 +486,7 @@ def main() -> int:
             r["endpoint"],
             fmt(r["p95_ms_small"], ".1f"),
             fmt(r["p95_ms_large"], ".1f"),
+            fmt(r["p50_ms_small"], ".1f"),
             fmt(r["p50_ms_large"], ".1f"),
             fmt(r["flat"]["value"], ".2f"),
             "[green]PASS[/green]" if ok else "[red]MISS[/red]",
