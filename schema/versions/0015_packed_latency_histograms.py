@@ -36,8 +36,11 @@ depends_on: str | Sequence[str] | None = None
 BACKFILL = """
 UPDATE execution_rollups
 SET latency_packed = (
-    SELECT COALESCE(sum((u.n::text || repeat('0', 12 * u.slot))::numeric), 0)
+    SELECT COALESCE(sum(u.n * weights.of_slot[u.slot]), 0)
     FROM unnest(latency_slots, latency_counts) AS u(slot, n))
+FROM (  -- 10 ** (12 * slot) for slots 1..180, each built once from its digits
+    SELECT array_agg(('1' || repeat('0', 12 * s))::numeric ORDER BY s) AS of_slot
+    FROM generate_series(1, 180) AS s) AS weights
 WHERE cardinality(latency_slots) > 0
 """
 

@@ -841,6 +841,9 @@ WITH batch AS (
                        ('day', interval '1 day'), ('4d', interval '4 days'),
                        ('16d', interval '16 days')) AS g(grain, stride)
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+), weights AS (  -- 10 ** (12 * slot) of the batch's slots, for the packed histograms (0015)
+    SELECT slot, ('1' || repeat('0', 12 * slot))::numeric AS weight
+    FROM (SELECT DISTINCT slot FROM e WHERE slot IS NOT NULL) AS s
 )
 INSERT INTO execution_rollups AS r (
     project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
@@ -853,8 +856,8 @@ SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_m
        COALESCE(array_agg(slot ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{}'),
        COALESCE(array_agg(executions::integer ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{}'),
        -- the histogram packed (schema/versions/0015): count * 10 ** (12 * slot), summed
-       COALESCE(sum((executions::text || repeat('0', 12 * slot))::numeric), 0)
-FROM by_slot
+       COALESCE(sum(executions * weight), 0)
+FROM by_slot LEFT JOIN weights USING (slot)
 GROUP BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
 ORDER BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
 ON CONFLICT (project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id)
