@@ -5,7 +5,10 @@ Slot 1 holds 0 ms; slot k (2 ≤ k < SLOTS) holds latencies in [RATIO**(k-2), RA
 the last slot holds everything from RATIO**(SLOTS-2) ms (about 15 minutes) on. A percentile is
 read as the geometric middle of its slot, so it is within ``sqrt(RATIO) - 1`` (3.9 %) of the
 exact nearest-rank value. The SQL function ``analytics_slot`` (schema/versions/0008) is the same
-bucketing; ``tests/integration/test_analytics_rollups.py`` keeps the two equal.
+bucketing; ``tests/integration/test_analytics.py`` keeps the two equal.
+
+Rollup rows hold a histogram twice: sparse (slots, counts) and packed in one number (``unpacked``,
+``PACKED_DIGITS``; schema/versions/0015), so that PostgreSQL merges rows by adding numbers.
 """
 
 from __future__ import annotations
@@ -49,8 +52,7 @@ def reading(slot_number: int) -> float:
 def percentiles(counts: Mapping[int, int], quantiles: Iterable[float]) -> list[float | None]:
     """Nearest-rank percentiles (``None`` when there is no latency) of a histogram given as
     slot -> count: for each quantile q, the reading of the first slot (in slot order) by which
-    the counts reach ``max(1, ceil(q * total))`` (q * total in floating point, as
-    analytics_groups computes it in SQL for merged histograms)."""
+    the counts reach the rank ``max(1, ceil(q * total))``."""
     ordered = sorted(counts.items())
     return sorted_percentiles([s for s, _ in ordered], [n for _, n in ordered], quantiles)
 
@@ -59,8 +61,9 @@ def sorted_percentiles(
     slots: Sequence[int], counts: Sequence[int], quantiles: Iterable[float]
 ) -> list[float | None]:
     """``percentiles`` of a histogram given as its slots in increasing order, each once, and
-    their counts (as rollup rows hold them): a running sum and a binary search per quantile,
-    so the time hardly grows with the slots filled."""
+    their counts, zeros allowed (as rollup rows hold them, or ``unpacked`` gives them): a
+    running sum and a binary search per quantile, so the time hardly grows with the slots
+    filled."""
     running = list(accumulate(counts))
     wanted = list(quantiles)
     total = running[-1] if running else 0
