@@ -58,7 +58,7 @@ from prompt_ledger.records import DEFAULT_PROJECT_ID
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # for `python bench/<this file>`
 
-from bench._analytics_seed import Catalogue, databases
+from bench._analytics_seed import SMALL, Catalogue, databases
 from bench._common import (
     API_KEY,
     BenchError,
@@ -396,6 +396,8 @@ def _arguments() -> argparse.Namespace:
         parser.error("--seed-only needs --keep-db PREFIX")
     if args.keep_db and args.reuse_db:
         parser.error("--keep-db and --reuse-db exclude each other")
+    if args.executions is not None and args.executions <= SMALL:
+        parser.error(f"--executions must be above {SMALL:,} (the small database's)")
     if args.reuse_db and args.executions is not None:
         parser.error("--executions is the reused databases' own (set when they were seeded)")
     return args
