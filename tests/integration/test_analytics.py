@@ -216,23 +216,30 @@ async def test_the_0009_backfill_derives_what_the_fold_writes(
     container: Container, database_url: str, seeded: None
 ) -> None:
     """The migration that added the 4h, 4d and 16d grains derives their rows from the hour rows:
-    the same rows as the fold writes from the executions."""
+    the same rows as the fold writes from the executions (their packed histograms derived by
+    the later 0015, as a database migrated through both gets them)."""
     await container.analytics.fold_all()
     everything = "SELECT * FROM execution_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
     folded = await sql_rows(database_url, everything)
     assert {r["grain"] for r in folded} == {"hour", "4h", "day", "4d", "16d"}
-    versions = Path(__file__).parents[2] / "schema" / "versions"
-    path = versions / "0009_rollup_grains_span_services.py"
-    spec = importlib.util.spec_from_file_location("rollup_grains", path)
+    grains = load_migration("0009_rollup_grains_span_services.py")
+    packed = load_migration("0015_packed_latency_histograms.py")
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("DELETE FROM execution_rollups WHERE grain IN ('4h', '4d', '16d')")
+        for statement in grains.backfill_statements():
+            await conn.execute(statement)
+        await conn.execute(packed.BACKFILL)
+    assert await sql_rows(database_url, everything) == folded
+
+
+def load_migration(name: str) -> Any:
+    path = Path(__file__).parents[2] / "schema" / "versions" / name
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), path)
     assert spec is not None
     assert spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute("DELETE FROM execution_rollups WHERE grain IN ('4h', '4d', '16d')")
-        for statement in migration.backfill_statements():
-            await conn.execute(statement)
-    assert await sql_rows(database_url, everything) == folded
+    return migration
 
 
 async def test_the_sql_bucketing_is_the_python_one(database_url: str) -> None:

@@ -852,18 +852,23 @@ WITH batch AS (
                        ('day', interval '1 day'), ('4d', interval '4 days'),
                        ('16d', interval '16 days')) AS g(grain, stride)
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+), weights AS (  -- 10 ** (12 * slot) of the batch's slots, for the packed histograms (0015)
+    SELECT slot, ('1' || repeat('0', 12 * slot))::numeric AS weight
+    FROM (SELECT DISTINCT slot FROM e WHERE slot IS NOT NULL) AS s
 )
 INSERT INTO execution_rollups AS r (
     project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id, executions,
     succeeded, failed, prompt_tokens, response_tokens, cost_usd, latency_count, latency_ms_sum,
-    latency_slots, latency_counts)
+    latency_slots, latency_counts, latency_packed)
 SELECT project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model,
        sum(executions), sum(succeeded), sum(executions) - sum(succeeded), sum(prompt_tokens),
        sum(response_tokens), sum(cost_usd),
        COALESCE(sum(executions) FILTER (WHERE slot IS NOT NULL), 0), sum(latency_ms_sum),
        COALESCE(array_agg(slot ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{}'),
-       COALESCE(array_agg(executions::integer ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{}')
-FROM by_slot
+       COALESCE(array_agg(executions::integer ORDER BY slot) FILTER (WHERE slot IS NOT NULL), '{}'),
+       -- the histogram packed (schema/versions/0015): count * 10 ** (12 * slot), summed
+       COALESCE(sum(executions * weight), 0)
+FROM by_slot LEFT JOIN weights USING (slot)
 GROUP BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
 ORDER BY project_id, level, grain, bucket_start, k_prompt, k_version, k_label, k_model
 ON CONFLICT (project_id, level, grain, bucket_start, prompt_id, version_id, label, model_id)
@@ -876,6 +881,7 @@ DO UPDATE SET
     cost_usd = r.cost_usd + EXCLUDED.cost_usd,
     latency_count = r.latency_count + EXCLUDED.latency_count,
     latency_ms_sum = r.latency_ms_sum + EXCLUDED.latency_ms_sum,
+    latency_packed = r.latency_packed + EXCLUDED.latency_packed,
     (latency_slots, latency_counts) = (
         SELECT COALESCE(array_agg(slot ORDER BY slot), '{}'), COALESCE(array_agg(n ORDER BY slot), '{}')
         FROM (SELECT u.slot, sum(u.n)::integer AS n
@@ -888,20 +894,22 @@ DO UPDATE SET
 SELECT EXISTS (SELECT 1 FROM analytics_pending WHERE project_id = %(project_id)s) AS pending;
 
 -- analytics_groups --
--- Counters (and merged latency histograms, when asked) of a project's rollup rows of some
--- levels, per group, over a window: the rows of each grain (grains[i]) whose bucket starts in
--- [starts[i], ends[i]) (the service's cover of the window). prompts (when given) keeps the rows
--- of those prompts (the nil UUID: rows of no prompt, the project and model levels). by_period groups by the
--- interval's bucket too. Each group is numbered once (g, a sort of the rows read, a few hundred);
--- the histograms' (row, slot) pairs, thousands at high volume, are then merged by (g, slot), two
--- integers, instead of by the six keys (whose sort made the answers slow down with volume); a
--- group of one row (most points of a series) keeps that row's histogram as it is.
+-- Counters and latency histograms of a project's rollup rows of some levels, per group, over a
+-- window: the rows of each grain (grains[i]) whose bucket starts in [starts[i], ends[i]) (the
+-- service's cover of the window). prompts (when given) keeps the rows of those prompts (the nil
+-- UUID: rows of no prompt, the project and model levels). by_period groups by the interval's
+-- bucket too. A group of one row (most points of a series) answers that row's histogram as
+-- stored (slots, counts); a group of several rows answers the sum of its rows' packed
+-- histograms (packed, as text; schema/versions/0015): one numeric addition a row, however many
+-- slots are filled, where unnesting and merging the (slot, count) pairs grew with the volume.
+-- With histograms false, neither.
 WITH picked AS (
     SELECT r.level, r.prompt_id, r.version_id, r.label, r.model_id,
            CASE WHEN %(by_period)s THEN date_trunc(%(interval)s::text, r.bucket_start, 'UTC')
                 ELSE 'epoch'::timestamptz END AS period,
            r.executions, r.succeeded, r.failed, r.prompt_tokens, r.response_tokens, r.cost_usd,
-           r.latency_count, r.latency_ms_sum, r.latency_slots, r.latency_counts
+           r.latency_count, r.latency_ms_sum, r.latency_slots, r.latency_counts,
+           r.latency_packed
     FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
          AS w(grain, start_at, end_at)
     CROSS JOIN LATERAL (  -- index ranges per grain, never a scan (fenced: OFFSET 0)
@@ -911,37 +919,20 @@ WITH picked AS (
           AND x.grain = w.grain AND x.bucket_start >= w.start_at
           AND x.bucket_start < w.end_at
         OFFSET 0) r
-), numbered AS (
-    SELECT p.*,
-           dense_rank() OVER (ORDER BY level, prompt_id, version_id, label, model_id, period) AS g,
-           count(*) OVER (PARTITION BY level, prompt_id, version_id, label, model_id, period)
-               AS parts
-    FROM picked p
-), counters AS (
-    SELECT g, level, prompt_id, version_id, label, model_id, period,
-           max(latency_slots) FILTER (WHERE parts = 1 AND %(histograms)s) AS one_slots,
-           max(latency_counts) FILTER (WHERE parts = 1 AND %(histograms)s) AS one_counts,
+), groups AS (
+    SELECT level, prompt_id, version_id, label, model_id, period,
+           CASE WHEN count(*) = 1 AND %(histograms)s THEN max(latency_slots) END AS slots,
+           CASE WHEN count(*) = 1 AND %(histograms)s THEN max(latency_counts) END AS counts,
+           CASE WHEN count(*) > 1 AND %(histograms)s THEN sum(latency_packed)::text END
+               AS packed,
            sum(executions) AS executions, sum(succeeded) AS succeeded, sum(failed) AS failed,
            sum(prompt_tokens) AS prompt_tokens, sum(response_tokens) AS response_tokens,
            sum(cost_usd) AS cost_usd, sum(latency_count) AS latency_count,
            sum(latency_ms_sum) AS latency_ms_sum
-    FROM numbered GROUP BY g, level, prompt_id, version_id, label, model_id, period
-), slots AS (
-    SELECT g, o.slot, sum(o.n) AS n
-    FROM numbered CROSS JOIN LATERAL unnest(latency_slots, latency_counts) AS o(slot, n)
-    WHERE %(histograms)s AND parts > 1
-    GROUP BY g, o.slot
-), hists AS (
-    SELECT g, array_agg(slot ORDER BY slot) AS slots, array_agg(n ORDER BY slot) AS counts
-    FROM slots GROUP BY g
+    FROM picked GROUP BY level, prompt_id, version_id, label, model_id, period
 )
-SELECT c.level, c.prompt_id, c.version_id, c.label, c.model_id, c.period, c.executions,
-       c.succeeded, c.failed, c.prompt_tokens, c.response_tokens, c.cost_usd, c.latency_count,
-       c.latency_ms_sum, COALESCE(h.slots, c.one_slots) AS slots,
-       COALESCE(h.counts, c.one_counts) AS counts, p.name AS prompt_name, v.version_number,
-       m.provider, m.model_name
-FROM counters c
-LEFT JOIN hists h USING (g)
+SELECT c.*, p.name AS prompt_name, v.version_number, m.provider, m.model_name
+FROM groups c
 LEFT JOIN prompts p ON p.prompt_id = c.prompt_id
 LEFT JOIN prompt_versions v ON v.version_id = c.version_id
 LEFT JOIN models m ON m.model_id = c.model_id;

@@ -215,6 +215,8 @@ execution_rollups = sa.Table(
     # the latency histogram, sparse: slots holding latencies (ascending) and their counts
     sa.Column("latency_slots", pg.ARRAY(sa.Integer()), nullable=False),
     sa.Column("latency_counts", pg.ARRAY(sa.Integer()), nullable=False),
+    # the same histogram packed: sum of count * 10 ** (12 * slot), so rows add up by + (0015)
+    sa.Column("latency_packed", sa.Numeric(), server_default="0", nullable=False),
     # grains: buckets of 1 h, 4 h, 1 d, 4 d, 16 d aligned on the Unix epoch (0009)
     sa.CheckConstraint(
         "grain IN ('hour', '4h', 'day', '4d', '16d')", name="ck_execution_rollups_grain"

@@ -171,8 +171,7 @@ def _stats(record: type[S], row: dict[str, Any] | None, **extra: Any) -> S:
     prompt_tokens = int(row.get("prompt_tokens") or 0)
     response_tokens = int(row.get("response_tokens") or 0)
     latency_count = int(row.get("latency_count") or 0)
-    counts = dict(zip(row.get("slots") or [], row.get("counts") or [], strict=True))
-    p50, p95, p99 = histogram.percentiles(counts, QUANTILES)
+    p50, p95, p99 = _percentiles(row)
     fields = {**row, **extra}
     return record.model_validate(
         {
@@ -194,6 +193,14 @@ def _stats(record: type[S], row: dict[str, Any] | None, **extra: Any) -> S:
             "latency_p99_ms": p99,
         }
     )
+
+
+def _percentiles(row: dict[str, Any]) -> list[float | None]:
+    """A group's latency percentiles, from its one rollup row's histogram or the sum of its
+    rows' packed histograms (analytics_groups)."""
+    if row.get("packed") is not None:
+        return histogram.sorted_percentiles(*histogram.unpacked(row["packed"]), QUANTILES)
+    return histogram.sorted_percentiles(row.get("slots") or [], row.get("counts") or [], QUANTILES)
 
 
 def _ratio(part: int, whole: int) -> float | None:
