@@ -125,9 +125,15 @@ def run_concurrently(
         for argv, environment in zip(commands, env, strict=True)
     ]
     results = []
-    for process in started:
-        out, _ = process.communicate(timeout=ONE_SHOT_TIMEOUT)
-        results.append((process.returncode, out))
+    try:
+        for process in started:
+            out, _ = process.communicate(timeout=ONE_SHOT_TIMEOUT)
+            results.append((process.returncode, out))
+    finally:
+        for process in started:  # one timed out: none is left running
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
     return results
 
 

@@ -7,8 +7,13 @@ INFO level, i.e. with DEBUG), and the warning platformdirs gives when ``XDG_RUNT
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import os
+import signal
 import subprocess
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ from prompt_ledger.startup_errors import StartupError
 
 log = logging.getLogger("prompt_ledger.embedded")
 NO_DATABASE = " (or set DATABASE_URL to use your own PostgreSQL)"
+STOP_WITHIN = 120.0
 
 
 class EmbeddedPostgres:
@@ -47,5 +53,30 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return str(self._server.get_uri())
 
-    def stop(self) -> None:
-        self._server.cleanup()
+    def stop(self, within: float = STOP_WITHIN) -> None:
+        """Stop the server (deleting its data with ``delete_on_exit``), within ``within``
+        seconds: the library's stop first takes a lock shared by every process of the machine
+        that uses it, then waits for ``pg_ctl stop``. A server that has not stopped by then is
+        killed, and RuntimeError says so."""
+        failures: list[BaseException] = []
+
+        def cleanup() -> None:
+            try:
+                self._server.cleanup()
+            except BaseException as exc:  # raised again in the caller
+                failures.append(exc)
+
+        stopping = threading.Thread(target=cleanup, name="embedded-postgres-stop", daemon=True)
+        stopping.start()
+        stopping.join(within)
+        if stopping.is_alive():
+            atexit.unregister(self._server._cleanup)  # it would wait again at the exit
+            pid = self._server.get_pid()
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            raise RuntimeError(
+                f"The embedded PostgreSQL in {self._server.pgdata} did not stop within "
+                f"{within:g} s; its server (pid {pid}) was killed"
+            )
+        if failures:
+            raise failures[0]
