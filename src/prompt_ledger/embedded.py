@@ -55,28 +55,34 @@ class EmbeddedPostgres:
 
     def stop(self, within: float = STOP_WITHIN) -> None:
         """Stop the server (deleting its data with ``delete_on_exit``), within ``within``
-        seconds: the library's stop first takes a lock shared by every process of the machine
-        that uses it, then waits for ``pg_ctl stop``. A server that has not stopped by then is
-        killed, and RuntimeError says so."""
-        failures: list[BaseException] = []
+        seconds (see :func:`stop_within`)."""
+        stop_within(self._server, within)
 
-        def cleanup() -> None:
-            try:
-                self._server.cleanup()
-            except BaseException as exc:  # raised again in the caller
-                failures.append(exc)
 
-        stopping = threading.Thread(target=cleanup, name="embedded-postgres-stop", daemon=True)
-        stopping.start()
-        stopping.join(within)
-        if stopping.is_alive():
-            atexit.unregister(self._server._cleanup)  # it would wait again at the exit
-            pid = self._server.get_pid()
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            raise RuntimeError(
-                f"The embedded PostgreSQL in {self._server.pgdata} did not stop within "
-                f"{within:g} s; its server (pid {pid}) was killed"
-            )
-        if failures:
-            raise failures[0]
+def stop_within(server: Any, within: float = STOP_WITHIN) -> None:
+    """Stop an ``embedded-postgres`` server, as its ``cleanup()`` does, within ``within``
+    seconds: that first takes a lock shared by every process of the machine that uses the
+    library, then waits for ``pg_ctl stop``. A server that has not stopped by then is killed,
+    and RuntimeError says so."""
+    failures: list[BaseException] = []
+
+    def cleanup() -> None:
+        try:
+            server.cleanup()
+        except BaseException as exc:  # raised again in the caller
+            failures.append(exc)
+
+    stopping = threading.Thread(target=cleanup, name="embedded-postgres-stop", daemon=True)
+    stopping.start()
+    stopping.join(within)
+    if stopping.is_alive():
+        atexit.unregister(server._cleanup)  # it would wait again when the process exits
+        pid = server.get_pid()
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        raise RuntimeError(
+            f"The embedded PostgreSQL in {server.pgdata} did not stop within {within:g} s; "
+            f"its server (pid {pid}) was killed"
+        )
+    if failures:
+        raise failures[0]
