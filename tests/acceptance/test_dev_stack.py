@@ -155,6 +155,7 @@ def test_make_dev_on_a_fresh_clone(workdir: Path) -> None:
             cwd=ROOT,
             capture_output=True,
             check=True,
+            timeout=60,
         )
         .stdout.decode()
         .split("\0")
