@@ -24,6 +24,7 @@ from prompt_ledger.startup_errors import StartupError
 log = logging.getLogger("prompt_ledger.embedded")
 NO_DATABASE = " (or set DATABASE_URL to use your own PostgreSQL)"
 STOP_WITHIN = 120.0
+KILLED_WITHIN = 30.0
 
 
 class EmbeddedPostgres:
@@ -76,10 +77,15 @@ def stop_within(server: Any, within: float = STOP_WITHIN) -> None:
     stopping.start()
     stopping.join(within)
     if stopping.is_alive():
-        atexit.unregister(server._cleanup)  # it would wait again when the process exits
         pid = server.get_pid()
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+        # pg_ctl then sees it gone and the library ends its stop (and releases its lock, which a
+        # later server of this process needs); if it still waits, on another process's lock,
+        # the exit must not wait for it again.
+        stopping.join(KILLED_WITHIN)
+        if stopping.is_alive():
+            atexit.unregister(server._cleanup)
         raise RuntimeError(
             f"The embedded PostgreSQL in {server.pgdata} did not stop within {within:g} s; "
             f"its server (pid {pid}) was killed"

@@ -108,8 +108,9 @@ class StubLLM:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
-            if time.monotonic() > deadline:  # pragma: no cover - machine trouble
-                raise RuntimeError("stub LLM server did not start")
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()  # pragma: no cover - machine trouble (e.g. its port taken meanwhile)
+                raise RuntimeError(f"the stub LLM server at {self.base_url} did not start")
             time.sleep(0.01)
         return self
 
