@@ -39,7 +39,14 @@ def with_database(url: str, name: str) -> str:
 
 
 def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(with_database(url, "postgres"), autocommit=True)
+    """A server that accepts but never answers fails the fixture instead of hanging it; so does
+    a DROP DATABASE that waits on a lock (FORCE ends the sessions, not other DDL)."""
+    return psycopg.connect(
+        with_database(url, "postgres"),
+        autocommit=True,
+        connect_timeout=30,
+        options="-c lock_timeout=60s",
+    )
 
 
 def create_database(server_url: str, name: str, template: str | None = None) -> str:

@@ -17,6 +17,7 @@ from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import DEFAULT_API_KEY, Settings
 from prompt_ledger.testing.stub_llm import StubLLM
+from tests.waiting import cancelled
 
 DEV_KEY = DEFAULT_API_KEY
 
@@ -87,9 +88,7 @@ async def running_worker(
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancelled(task, "the queue worker")
 
 
 async def put_prompt(

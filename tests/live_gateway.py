@@ -39,7 +39,17 @@ def demo_settings(database_url: str) -> Settings:
 
 
 class LiveServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 (a free port), in a thread."""
+    """An ASGI app served by uvicorn on 127.0.0.1 (a free port), in a thread.
+
+    Its stop is bounded: uvicorn waits for open connections to finish their responses (a
+    streamed one may never finish) and then for the app's lifespan shutdown, so after
+    ``STOP_WITHIN`` seconds the connections are dropped (``force_exit``), and a server still
+    running ``FORCED_STOP_WITHIN`` seconds later fails the test. The thread is a daemon: a server
+    that never stops cannot keep the test process from exiting."""
+
+    START_WITHIN = 30.0
+    STOP_WITHIN = 30.0
+    FORCED_STOP_WITHIN = 30.0
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         """``options``: more ``uvicorn.Config`` settings."""
@@ -52,22 +62,38 @@ class LiveServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, name="live-gateway"
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name=f"live-server-{port}",
+            daemon=True,
         )
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.START_WITHIN
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the live gateway did not start")
+                self.stop()  # a slow start must not go on serving after the test
+                pytest.fail(f"the live server at {self.url} did not start")
             time.sleep(0.02)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=self.STOP_WITHIN)
+        if self._thread.is_alive():  # connections still open: drop them
+            self._server.force_exit = True
+            self._thread.join(timeout=self.FORCED_STOP_WITHIN)
         self._sock.close()
+        if self._thread.is_alive():
+            pytest.fail(
+                f"the live server at {self.url} did not stop within "
+                f"{self.STOP_WITHIN + self.FORCED_STOP_WITHIN:g} s (its lifespan's shutdown "
+                "hangs); its thread is left running"
+            )
 
 
 def free_port_url() -> str:

@@ -6,6 +6,7 @@ Commands are resolved through ``PATH`` with this virtualenv's ``bin`` first, as 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -81,7 +82,8 @@ class Process:
         return self.popen is not None and self.popen.poll() is None
 
     def stop(self, timeout: float = 30) -> int | None:
-        """SIGTERM the process group, then SIGKILL if it lingers; the exit code."""
+        """SIGTERM the process group, then SIGKILL if it lingers; the exit code. What the
+        process leaves behind in its group (a worker its master did not wait for) is killed."""
         if self.popen is None:
             return None
         if self.popen.poll() is None:
@@ -91,6 +93,8 @@ class Process:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=10)
+        with contextlib.suppress(OSError):  # (ESRCH: nothing of the group is left)
+            os.killpg(self.popen.pid, signal.SIGKILL)
         return self.popen.returncode
 
 
@@ -125,9 +129,15 @@ def run_concurrently(
         for argv, environment in zip(commands, env, strict=True)
     ]
     results = []
-    for process in started:
-        out, _ = process.communicate(timeout=ONE_SHOT_TIMEOUT)
-        results.append((process.returncode, out))
+    try:
+        for process in started:
+            out, _ = process.communicate(timeout=ONE_SHOT_TIMEOUT)
+            results.append((process.returncode, out))
+    finally:
+        for process in started:  # one timed out: none is left running
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
     return results
 
 

@@ -51,11 +51,15 @@ class PerFunction:
     def __enter__(self) -> PerFunction:
         release = run_once(MIGRATE.command, self.env)
         assert release.returncode == 0, release.stdout + release.stderr
-        for process in self.processes:
-            self._stack.callback(process.stop)
-            process.start()
-        for url in self.urls.values():
-            wait_healthy(f"{url}/health", self.processes)
+        try:
+            for process in self.processes:
+                self._stack.callback(process.stop)
+                process.start()
+            for url in self.urls.values():
+                wait_healthy(f"{url}/health", self.processes)
+        except BaseException:  # `with` calls no __exit__ when __enter__ fails
+            self._stack.close()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:

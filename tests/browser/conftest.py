@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from starlette.applications import Starlette
 
 from prompt_ledger.gateway import create_gateway
-from tests.browser.chromium import launch
+from tests.browser.chromium import running_chromium
 from tests.conftest import DEV_KEY
 from tests.live_gateway import LiveServer, demo_settings
 
@@ -36,11 +37,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """Closed within tests/browser/chromium.py's CLOSE_WITHIN, or killed and failed."""
     try:
-        with sync_playwright() as playwright:
-            chromium = launch(playwright)
+        with running_chromium() as chromium:
             yield chromium
-            chromium.close()
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
@@ -79,15 +79,15 @@ LiveFactory = Callable[..., Live]
 @pytest.fixture
 def live_factory(database_url: str) -> Iterator[LiveFactory]:
     """Start the gateway (settings overridable: cors_origins=..., with_worker=...)."""
-    servers: list[LiveServer] = []
-    clients: list[httpx.Client] = []
+    stack = ExitStack()  # every server stops, and each client closes first, even if one fails
 
     def start(*, with_worker: bool = False, **settings: Any) -> Live:
         config = demo_settings(database_url).model_copy(update=settings)
-        server = LiveServer(create_gateway(settings=config, with_worker=with_worker)).__enter__()
-        servers.append(server)
-        api = httpx.Client(base_url=server.url, headers={"X-API-Key": DEV_KEY}, timeout=10)
-        clients.append(api)
+        gateway = create_gateway(settings=config, with_worker=with_worker)
+        server = stack.enter_context(LiveServer(gateway))
+        api = stack.enter_context(
+            httpx.Client(base_url=server.url, headers={"X-API-Key": DEV_KEY}, timeout=10)
+        )
         seeded = api.put(
             "/v1/models/openai/gpt-4o-mini",
             json={"input_price_per_mtok": 0.15, "output_price_per_mtok": 0.6},
@@ -95,11 +95,8 @@ def live_factory(database_url: str) -> Iterator[LiveFactory]:
         assert seeded.status_code in (200, 201), seeded.text
         return Live(server.url, api, database_url)
 
-    yield start
-    for api in clients:
-        api.close()
-    for server in servers:
-        server.__exit__(None, None, None)
+    with stack:
+        yield start
 
 
 @pytest.fixture

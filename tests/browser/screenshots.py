@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from prompt_ledger import migrate
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import libpq_url
-from tests.browser.chromium import launch
+from tests.browser.chromium import running_chromium
 from tests.conftest import DEV_KEY, create_database, drop_database
 from tests.live_gateway import LiveServer, demo_settings
 
@@ -243,8 +243,7 @@ def main() -> None:
             ("trace.png", f"/traces/{trace}", 1280, "light"),
             ("trace-phone.png", f"/traces/{trace}", 390, "dark"),
         ]
-        with sync_playwright() as playwright:
-            browser = launch(playwright)
+        with running_chromium() as browser:
             for name, path, width, scheme in pages:
                 context = browser.new_context(
                     viewport={"width": width, "height": 900 if width > 500 else 844},
@@ -259,7 +258,6 @@ def main() -> None:
                 shoot(page, server.url + path, out, name)
                 context.close()
                 print(f"{out / name}")
-            browser.close()
 
 
 if __name__ == "__main__":

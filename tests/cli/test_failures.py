@@ -213,11 +213,14 @@ def test_the_worker_outlives_the_database_going_away_in_one_line(database_url: s
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its process group: whatever it starts is killed with it
         )
         out: list[str] = []
         err: list[str] = []
         readers = [  # read as it comes: the restart line is awaited, not slept for
-            threading.Thread(target=lambda s=s, into=into: into.extend(iter(s.readline, "")))
+            threading.Thread(
+                target=lambda s=s, into=into: into.extend(iter(s.readline, "")), daemon=True
+            )
             for s, into in ((worker.stdout, out), (worker.stderr, err))
         ]
         for reader in readers:
@@ -235,12 +238,15 @@ def test_the_worker_outlives_the_database_going_away_in_one_line(database_url: s
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=60)
         finally:
-            worker.kill()
+            _kill_group(worker)
             for reader in readers:
                 reader.join(timeout=10)
-            for pipe in (worker.stdout, worker.stderr):
-                if pipe is not None:
-                    pipe.close()
+            reading = any(reader.is_alive() for reader in readers)
+            if not reading:  # (closing a pipe a reader is blocked on would block too)
+                for pipe in (worker.stdout, worker.stderr):
+                    if pipe is not None:
+                        pipe.close()
+    assert not reading, "the worker's output stayed open 10 s after its process group was killed"
     stdout, stderr = "".join(out), "".join(err)
     assert worker.returncode == 0, stderr
     assert "Traceback" not in stdout + stderr
@@ -276,7 +282,11 @@ def test_servers_answer_503_while_the_database_is_down(name: str, database_url: 
             assert server.poll() is None
         finally:
             os.killpg(server.pid, signal.SIGKILL if name == "function" else signal.SIGINT)
-            output, _ = server.communicate(timeout=60)
+            try:
+                output, _ = server.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                _kill_group(server)
+                pytest.fail(f"{name} did not stop within 60 s of SIGINT: {_output(server)}")
     assert server.returncode == (-signal.SIGKILL if name == "function" else 0), output
     assert "Traceback" not in output
 
@@ -578,7 +588,26 @@ def _wait_for(ready: Callable[[], bool], process: subprocess.Popen[str], what: s
     deadline = time.monotonic() + 60
     while not ready():
         if process.poll() is not None:
-            pytest.fail(f"{what} exited early: {process.communicate()}")
+            pytest.fail(f"{what} exited early: {_output(process)}")
         if time.monotonic() > deadline:
             pytest.fail(f"waited too long for {what}")
         time.sleep(0.1)
+
+
+def _output(process: subprocess.Popen[str]) -> str:
+    """What an ended process printed, without waiting for a process it left behind that still
+    holds its pipes (that one is killed with its process group)."""
+    try:
+        return repr(process.communicate(timeout=10))
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        return "(its output stayed open: a process it started outlived it)"
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group of a process started with ``start_new_session``."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return  # the process and everything it started have exited
+    process.wait(timeout=10)

@@ -79,6 +79,7 @@ def test_make_buttons_writes_both_buttons_for_the_given_repository(tmp_path: Pat
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     after = readme.read_text(encoding="utf-8")
@@ -100,15 +101,21 @@ def test_the_origin_remote_is_the_default_and_a_railway_template_is_kept(
     shutil.copy(INFRA / "buttons.py", clone / "infra" / "buttons.py")
     readme_copy(clone)
     git = ["git", "-C", str(clone)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "remote", "add", "origin", "https://github.com/fork/pl.git"], check=True)
+    subprocess.run([*git, "init", "-q"], check=True, timeout=60)
+    subprocess.run(
+        [*git, "remote", "add", "origin", "https://github.com/fork/pl.git"], check=True, timeout=60
+    )
     script = [sys.executable, str(clone / "infra" / "buttons.py")]
     first = subprocess.run(
-        [*script, "--railway-template", "AbC123"], capture_output=True, text=True, check=False
+        [*script, "--railway-template", "AbC123"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "README.md: deploy buttons for https://github.com/fork/pl"
-    second = subprocess.run(script, capture_output=True, text=True, check=True)
+    second = subprocess.run(script, capture_output=True, text=True, check=True, timeout=60)
     assert second.returncode == 0
     text = (clone / "README.md").read_text(encoding="utf-8")
     assert "https://render.com/deploy?repo=https://github.com/fork/pl" in text
@@ -120,12 +127,13 @@ def test_no_origin_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     (clone / "infra").mkdir(parents=True)
     shutil.copy(INFRA / "buttons.py", clone / "infra" / "buttons.py")
     readme_copy(clone)
-    subprocess.run(["git", "-C", str(clone), "init", "-q"], check=True)
+    subprocess.run(["git", "-C", str(clone), "init", "-q"], check=True, timeout=60)
     result = subprocess.run(
         [sys.executable, str(clone / "infra" / "buttons.py")],
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (

@@ -71,7 +71,7 @@ class Mention:
     def variants(self) -> list[str]:
         """The path with and without each optional ``[...]`` part, without its query."""
         paths = [self.path.split("?", 1)[0].rstrip(".:")]
-        while any("[" in p for p in paths):
+        while True:  # a "[" with no "]" is left as it is (it ends the loop)
             expanded = []
             for path in paths:
                 found = re.search(r"\[([^\[\]]*)\]", path)
@@ -80,8 +80,9 @@ class Mention:
                     continue
                 head, tail = path[: found.start()], path[found.end() :]
                 expanded += [head + tail, head + found.group(1) + tail]
+            if expanded == paths:
+                return paths
             paths = expanded
-        return paths
 
 
 def endpoint_mentions(code: Code) -> Iterator[Mention]:

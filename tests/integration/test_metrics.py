@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 
 import httpx
@@ -13,6 +12,7 @@ from prompt_ledger.container import Container
 from prompt_ledger.gateway import create_gateway
 from prompt_ledger.settings import Settings
 from tests.conftest import DEV_KEY
+from tests.waiting import cancelled
 
 
 @pytest.fixture
@@ -104,9 +104,7 @@ async def test_execution_and_job_counters_move_after_real_executions(settings: S
                 else:
                     pytest.fail("the queued execution did not succeed")
             finally:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                await cancelled(worker, "the queue worker")
             after = (await http.get("/metrics")).text
     finally:
         await app.aclose()
@@ -159,9 +157,7 @@ async def test_worker_heartbeats_show_in_health_and_metrics(
             await asyncio.sleep(0.05)
         assert await seen() == (1, 1.0)
     finally:
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+        await cancelled(worker, "the queue worker")
     # a worker that stops cleanly unregisters: /health at once, the gauge at the next refresh
     for _ in range(200):
         if await seen() == (0, 0.0):

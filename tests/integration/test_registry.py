@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 SEED_BODY: dict[str, Any] = {
     "description": "Summarize documents",
@@ -108,13 +109,15 @@ async def test_list_filter_search_and_paginate(client: httpx.AsyncClient) -> Non
 
     names: list[str] = []
     cursor = None
-    while True:
+    for _page in range(20):  # a cursor that never ends fails, not hangs
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
         page = (await client.get("/v1/prompts", params=params)).json()
         names += [p["name"] for p in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
+    else:
+        pytest.fail("still a next_cursor after 20 pages")
     assert names == ["alpha_0", "alpha_1", "alpha_2", "alpha_3", "alpha_4", "beta", "code_p"]
 
     red = (await client.get("/v1/prompts", params={"owner_team": "red"})).json()["items"]

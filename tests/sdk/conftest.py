@@ -19,6 +19,7 @@ from tests.conftest import DEV_KEY
 from tests.live_gateway import demo_settings, live_url
 from tests.sdk.fakes import AsyncRecordingTransport, Log, RecordingTransport
 from tests.topology import one_url
+from tests.waiting import cancelled
 
 # Shared fixtures made available to the SDK tests: the live gateway, and one URL of either
 # topology (the gateway, or one function of a per-function deploy).
@@ -102,6 +103,4 @@ async def running_worker(container: Container) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancelled(task, "the queue worker")

@@ -54,8 +54,13 @@ class ThrowawayPostgres:
         self.restarts += 1
 
     def close(self) -> None:
-        self._server.cleanup()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        """Stop the server (killed if that takes longer than ``STOP_WITHIN``, which raises)."""
+        from prompt_ledger.embedded import stop_within
+
+        try:
+            stop_within(self._server)
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> ThrowawayPostgres:
         return self

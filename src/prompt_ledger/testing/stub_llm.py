@@ -47,7 +47,8 @@ class Reply:
     malformed: bool = False  # a body (or, streaming, an event) that is not JSON
     payload: dict[str, Any] | None = None  # answer with this JSON body (or one event) instead
     hang: bool = False  # never answer (until the server stops)
-    gate: threading.Event | None = None  # answer once this is set (e.g. after a database stop)
+    # answer once this is set (e.g. after a database stop); a 503 if the server stops first
+    gate: threading.Event | None = None
     # Streaming (a request with "stream": true); ``latency`` passes before the first delta.
     chunks: tuple[str, ...] | None = None  # the deltas; default: the text, a word at a time
     chunk_delay: float = 0.0  # seconds between two deltas
@@ -107,17 +108,21 @@ class StubLLM:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
-            if time.monotonic() > deadline:  # pragma: no cover - machine trouble
-                raise RuntimeError("stub LLM server did not start")
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()  # pragma: no cover - machine trouble (e.g. its port taken meanwhile)
+                raise RuntimeError(f"the stub LLM server at {self.base_url} did not start")
             time.sleep(0.01)
         return self
 
     def stop(self) -> None:
+        """Stop at once: open connections are dropped, replies held are ended."""
         if self._server is not None:
             self._server.should_exit = True
             self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+            if self._thread.is_alive():
+                raise RuntimeError(f"the stub LLM server at {self.base_url} did not stop in 10 s")
 
     def __enter__(self) -> StubLLM:
         return self.start()
@@ -351,7 +356,9 @@ async def _delay_or_fail(reply: Reply, stub: StubLLM, error_body: Any) -> Respon
             await asyncio.sleep(0.05)
         return Response(status_code=503)
     if reply.gate is not None:
-        while not reply.gate.is_set():  # noqa: ASYNC110 - set from another thread
+        while not reply.gate.is_set():  # set from another thread
+            if stub._server is None or stub._server.should_exit:
+                return Response(status_code=503)
             await asyncio.sleep(0.02)
     if reply.latency:
         await asyncio.sleep(reply.latency)
