@@ -212,6 +212,26 @@ async def test_folds_and_rebuild_agree(
     assert rebuilt == folded
 
 
+async def test_an_execution_enqueued_twice_is_folded_once(
+    container: Container, database_url: str, seeded: None
+) -> None:
+    """The queue has no key (schema/versions/0016): an execution finished again before a fold
+    (a crashed server's row taken back to running, then finished) is in it twice, and is counted
+    once, also when a batch's limit falls between its two entries."""
+    pending = "SELECT count(*) AS n FROM analytics_pending"
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO analytics_pending SELECT execution_id, project_id FROM analytics_pending"
+        )
+    assert (await sql_rows(database_url, pending))[0]["n"] == 8000
+    await container.analytics.fold_all(batch=701)
+    assert (await sql_rows(database_url, pending))[0]["n"] == 0
+    everything = "SELECT * FROM execution_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
+    folded = await sql_rows(database_url, everything)
+    await container.analytics.rebuild()  # from the ledger: each execution once
+    assert await sql_rows(database_url, everything) == folded
+
+
 async def test_the_0009_backfill_derives_what_the_fold_writes(
     container: Container, database_url: str, seeded: None
 ) -> None:

@@ -765,13 +765,15 @@ RETURNING prefix, created_at;
 -- from the statement's snapshot: the caller holds lock_folds first (one fold at a time). And
 -- each prompt's 8-day totals (schema/versions/0014): the batch's executions of a day add to
 -- that day's row and to those of the 7 days before (each row: the 8 days from its day).
-WITH batch AS (
+WITH taken AS (
     DELETE FROM analytics_pending
     WHERE execution_id IN (
         SELECT execution_id FROM analytics_pending
         WHERE %(project_id)s::uuid IS NULL OR project_id = %(project_id)s::uuid
         ORDER BY execution_id LIMIT %(limit)s FOR UPDATE)
     RETURNING execution_id
+), batch AS (
+    SELECT DISTINCT execution_id FROM taken  -- an id enqueued twice is folded once (0016)
 ), e AS (
     SELECT x.project_id, x.prompt_id, x.version_id, x.model_id, x.created_at, x.status,
            x.prompt_tokens, x.response_tokens, x.cost_usd, x.latency_ms,
@@ -1045,9 +1047,9 @@ DELETE FROM execution_rollups;
 
 -- enqueue_all_finished --
 -- Every finished execution, to be folded again (a rebuild)
+-- (those still pending are then there twice: the fold reads each id once)
 INSERT INTO analytics_pending (execution_id, project_id)
-SELECT execution_id, project_id FROM executions WHERE status IN ('succeeded', 'failed')
-ON CONFLICT DO NOTHING;
+SELECT execution_id, project_id FROM executions WHERE status IN ('succeeded', 'failed');
 
 -- === traces (spans applications send, beside the executions' llm spans) ============
 

@@ -179,10 +179,11 @@ analytics_pending = sa.Table(
     "analytics_pending",
     metadata,
     # Filled by the trigger ``analytics_enqueue`` (schema/versions/0008_analytics.py) on the
-    # finishing write of each execution; emptied by ``fold_rollups``.
-    sa.Column("execution_id", UUID, primary_key=True),
-    # No index but the key: each finishing write inserts here, and the table stays small (readers
-    # and the worker's task fold it), so a reader's scan for its project is cheap.
+    # finishing write of each execution; emptied by ``fold_rollups``. No key and no index
+    # (schema/versions/0016): each finishing write appends a heap row and nothing more; an id
+    # may appear twice (an execution finished again before a fold), and the fold reads it once.
+    # The table stays small (readers and the worker's task fold it), so scans of it are cheap.
+    sa.Column("execution_id", UUID, nullable=False),
     sa.Column("project_id", UUID, nullable=False),
 )
 
