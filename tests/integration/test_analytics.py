@@ -5,11 +5,9 @@ rebuild recomputes the same rows; projects never see each other's; the scope gua
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,48 +16,11 @@ import pytest
 
 from prompt_ledger import histogram
 from prompt_ledger.container import Container
+from tests.analytics_data import load_migration, seed_two_prompts
 from tests.execution_fixtures import gateway, put_model, put_prompt, sql_rows
 from tests.live_gateway import demo_settings
 
 SUMMARY = "/v1/analytics/summary"
-
-
-async def synthetic(database_url: str, prompt: str, *, rows: int, seed: float) -> None:
-    """``rows`` finished executions of every version of ``prompt`` over the last 20 days, with
-    spread latencies (some 0, some unknown), tokens, costs, labels and failures. Half are
-    inserted finished; half inserted running, then finished by an UPDATE (as the service does)."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute("SELECT setseed(%s)", (seed,))
-        await conn.execute(
-            """
-        WITH v AS (
-            SELECT p.project_id, p.prompt_id, array_agg(v.version_id ORDER BY v.version_number)
-                   AS versions
-            FROM prompts p JOIN prompt_versions v USING (prompt_id)
-            WHERE p.name = %s GROUP BY 1, 2
-        ), m AS (SELECT array_agg(model_id ORDER BY model_name) AS models FROM models)
-        INSERT INTO executions (project_id, prompt_id, version_id, model_id, execution_mode,
-                                status, resolved_by, latency_ms, prompt_tokens, response_tokens,
-                                cost_usd, created_at, attempts)
-        SELECT v.project_id, v.prompt_id,
-               v.versions[1 + (i %% cardinality(v.versions))],
-               m.models[1 + (i %% cardinality(m.models))], 'sync',
-               CASE WHEN i %% 2 = 0 THEN 'running'
-                    WHEN random() < 0.1 THEN 'failed' ELSE 'succeeded' END,
-               (ARRAY['label:production', 'label:staging', 'active', 'version:1'])[1 + i %% 4],
-               CASE WHEN i %% 97 = 0 THEN NULL WHEN i %% 89 = 0 THEN 0
-                    ELSE (exp(random() * 9))::int END,
-               (random() * 500)::int, (random() * 300)::int,
-               round((random() / 1000)::numeric, 8),
-               now() - random() * interval '20 days', 1
-        FROM v, m, generate_series(1, %s) AS i
-        """,
-            (prompt, rows),
-        )
-        await conn.execute(
-            "UPDATE executions SET status = CASE WHEN random() < 0.1 THEN 'failed' "
-            "ELSE 'succeeded' END, completed_at = now() WHERE status = 'running'"
-        )
 
 
 EXACT = """
@@ -95,13 +56,7 @@ def assert_matches(stats: dict[str, Any], row: dict[str, Any]) -> None:
 
 @pytest.fixture
 async def seeded(client: httpx.AsyncClient, database_url: str) -> None:
-    await put_model(client)
-    await put_model(client, "anthropic", "claude-3-5-haiku", input_price_per_mtok=0.8)
-    for text in ("v1 {{x}}", "v2 {{x}}", "v3 {{x}}"):
-        await put_prompt(client, "summarize", template_source=text)
-    await put_prompt(client, "classify", template_source="c {{x}}")
-    await synthetic(database_url, "summarize", rows=3000, seed=0.25)
-    await synthetic(database_url, "classify", rows=1000, seed=0.5)
+    await seed_two_prompts(client, database_url, summarize=(3000, 0.25), classify=(1000, 0.5))
 
 
 @pytest.mark.parametrize(
@@ -250,16 +205,6 @@ async def test_the_0009_backfill_derives_what_the_fold_writes(
             await conn.execute(statement)
         await conn.execute(packed.BACKFILL)
     assert await sql_rows(database_url, everything) == folded
-
-
-def load_migration(name: str) -> Any:
-    path = Path(__file__).parents[2] / "schema" / "versions" / name
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), path)
-    assert spec is not None
-    assert spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    return migration
 
 
 async def test_the_sql_bucketing_is_the_python_one(database_url: str) -> None:

@@ -16,8 +16,8 @@ import pytest
 from prompt_ledger import histogram
 from prompt_ledger.container import Container
 from prompt_ledger.services.analytics import QUANTILES
-from tests.execution_fixtures import put_model, put_prompt, sql_rows
-from tests.integration.test_analytics import load_migration, synthetic
+from tests.analytics_data import load_migration, seed_two_prompts
+from tests.execution_fixtures import sql_rows
 
 SLOTS = """
 SELECT analytics_slot(e.latency_ms) AS slot, count(*) AS n
@@ -29,13 +29,7 @@ WHERE e.status IN ('succeeded', 'failed') AND e.latency_ms IS NOT NULL
 
 @pytest.fixture
 async def seeded(client: httpx.AsyncClient, database_url: str) -> None:
-    await put_model(client)
-    await put_model(client, "anthropic", "claude-3-5-haiku", input_price_per_mtok=0.8)
-    for text in ("v1 {{x}}", "v2 {{x}}", "v3 {{x}}"):
-        await put_prompt(client, "summarize", template_source=text)
-    await put_prompt(client, "classify", template_source="c {{x}}")
-    await synthetic(database_url, "summarize", rows=2000, seed=0.75)
-    await synthetic(database_url, "classify", rows=700, seed=0.125)
+    await seed_two_prompts(client, database_url, summarize=(2000, 0.75), classify=(700, 0.125))
 
 
 async def expected(database_url: str, window: dict[str, str], where: str = "", *args: Any) -> Any:
